@@ -1,0 +1,67 @@
+#include "shim.h"
+
+#include "http_log.h"
+#include "http_protocol.h"
+#include "util_filter.h"
+
+void *rwsgi_get_module_config(const ap_conf_vector_t *cv, const module *m)
+{
+    return ap_get_module_config(cv, m);
+}
+
+void rwsgi_log_rerror(const char *file, int line, int module_index, int level,
+                      apr_status_t status, const request_rec *r, const char *msg)
+{
+    ap_log_rerror_(file, line, module_index, level, status, r, "%s", msg);
+}
+
+void rwsgi_log_error(const char *file, int line, int module_index, int level,
+                     apr_status_t status, const server_rec *s, const char *msg)
+{
+    ap_log_error_(file, line, module_index, level, status, s, "%s", msg);
+}
+
+apr_bucket_brigade *rwsgi_brigade_create(request_rec *r)
+{
+    return apr_brigade_create(r->pool, r->connection->bucket_alloc);
+}
+
+apr_status_t rwsgi_pass_bytes(request_rec *r, apr_bucket_brigade *bb,
+                              const char *data, apr_size_t len, int flush)
+{
+    apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
+    apr_status_t rv;
+
+    if (len > 0) {
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_transient_create(data, len, ba));
+    }
+    if (flush) {
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(ba));
+    }
+    rv = ap_pass_brigade(r->output_filters, bb);
+    apr_brigade_cleanup(bb);
+    return rv;
+}
+
+apr_status_t rwsgi_pass_eos(request_rec *r, apr_bucket_brigade *bb)
+{
+    apr_status_t rv;
+
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
+    rv = ap_pass_brigade(r->output_filters, bb);
+    apr_brigade_cleanup(bb);
+    return rv;
+}
+
+apr_status_t rwsgi_pass_abort(request_rec *r, apr_bucket_brigade *bb)
+{
+    apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
+    apr_status_t rv;
+
+    r->connection->keepalive = AP_CONN_CLOSE;
+    APR_BRIGADE_INSERT_TAIL(bb, ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL, r->pool, ba));
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(ba));
+    rv = ap_pass_brigade(r->output_filters, bb);
+    apr_brigade_cleanup(bb);
+    return rv;
+}

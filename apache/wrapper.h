@@ -1,0 +1,15 @@
+/* The Apache and APR headers that bindgen reads for src/apache/ffi.rs. */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_main.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_script.h"
+#include "ap_mpm.h"
+#include "apr_buckets.h"
+#include "apr_strings.h"
+#include "apr_tables.h"
+
+#include "shim.h"

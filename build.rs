@@ -1,0 +1,167 @@
+//! Finds Apache through apxs, generates Rust bindings to its headers, compiles
+//! the C shim, and checks that the chosen Python can be embedded.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Command, exit};
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=APXS");
+    println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
+    println!("cargo:rerun-if-changed=apache/wrapper.h");
+    println!("cargo:rerun-if-changed=apache/shim.h");
+    println!("cargo:rerun-if-changed=apache/shim.c");
+
+    check_python();
+    let apache = ApacheBuildInfo::from_apxs();
+    compile_shim(&apache);
+    generate_bindings(&apache);
+}
+
+/// Stops the build with one sentence on stderr, which cargo shows.
+fn fail(sentence: &str) -> ! {
+    eprintln!("error: {sentence}");
+    exit(1);
+}
+
+struct ApacheBuildInfo {
+    include_dirs: Vec<PathBuf>,
+    defines: Vec<String>,
+}
+
+impl ApacheBuildInfo {
+    fn from_apxs() -> Self {
+        let apxs = find_apxs();
+        let query = |var: &str| -> String {
+            let out = Command::new(&apxs)
+                .args(["-q", var])
+                .output()
+                .unwrap_or_else(|e| {
+                    fail(&format!(
+                        "running `{} -q {var}` failed ({e}); install apache2-dev",
+                        apxs.display()
+                    ))
+                });
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        let mut include_dirs = vec![PathBuf::from(query("INCLUDEDIR"))];
+        let apr = query("APR_INCLUDEDIR");
+        if !apr.is_empty() {
+            include_dirs.push(PathBuf::from(apr));
+        } else if let Ok(out) = Command::new("apr-1-config").arg("--includedir").output() {
+            include_dirs.push(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
+        }
+        // CFLAGS and EXTRA_CPPFLAGS carry defines that change type sizes
+        // (apr_off_t under large-file support), so both sides must see them.
+        let flags = format!("{} {}", query("CFLAGS"), query("EXTRA_CPPFLAGS"));
+        let defines = flags
+            .split_whitespace()
+            .filter(|f| f.starts_with("-D"))
+            .map(str::to_string)
+            .collect();
+        for dir in &include_dirs {
+            if !dir
+                .join(if dir == &include_dirs[0] {
+                    "httpd.h"
+                } else {
+                    "apr.h"
+                })
+                .exists()
+            {
+                fail(&format!(
+                    "Apache/APR headers not found in {}; install apache2-dev",
+                    dir.display()
+                ));
+            }
+        }
+        Self {
+            include_dirs,
+            defines,
+        }
+    }
+}
+
+fn find_apxs() -> PathBuf {
+    if let Some(apxs) = env::var_os("APXS") {
+        return PathBuf::from(apxs);
+    }
+    for name in ["apxs", "apxs2"] {
+        for dir in env::split_paths(&env::var_os("PATH").unwrap_or_default()).chain([
+            PathBuf::from("/usr/bin"),
+            PathBuf::from("/usr/local/apache2/bin"),
+        ]) {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return candidate;
+            }
+        }
+    }
+    fail("apxs was not found; install apache2-dev (Debian/Ubuntu) or set APXS=/path/to/apxs");
+}
+
+fn compile_shim(apache: &ApacheBuildInfo) {
+    let mut build = cc::Build::new();
+    build.file("apache/shim.c").include("apache").warnings(true);
+    for dir in &apache.include_dirs {
+        build.include(dir);
+    }
+    for define in &apache.defines {
+        let define = &define[2..];
+        match define.split_once('=') {
+            Some((name, value)) => build.define(name, value),
+            None => build.define(define, None),
+        };
+    }
+    build.compile("rwsgi_shim");
+}
+
+fn generate_bindings(apache: &ApacheBuildInfo) {
+    let mut builder = bindgen::Builder::default()
+        .header("apache/wrapper.h")
+        .clang_arg("-Iapache")
+        .allowlist_function("ap_.*|apr_.*|rwsgi_.*")
+        .allowlist_type("module|request_rec|server_rec|conn_rec|command_rec|cmd_parms|apr_table_entry_t")
+        .allowlist_var("MODULE_MAGIC_.*|APR_HOOK_.*|OK|DECLINED|DONE|HTTP_.*|APLOG_.*|OPT_.*|RSRC_CONF|ACCESS_CONF|OR_.*|AP_MPMQ_.*|APR_SUCCESS|REQUEST_CHUNKED_.*|APR_NOFILE|APR_REG|APR_DIR")
+        .blocklist_function("ap_log_.*|apr_.*printf.*|ap_.*printf.*|apr_.*_vformat.*|ap_vrprintf|apr_pvsprintf")
+        .derive_default(true)
+        .layout_tests(false)
+        .generate_comments(false);
+    for dir in &apache.include_dirs {
+        builder = builder.clang_arg(format!("-I{}", dir.display()));
+    }
+    for define in &apache.defines {
+        builder = builder.clang_arg(define);
+    }
+    // bindgen panics when libclang cannot be loaded; turn that into the one
+    // sentence a user needs.
+    let generated =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || builder.generate()));
+    let bindings = match generated {
+        Ok(Ok(bindings)) => bindings,
+        Ok(Err(e)) => fail(&format!("bindgen could not read Apache's headers: {e}")),
+        Err(_) => fail(
+            "libclang was not found; install libclang-dev (Debian/Ubuntu) or set LIBCLANG_PATH",
+        ),
+    };
+    let out =
+        PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("apache_bindings.rs");
+    bindings
+        .write_to_file(&out)
+        .unwrap_or_else(|e| fail(&format!("writing {} failed: {e}", out.display())));
+}
+
+fn check_python() {
+    let config = pyo3_build_config::get();
+    if !config.shared() {
+        let python = env::var("PYO3_PYTHON").unwrap_or_else(|_| "python3".into());
+        fail(&format!(
+            "{python} has no shared libpython, which an Apache module must link against; \
+             use a Python built with --enable-shared (Debian: python3-dev with /usr/bin/python3)"
+        ));
+    }
+    if let Some(dir) = config.lib_dir() {
+        if !Path::new(dir).exists() {
+            fail(&format!("libpython's directory {dir} does not exist"));
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! The one layer that touches Apache httpd and APR through raw pointers.
+//!
+//! Everything else in the crate speaks through the small safe types exported
+//! here: [`Request`] for the request being served, [`SharedRequest`] for the
+//! Python objects that outlive a call into the app, [`Server`] for logging
+//! without a request, and the module struct with its hooks in `module`.
+
+pub(crate) mod ffi;
+mod log;
+mod module;
+mod pool;
+mod request;
+mod server;
+mod table;
+
+pub use log::Level;
+pub use request::{ChunkedPolicy, ClientGone, FileType, Request, RequestEnded, SharedRequest};
+pub use server::{Mpm, Server};
+pub use table::Table;
+
+/// The status codes a handler returns to Apache.
+pub mod status {
+    pub const OK: i32 = 0;
+    pub const DECLINED: i32 = -1;
+    pub const FORBIDDEN: i32 = 403;
+    pub const NOT_FOUND: i32 = 404;
+    pub const INTERNAL_SERVER_ERROR: i32 = 500;
+}

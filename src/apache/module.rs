@@ -1,0 +1,218 @@
+//! The module structure Apache loads, its directive table, and the
+//! trampolines through which Apache calls us. Each trampoline turns raw
+//! pointers into safe types and catches panics: a panic must never unwind
+//! into Apache (it would abort the child).
+
+use std::ffi::{CStr, c_char, c_int, c_void};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr::{null, null_mut};
+
+use super::{Level, Request, Server, ffi, pool, status};
+use crate::config::{self, ServerConfig};
+
+#[unsafe(no_mangle)]
+pub static mut rwsgi_module: ffi::module = ffi::module {
+    version: ffi::MODULE_MAGIC_NUMBER_MAJOR as c_int,
+    minor_version: ffi::MODULE_MAGIC_NUMBER_MINOR as c_int,
+    module_index: -1,
+    name: c"mod_rwsgi.c".as_ptr(),
+    dynamic_load_handle: null_mut(),
+    next: null_mut(),
+    magic: ffi::MODULE_MAGIC_COOKIE as _,
+    rewrite_args: None,
+    create_dir_config: None,
+    merge_dir_config: None,
+    create_server_config: Some(create_server_config),
+    merge_server_config: Some(merge_server_config),
+    cmds: &raw const COMMANDS as *const ffi::command_rec,
+    register_hooks: Some(register_hooks),
+    flags: 0,
+};
+
+/// Apache reads the tables below only; they hold raw pointers, hence the
+/// wrapper that asserts they may be shared.
+#[repr(transparent)]
+struct Shared<T>(T);
+// SAFETY: the wrapped tables are immutable statics of pointers to 'static data.
+unsafe impl<T> Sync for Shared<T> {}
+
+static COMMANDS: Shared<[ffi::command_rec; 2]> = Shared([
+    ffi::command_rec {
+        name: c"WSGIScriptAlias".as_ptr(),
+        func: ffi::cmd_func { take_argv: Some(cmd_script_alias) },
+        cmd_data: null_mut(),
+        req_override: ffi::RSRC_CONF as c_int,
+        args_how: ffi::cmd_how_TAKE_ARGV,
+        errmsg: c"Map a URL path to a WSGI script: WSGIScriptAlias /app /srv/app.wsgi [callable-object=name]".as_ptr(),
+    },
+    // The table ends with a zeroed record.
+    ffi::command_rec {
+        name: null(),
+        func: ffi::cmd_func { take_argv: None },
+        cmd_data: null_mut(),
+        req_override: 0,
+        args_how: 0,
+        errmsg: null(),
+    },
+]);
+
+/// mod_wsgi runs its alias translation after mod_alias and before userdir.
+static TRANSLATE_AFTER: Shared<[*const c_char; 2]> = Shared([c"mod_alias.c".as_ptr(), null()]);
+static TRANSLATE_BEFORE: Shared<[*const c_char; 3]> = Shared([
+    c"mod_userdir.c".as_ptr(),
+    c"mod_vhost_alias.c".as_ptr(),
+    null(),
+]);
+
+/// Runs `f`, turning a panic into a log line and `fallback`.
+fn catching<T>(what: &str, fallback: T, f: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let reason = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".into());
+        Server::main().log(
+            Level::Error,
+            &format!("mod_rwsgi: internal error in {what}: {reason}"),
+        );
+        fallback
+    })
+}
+
+unsafe extern "C" fn register_hooks(_pool: *mut ffi::apr_pool_t) {
+    catching("register_hooks", (), || {
+        let middle = ffi::APR_HOOK_MIDDLE as c_int;
+        // SAFETY: Apache calls register_hooks while it may register hooks;
+        // the predecessor/successor lists are NULL-terminated statics.
+        unsafe {
+            ffi::ap_hook_child_init(Some(child_init), null(), null(), middle);
+            ffi::ap_hook_translate_name(
+                Some(translate_name),
+                TRANSLATE_AFTER.0.as_ptr(),
+                TRANSLATE_BEFORE.0.as_ptr(),
+                middle,
+            );
+            ffi::ap_hook_handler(Some(handler), null(), null(), middle);
+        }
+    })
+}
+
+unsafe extern "C" fn child_init(_pool: *mut ffi::apr_pool_t, server: *mut ffi::server_rec) {
+    catching("child_init", (), || {
+        // SAFETY: Apache passes the main server_rec of the configuration.
+        crate::interpreter::start_in_child(unsafe { Server::from_raw(server) })
+    })
+}
+
+unsafe extern "C" fn translate_name(r: *mut ffi::request_rec) -> c_int {
+    catching("translate_name", status::DECLINED, || {
+        // SAFETY: Apache passes a live request for the duration of the hook.
+        match unsafe { Request::from_raw(r) } {
+            Some(request) => crate::handler::translate(&request, server_config(&request)),
+            None => status::DECLINED,
+        }
+    })
+}
+
+unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
+    catching("the request handler", status::INTERNAL_SERVER_ERROR, || {
+        // SAFETY: Apache passes a live request for the duration of the hook.
+        match unsafe { Request::from_raw(r) } {
+            Some(request) => crate::handler::handle(request),
+            None => status::DECLINED,
+        }
+    })
+}
+
+fn server_config<'r>(request: &Request<'r>) -> &'r ServerConfig {
+    // SAFETY: create/merge_server_config gave every server a ServerConfig
+    // that lives in the configuration pool, longer than any request.
+    unsafe { &*config_of(request.server().raw()) }
+}
+
+unsafe fn config_of(server: *const ffi::server_rec) -> *mut ServerConfig {
+    // SAFETY: module_config is the server's per-module vector, and our slot
+    // was filled by create_server_config or merge_server_config.
+    unsafe { ffi::rwsgi_get_module_config((*server).module_config, &raw const rwsgi_module).cast() }
+}
+
+unsafe extern "C" fn create_server_config(
+    pool: *mut ffi::apr_pool_t,
+    _server: *mut ffi::server_rec,
+) -> *mut c_void {
+    // SAFETY: Apache passes the live configuration pool.
+    catching("create_server_config", null_mut(), || unsafe {
+        pool::alloc_owned(pool, ServerConfig::default()).cast()
+    })
+}
+
+unsafe extern "C" fn merge_server_config(
+    pool: *mut ffi::apr_pool_t,
+    base: *mut c_void,
+    vhost: *mut c_void,
+) -> *mut c_void {
+    catching("merge_server_config", null_mut(), || {
+        // SAFETY: both were made by create_server_config in this configuration.
+        let (base, vhost) = unsafe {
+            (
+                &*base.cast::<ServerConfig>(),
+                &*vhost.cast::<ServerConfig>(),
+            )
+        };
+        // SAFETY: Apache passes the live configuration pool.
+        unsafe { pool::alloc_owned(pool, ServerConfig::merge(base, vhost)).cast() }
+    })
+}
+
+/// Reads a directive's arguments as UTF-8 strings.
+unsafe fn directive_args<'a>(
+    argc: c_int,
+    argv: *const *mut c_char,
+) -> Result<Vec<&'a str>, String> {
+    (0..argc.max(0) as usize)
+        .map(|i| {
+            // SAFETY: Apache passes argc NUL-terminated strings that live in
+            // the configuration pool.
+            let arg = unsafe { CStr::from_ptr(*argv.add(i)) };
+            arg.to_str()
+                .map_err(|_| format!("'{}' is not valid UTF-8", arg.to_string_lossy()))
+        })
+        .collect()
+}
+
+/// Turns a directive's result into what Apache expects: NULL, or an error
+/// message in the command pool that Apache prints with file and line.
+unsafe fn directive_result(cmd: *mut ffi::cmd_parms, result: Result<(), String>) -> *const c_char {
+    match result {
+        Ok(()) => null(),
+        Err(message) => {
+            let message: Vec<u8> = message
+                .into_bytes()
+                .into_iter()
+                .filter(|&b| b != 0)
+                .collect();
+            // SAFETY: cmd is live during the directive call.
+            unsafe { pool::strdup((*cmd).pool, &message) }
+        }
+    }
+}
+
+unsafe extern "C" fn cmd_script_alias(
+    cmd: *mut ffi::cmd_parms,
+    _dir_config: *mut c_void,
+    argc: c_int,
+    argv: *const *mut c_char,
+) -> *const c_char {
+    let result = catching("WSGIScriptAlias", Err("internal error".to_string()), || {
+        // SAFETY: Apache passes argc/argv of this directive line.
+        let args = unsafe { directive_args(argc, argv) }?;
+        let alias = config::parse_script_alias(&args)?;
+        // SAFETY: the directive runs in server context (RSRC_CONF), where
+        // cmd->server is the server being configured.
+        unsafe { (*config_of((*cmd).server)).script_aliases.push(alias) };
+        Ok(())
+    });
+    // SAFETY: cmd is live during the directive call.
+    unsafe { directive_result(cmd, result) }
+}

@@ -1,0 +1,120 @@
+//! What the WSGI directives configure, per server (virtual host). Pure Rust:
+//! the `apache` layer parses the config file and stores these values.
+
+use std::path::PathBuf;
+
+/// The callable mod_wsgi looks up when nothing else is configured.
+pub const DEFAULT_CALLABLE: &str = "application";
+
+#[derive(Clone, Debug, Default)]
+pub struct ServerConfig {
+    pub script_aliases: Vec<ScriptAlias>,
+}
+
+/// `WSGIScriptAlias URL-path file-path [callable-object=name]`.
+#[derive(Clone, Debug)]
+pub struct ScriptAlias {
+    pub url_path: String,
+    pub script: PathBuf,
+    pub callable: Option<String>,
+}
+
+impl ServerConfig {
+    /// A virtual host's aliases come first, then the main server's, as with
+    /// mod_alias: the vhost wins where both match.
+    pub fn merge(base: &Self, vhost: &Self) -> Self {
+        let mut script_aliases = vhost.script_aliases.clone();
+        script_aliases.extend(base.script_aliases.iter().cloned());
+        Self { script_aliases }
+    }
+
+    /// The first alias whose URL path matches `uri`, and how many bytes of
+    /// `uri` it matched.
+    pub fn find_alias(&self, uri: &[u8]) -> Option<(&ScriptAlias, usize)> {
+        self.script_aliases
+            .iter()
+            .find_map(|alias| alias_match(uri, alias.url_path.as_bytes()).map(|len| (alias, len)))
+    }
+}
+
+/// Parses the arguments of one `WSGIScriptAlias` line.
+pub fn parse_script_alias(args: &[&str]) -> Result<ScriptAlias, String> {
+    let [url_path, script, options @ ..] = args else {
+        return Err("WSGIScriptAlias takes a URL path, a script path, and options: WSGIScriptAlias /app /srv/app.wsgi".into());
+    };
+    if !url_path.starts_with('/') {
+        return Err(format!(
+            "WSGIScriptAlias: the URL path '{url_path}' must start with '/'"
+        ));
+    }
+    if !script.starts_with('/') {
+        return Err(format!(
+            "WSGIScriptAlias: the script path '{script}' must be absolute"
+        ));
+    }
+    let mut alias = ScriptAlias {
+        url_path: url_path.to_string(),
+        script: PathBuf::from(script),
+        callable: None,
+    };
+    for option in options {
+        let Some((name, value)) = option.split_once('=') else {
+            return Err(format!(
+                "WSGIScriptAlias: '{option}' is not an option; options look like callable-object=app"
+            ));
+        };
+        match name {
+            "callable-object" if is_identifier(value) => alias.callable = Some(value.to_string()),
+            "callable-object" => {
+                return Err(format!(
+                    "WSGIScriptAlias: callable-object '{value}' is not a Python identifier"
+                ));
+            }
+            "process-group" | "application-group" | "pass-authorization" => {
+                return Err(format!(
+                    "WSGIScriptAlias: the option '{name}' is not supported by mod_rwsgi yet"
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "WSGIScriptAlias: unknown option '{name}'; accepted: callable-object (process-group, application-group and pass-authorization are not supported yet)"
+                ));
+            }
+        }
+    }
+    Ok(alias)
+}
+
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
+        && chars.all(|c| c == '_' || c.is_alphanumeric())
+}
+
+/// mod_alias's matching rule: a run of '/' in the alias matches a run of '/'
+/// in the URI, other bytes match literally, and the match must end at a path
+/// segment boundary. Returns the number of URI bytes matched.
+fn alias_match(uri: &[u8], alias: &[u8]) -> Option<usize> {
+    let (mut u, mut a) = (0, 0);
+    while a < alias.len() {
+        if alias[a] == b'/' {
+            if uri.get(u) != Some(&b'/') {
+                return None;
+            }
+            while alias.get(a) == Some(&b'/') {
+                a += 1;
+            }
+            while uri.get(u) == Some(&b'/') {
+                u += 1;
+            }
+        } else {
+            if uri.get(u) != Some(&alias[a]) {
+                return None;
+            }
+            u += 1;
+            a += 1;
+        }
+    }
+    let ends_segment = alias.last() == Some(&b'/') || matches!(uri.get(u), None | Some(b'/'));
+    ends_segment.then_some(u)
+}

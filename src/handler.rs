@@ -1,0 +1,99 @@
+//! The glue between Apache's hooks and the WSGI gateway: which requests are
+//! ours, where their script is, and whether Python can serve them.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use crate::apache::{ChunkedPolicy, FileType, Level, Request, status};
+use crate::config::{DEFAULT_CALLABLE, ServerConfig};
+use crate::{interpreter, wsgi};
+
+/// Set on requests mapped by WSGIScriptAlias; its value is the callable name.
+const ALIAS_NOTE: &std::ffi::CStr = c"mod_rwsgi.callable";
+
+/// translate_name: maps a URL under a WSGIScriptAlias to its script, leaving
+/// the rest of the path for Apache's directory walk to turn into PATH_INFO.
+pub fn translate(request: &Request<'_>, config: &ServerConfig) -> i32 {
+    let uri = request.uri();
+    if !uri.starts_with(b"/") {
+        return status::DECLINED;
+    }
+    let Some((alias, matched)) = config.find_alias(uri) else {
+        return status::DECLINED;
+    };
+    let mut filename = alias.script.as_os_str().as_bytes().to_vec();
+    filename.extend_from_slice(&uri[matched..]);
+    request.set_filename(&filename);
+    request.set_handler(c"wsgi-script");
+    let callable = alias.callable.as_deref().unwrap_or(DEFAULT_CALLABLE);
+    request
+        .notes()
+        .set(ALIAS_NOTE.to_bytes(), callable.as_bytes());
+    status::OK
+}
+
+/// The content handler for `wsgi-script` and `application/x-httpd-wsgi`.
+pub fn handle(request: Request<'_>) -> i32 {
+    if !matches!(
+        request.handler(),
+        Some(b"wsgi-script" | b"application/x-httpd-wsgi")
+    ) {
+        return status::DECLINED;
+    }
+    let script = Path::new(OsStr::from_bytes(request.filename().unwrap_or_default())).to_path_buf();
+    match request.file_type() {
+        FileType::File => {}
+        FileType::Missing => {
+            request.log(
+                Level::Error,
+                &format!(
+                    "mod_rwsgi: Target WSGI script not found or unable to stat: {}",
+                    script.display()
+                ),
+            );
+            return status::NOT_FOUND;
+        }
+        FileType::Directory | FileType::Other => {
+            request.log(
+                Level::Error,
+                &format!(
+                    "mod_rwsgi: Attempt to invoke directory as WSGI application: {}",
+                    script.display()
+                ),
+            );
+            return status::FORBIDDEN;
+        }
+    }
+    let alias_callable = request.notes().get(ALIAS_NOTE);
+    if alias_callable.is_none() && !request.allows_exec_cgi() {
+        request.log(
+            Level::Error,
+            &format!(
+                "mod_rwsgi: Options ExecCGI is off in this directory: {}",
+                script.display()
+            ),
+        );
+        return status::FORBIDDEN;
+    }
+    let callable = alias_callable
+        .and_then(|name| std::str::from_utf8(name).ok())
+        .unwrap_or(DEFAULT_CALLABLE)
+        .to_string();
+    if let Err(status) = request.setup_body(ChunkedPolicy::Refuse) {
+        return status;
+    }
+    request.add_cgi_environment();
+
+    let log_to = request.server();
+    match interpreter::with_python(|py| wsgi::serve(py, request, &script, &callable)) {
+        Ok(status) => status,
+        Err(interpreter::Unavailable(reason)) => {
+            log_to.log(
+                Level::Error,
+                &format!("mod_rwsgi: cannot serve {}: {reason}", script.display()),
+            );
+            status::INTERNAL_SERVER_ERROR
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! mod_rwsgi: an Apache httpd 2.4 module that runs Python WSGI applications
+//! inside Apache's own child processes.
+//!
+//! - `apache`: the only layer with raw Apache/APR access (module struct,
+//!   hooks, directives, request, tables, output, log).
+//! - `config`: what the directives configure, in plain Rust.
+//! - `interpreter`: the embedded CPython's life in each child.
+//! - `wsgi`: the PEP 3333 gateway (environ, input, errors, start_response,
+//!   response writing, script loading).
+//! - `handler`: the glue between Apache's hooks and the gateway.
+
+mod apache;
+mod config;
+mod handler;
+mod interpreter;
+mod wsgi;

@@ -1,0 +1,177 @@
+//! wsgi.input: the request body as a file-like object, read from Apache's
+//! input filters (which de-chunk, enforce LimitRequestBody and answer
+//! `Expect: 100-continue`) with the GIL released.
+
+use std::sync::Mutex;
+
+use pyo3::exceptions::PyOSError;
+use pyo3::prelude::*;
+use pyo3::sync::MutexExt;
+use pyo3::types::PyBytes;
+
+use super::request_ended;
+use crate::apache::SharedRequest;
+
+/// How much is asked of Apache per read.
+const READ_SIZE: usize = 64 * 1024;
+
+#[pyclass(frozen, module = "mod_rwsgi", name = "Input")]
+pub struct Input {
+    request: SharedRequest,
+    state: Mutex<Buffered>,
+}
+
+/// Body bytes read from Apache but not yet returned to the app.
+#[derive(Default)]
+struct Buffered {
+    data: Vec<u8>,
+    start: usize,
+    eof: bool,
+    failed: bool,
+}
+
+impl Buffered {
+    fn available(&self) -> &[u8] {
+        &self.data[self.start..]
+    }
+
+    fn take(&mut self, n: usize) -> Vec<u8> {
+        let n = n.min(self.available().len());
+        let taken = self.data[self.start..self.start + n].to_vec();
+        self.start += n;
+        taken
+    }
+}
+
+impl Input {
+    pub fn new(request: SharedRequest) -> Self {
+        Self {
+            request,
+            state: Mutex::new(Buffered::default()),
+        }
+    }
+
+    /// Reads one more piece from Apache into the buffer; false at the end.
+    fn fill(&self, py: Python<'_>, state: &mut Buffered) -> PyResult<bool> {
+        if state.failed {
+            return Err(read_error());
+        }
+        if state.eof {
+            return Ok(false);
+        }
+        if state.start > 0 {
+            state.data.drain(..state.start);
+            state.start = 0;
+        }
+        let old_len = state.data.len();
+        state.data.resize(old_len + READ_SIZE, 0);
+        let target = &mut state.data[old_len..];
+        let request = &self.request;
+        let read = py.detach(|| request.with(|r| r.read_body(target)));
+        let got = match read {
+            Ok(Ok(n)) => n,
+            Ok(Err(_)) => {
+                state.data.truncate(old_len);
+                state.failed = true;
+                return Err(read_error());
+            }
+            Err(_) => {
+                state.data.truncate(old_len);
+                return Err(request_ended("wsgi.input"));
+            }
+        };
+        state.data.truncate(old_len + got);
+        state.eof = got == 0;
+        Ok(got > 0)
+    }
+
+    fn read_line(&self, py: Python<'_>, limit: Option<usize>) -> PyResult<Vec<u8>> {
+        let mut state = self
+            .state
+            .lock_py_attached(py)
+            .unwrap_or_else(|e| e.into_inner());
+        let mut searched = 0;
+        loop {
+            let available = state.available();
+            if let Some(pos) = available[searched..].iter().position(|&b| b == b'\n') {
+                let end = searched + pos + 1;
+                return Ok(state.take(limit.map_or(end, |limit| limit.min(end))));
+            }
+            if let Some(limit) = limit.filter(|&limit| available.len() >= limit) {
+                return Ok(state.take(limit));
+            }
+            searched = available.len();
+            if !self.fill(py, &mut state)? {
+                let all = state.available().len();
+                return Ok(state.take(all));
+            }
+        }
+    }
+}
+
+fn read_error() -> PyErr {
+    PyOSError::new_err(
+        "mod_rwsgi: the request body could not be read (the client disconnected or timed out, or the body is larger than LimitRequestBody)",
+    )
+}
+
+/// A negative or absent size means "no limit", as for Python's files.
+fn limit(size: Option<isize>) -> Option<usize> {
+    size.and_then(|size| usize::try_from(size).ok())
+}
+
+#[pymethods]
+impl Input {
+    #[pyo3(signature = (size = None))]
+    fn read<'py>(&self, py: Python<'py>, size: Option<isize>) -> PyResult<Bound<'py, PyBytes>> {
+        let mut state = self
+            .state
+            .lock_py_attached(py)
+            .unwrap_or_else(|e| e.into_inner());
+        let wanted = limit(size);
+        while wanted.is_none_or(|wanted| state.available().len() < wanted) {
+            if !self.fill(py, &mut state)? {
+                break;
+            }
+        }
+        let n = wanted.unwrap_or(usize::MAX);
+        Ok(PyBytes::new(py, &state.take(n)))
+    }
+
+    #[pyo3(signature = (size = None))]
+    fn readline<'py>(&self, py: Python<'py>, size: Option<isize>) -> PyResult<Bound<'py, PyBytes>> {
+        Ok(PyBytes::new(py, &self.read_line(py, limit(size))?))
+    }
+
+    #[pyo3(signature = (hint = None))]
+    fn readlines<'py>(
+        &self,
+        py: Python<'py>,
+        hint: Option<isize>,
+    ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        let hint = limit(hint).filter(|&hint| hint > 0);
+        let mut lines = Vec::new();
+        let mut total = 0;
+        loop {
+            let line = self.read_line(py, None)?;
+            if line.is_empty() {
+                break;
+            }
+            total += line.len();
+            lines.push(PyBytes::new(py, &line));
+            if hint.is_some_and(|hint| total >= hint) {
+                break;
+            }
+        }
+        Ok(lines)
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let line = self.read_line(py, None)?;
+        Ok((!line.is_empty()).then(|| PyBytes::new(py, &line)))
+    }
+}

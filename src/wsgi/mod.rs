@@ -1,0 +1,211 @@
+//! The WSGI (PEP 3333) gateway: everything between a request that Apache
+//! routed to a script and the Python application. It reaches Apache only
+//! through the safe types of the `apache` layer.
+
+mod environ;
+mod errors;
+mod input;
+mod response;
+mod script;
+mod start_response;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+
+use crate::apache::{Level, Request, SharedRequest, status};
+use errors::ErrorLog;
+use input::Input;
+use response::Response;
+use start_response::StartResponse;
+
+/// Serves `request` with the callable named `callable` of the script at
+/// `script`. Returns the status for Apache: OK once a response was sent,
+/// an HTTP error status when Apache should produce the error page.
+pub fn serve(py: Python<'_>, request: Request<'_>, script: &Path, callable: &str) -> i32 {
+    let headline = format!(
+        "mod_rwsgi (pid={}): Exception occurred processing WSGI script '{}'.",
+        std::process::id(),
+        script.display()
+    );
+    let app = match script::load(py, script, request.file_mtime(), callable) {
+        Ok(app) => app,
+        Err(err) => {
+            let headline = format!(
+                "mod_rwsgi (pid={}): Failed to load WSGI script '{}'.",
+                std::process::id(),
+                script.display()
+            );
+            request.log(
+                Level::Error,
+                &format!("{headline}\n{}", format_exception(py, &err)),
+            );
+            return status::INTERNAL_SERVER_ERROR;
+        }
+    };
+    let environ = match environ::build(py, &request) {
+        Ok(environ) => environ,
+        Err(err) => {
+            request.log(
+                Level::Error,
+                &format!("{headline}\n{}", format_exception(py, &err)),
+            );
+            return status::INTERNAL_SERVER_ERROR;
+        }
+    };
+
+    // SAFETY: `_ended` ends the shared request when this function returns or
+    // unwinds, before the handler hook that owns the request returns.
+    let shared = unsafe { SharedRequest::new(request) };
+    let _ended = EndOnDrop(shared.clone());
+    let response = Arc::new(Response::new(shared.clone()));
+    let errors = match Bound::new(py, ErrorLog::new(shared.clone())) {
+        Ok(errors) => errors,
+        Err(err) => return fail(py, &response, &headline, err),
+    };
+    let added = Bound::new(py, Input::new(shared.clone()))
+        .and_then(|input| environ.set_item(pyo3::intern!(py, "wsgi.input"), input))
+        .and_then(|()| environ.set_item(pyo3::intern!(py, "wsgi.errors"), &errors));
+    let status = match added {
+        Ok(()) => run_app(py, &app, environ, &response, &headline),
+        Err(err) => fail(py, &response, &headline, err),
+    };
+    errors.get().flush_pending();
+    status
+}
+
+struct EndOnDrop(SharedRequest);
+
+impl Drop for EndOnDrop {
+    fn drop(&mut self) {
+        self.0.end();
+    }
+}
+
+fn run_app(
+    py: Python<'_>,
+    app: &Bound<'_, PyAny>,
+    environ: Bound<'_, PyAny>,
+    response: &Arc<Response>,
+    headline: &str,
+) -> i32 {
+    let start_response = match Bound::new(py, StartResponse::new(response.clone())) {
+        Ok(start_response) => start_response,
+        Err(err) => return fail(py, response, headline, err),
+    };
+    let result = match app.call1((environ, start_response)) {
+        Ok(result) => result,
+        Err(err) => return fail(py, response, headline, err),
+    };
+    let sent = send_iterable(py, &result, response);
+    // close() is called whatever happened while iterating (PEP 3333).
+    let closed = match result.getattr_opt(pyo3::intern!(py, "close")) {
+        Ok(Some(close)) => close.call0().map(drop),
+        Ok(None) => Ok(()),
+        Err(err) => Err(err),
+    };
+    match sent.and(closed).and_then(|()| response.finish(py)) {
+        Ok(()) => status::OK,
+        Err(err) => fail(py, response, headline, err),
+    }
+}
+
+/// Sends each block of the app's iterable before asking for the next.
+fn send_iterable(py: Python<'_>, result: &Bound<'_, PyAny>, response: &Response) -> PyResult<()> {
+    // A one-item list or tuple has a known length: send it with a
+    // Content-Length rather than chunked.
+    if let Some(item) = single_item(result) {
+        if let Ok(bytes) = item.cast::<PyBytes>() {
+            response.set_length_if_unset(bytes.as_bytes().len() as u64);
+        }
+    }
+    for item in result.try_iter()? {
+        let item = item?;
+        let bytes = item.cast::<PyBytes>().map_err(|_| {
+            pyo3::exceptions::PyTypeError::new_err(format!(
+                "sequence of byte string values expected, value of type {} found",
+                type_name(&item)
+            ))
+        })?;
+        response.write(py, bytes.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn single_item<'py>(result: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
+    if let Ok(list) = result.cast::<PyList>() {
+        return (list.len() == 1).then(|| list.get_item(0).ok()).flatten();
+    }
+    let tuple = result.cast::<PyTuple>().ok()?;
+    (tuple.len() == 1).then(|| tuple.get_item(0).ok()).flatten()
+}
+
+fn type_name(object: &Bound<'_, PyAny>) -> String {
+    object
+        .get_type()
+        .name()
+        .map(|name| name.to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// Handles an exception from the app: before any output, Apache sends a 500;
+/// after output, the response is cut short so the client can tell.
+fn fail(py: Python<'_>, response: &Response, headline: &str, err: PyErr) -> i32 {
+    if response.client_gone() {
+        response.log(
+            Level::Info,
+            "mod_rwsgi: the client closed the connection before the response was complete",
+        );
+    } else {
+        response.log(
+            Level::Error,
+            &format!("{headline}\n{}", format_exception(py, &err)),
+        );
+    }
+    if response.headers_sent() {
+        response.abort(py);
+        status::OK
+    } else {
+        status::INTERNAL_SERVER_ERROR
+    }
+}
+
+/// The exception with its traceback, as Python would print it.
+fn format_exception(py: Python<'_>, err: &PyErr) -> String {
+    let formatted = py.import("traceback").and_then(|traceback| {
+        traceback.call_method1(
+            "format_exception",
+            (err.get_type(py), err.value(py), err.traceback(py)),
+        )
+    });
+    match formatted.and_then(|lines| lines.extract::<Vec<String>>()) {
+        Ok(lines) => lines.concat(),
+        Err(_) => err.to_string(),
+    }
+}
+
+/// Decodes bytes as latin-1, which PEP 3333 requires for every CGI value.
+fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyString>> {
+    // SAFETY: the pointer and length describe `bytes`; the result is a new
+    // reference or NULL with an exception set, which from_owned_ptr_or_err
+    // turns into PyErr.
+    unsafe {
+        let raw = pyo3::ffi::PyUnicode_DecodeLatin1(
+            bytes.as_ptr().cast(),
+            bytes.len() as isize,
+            std::ptr::null(),
+        );
+        Ok(Bound::from_owned_ptr_or_err(py, raw)?.cast_into_unchecked())
+    }
+}
+
+/// The exception raised when the app uses a per-request object (wsgi.input,
+/// wsgi.errors, start_response, write) after its request has ended.
+fn request_ended(what: &str) -> PyErr {
+    PyRuntimeError::new_err(format!(
+        "mod_rwsgi: {what} was used after its request had ended"
+    ))
+}

@@ -1,0 +1,196 @@
+//! The response being sent: the status and headers from start_response,
+//! sent with the first non-empty block (or at the end), then each block
+//! passed to Apache with the GIL released.
+
+use std::sync::Mutex;
+
+use pyo3::exceptions::{PyOSError, PyRuntimeError};
+use pyo3::prelude::*;
+
+use super::request_ended;
+use crate::apache::{ClientGone, Level, Request, RequestEnded, SharedRequest};
+
+/// A validated status and header list.
+pub struct Head {
+    pub code: u16,
+    pub status_line: Vec<u8>,
+    /// Latin-1 names and values, already checked for control characters.
+    pub headers: Vec<(Vec<u8>, Vec<u8>)>,
+    pub content_length: Option<u64>,
+}
+
+pub struct Response {
+    request: SharedRequest,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    head: Option<Head>,
+    headers_sent: bool,
+    /// The Content-Length in force: the app's, or one we computed.
+    length: Option<u64>,
+    body_sent: u64,
+    client_gone: bool,
+}
+
+impl Response {
+    pub fn new(request: SharedRequest) -> Self {
+        Self {
+            request,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn headers_sent(&self) -> bool {
+        self.state().headers_sent
+    }
+
+    pub fn client_gone(&self) -> bool {
+        self.state().client_gone
+    }
+
+    #[track_caller]
+    pub fn log(&self, level: Level, message: &str) {
+        let _ = self.request.with(|r| r.log(level, message));
+    }
+
+    /// Records the status and headers of start_response().
+    pub fn start(&self, _py: Python<'_>, head: Head, with_exc_info: bool) -> PyResult<()> {
+        let mut state = self.state();
+        if state.headers_sent {
+            return Err(PyRuntimeError::new_err(
+                "start_response() called again after the headers were sent",
+            ));
+        }
+        // mod_wsgi lets an app call start_response() again before any output,
+        // with or without exc_info; the last call wins.
+        let _ = with_exc_info;
+        state.length = head.content_length;
+        state.head = Some(head);
+        Ok(())
+    }
+
+    /// Gives a one-block response a Content-Length when the app set none.
+    pub fn set_length_if_unset(&self, length: u64) {
+        let mut state = self.state();
+        if state.head.is_some() && state.length.is_none() && !state.headers_sent {
+            state.length = Some(length);
+        }
+    }
+
+    /// Sends one block of the body (with the headers first, if not yet sent),
+    /// cut at the Content-Length the app declared.
+    pub fn write(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
+        let (head, length, take) = {
+            let mut state = self.state();
+            if state.head.is_none() && !state.headers_sent {
+                return Err(PyRuntimeError::new_err(
+                    "start_response() must be called before the response body is sent",
+                ));
+            }
+            if data.is_empty() {
+                return Ok(());
+            }
+            let allowed = state
+                .length
+                .map_or(u64::MAX, |length| length.saturating_sub(state.body_sent));
+            let take = (data.len() as u64).min(allowed) as usize;
+            if take == 0 && state.headers_sent {
+                return Ok(());
+            }
+            state.body_sent += take as u64;
+            let head = (!state.headers_sent).then(|| state.head.take()).flatten();
+            state.headers_sent = true;
+            (head, state.length, take)
+        };
+        let data = &data[..take];
+        let request = &self.request;
+        let result = py.detach(|| {
+            request.with(|r| {
+                if let Some(head) = &head {
+                    send_head(r, head, length);
+                }
+                if data.is_empty() {
+                    Ok(())
+                } else {
+                    r.write_body(data, true)
+                }
+            })
+        });
+        self.check_sent(result)
+    }
+
+    /// Ends the response: sends the headers if nothing was sent yet, and
+    /// closes the connection if the body fell short of its Content-Length.
+    pub fn finish(&self, py: Python<'_>) -> PyResult<()> {
+        let (head, length, sent) = {
+            let mut state = self.state();
+            if state.head.is_none() && !state.headers_sent {
+                return Err(PyRuntimeError::new_err(
+                    "the application returned without calling start_response()",
+                ));
+            }
+            let head = (!state.headers_sent).then(|| state.head.take()).flatten();
+            state.headers_sent = true;
+            (head, state.length, state.body_sent)
+        };
+        let request = &self.request;
+        let result = py.detach(|| {
+            request.with(|r| {
+                if let Some(head) = &head {
+                    send_head(r, head, length);
+                }
+                match length {
+                    Some(length) if sent < length && !r.is_header_only() => {
+                        r.log(Level::Error, &format!("mod_rwsgi: the response body ({sent} bytes) is shorter than its Content-Length ({length}); closing the connection"));
+                        r.abort_body();
+                        Ok(())
+                    }
+                    _ => r.end_body(),
+                }
+            })
+        });
+        self.check_sent(result)
+    }
+
+    /// Cuts the response short after an error once the headers are out.
+    pub fn abort(&self, py: Python<'_>) {
+        let request = &self.request;
+        let _ = py.detach(|| request.with(|r| r.abort_body()));
+    }
+
+    fn check_sent(&self, result: Result<Result<(), ClientGone>, RequestEnded>) -> PyResult<()> {
+        match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => {
+                self.state().client_gone = true;
+                Err(PyOSError::new_err(
+                    "mod_rwsgi: failed to write the response: the client closed the connection",
+                ))
+            }
+            Err(_) => Err(request_ended("write()")),
+        }
+    }
+}
+
+/// Applies status and headers to the request; Apache writes them out with
+/// the first body bytes (or at the end of the request).
+fn send_head(r: &Request<'_>, head: &Head, length: Option<u64>) {
+    r.set_status(head.code, &head.status_line);
+    let out = r.headers_out();
+    for (name, value) in &head.headers {
+        if name.eq_ignore_ascii_case(b"content-type") {
+            r.set_content_type(value);
+        } else if !name.eq_ignore_ascii_case(b"content-length") {
+            out.add(name, value);
+        }
+    }
+    if let Some(length) = length {
+        r.set_content_length(length);
+    }
+}

@@ -1,0 +1,93 @@
+//! Loading WSGI scripts: each script file is executed once per process as a
+//! module of its own (as mod_wsgi does), kept, and executed again when its
+//! modification time changes.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use pyo3::exceptions::{PyAttributeError, PyOSError};
+use pyo3::prelude::*;
+use pyo3::sync::MutexExt;
+use pyo3::types::{PyBytes, PyModule};
+
+struct LoadedScript {
+    mtime: i64,
+    module: Py<PyModule>,
+}
+
+/// Scripts loaded in this process, by path. The lock is also held while a
+/// script executes, so two threads never load the same script at once; it
+/// is taken with the GIL released so it cannot deadlock against it.
+static SCRIPTS: Mutex<Option<HashMap<PathBuf, LoadedScript>>> = Mutex::new(None);
+
+/// The app callable `callable` of the script at `path`, whose modification
+/// time Apache found to be `mtime`.
+pub fn load<'py>(
+    py: Python<'py>,
+    path: &Path,
+    mtime: i64,
+    callable: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let module = {
+        let mut scripts = SCRIPTS
+            .lock_py_attached(py)
+            .unwrap_or_else(|e| e.into_inner());
+        let scripts = scripts.get_or_insert_with(HashMap::new);
+        match scripts.get(path) {
+            Some(loaded) if loaded.mtime == mtime => loaded.module.bind(py).clone(),
+            _ => {
+                let module = execute(py, path)?;
+                scripts.insert(
+                    path.to_path_buf(),
+                    LoadedScript {
+                        mtime,
+                        module: module.clone().unbind(),
+                    },
+                );
+                module
+            }
+        }
+    };
+    module.getattr_opt(callable)?.ok_or_else(|| {
+        PyAttributeError::new_err(format!(
+            "Target WSGI script '{}' does not contain WSGI application '{callable}'.",
+            path.display()
+        ))
+    })
+}
+
+/// mod_wsgi names a script's module after a hash of its path, so that two
+/// scripts never share a module and the name is stable across processes.
+fn module_name(path: &Path) -> String {
+    let mut hasher = DefaultHasher::new();
+    path.hash(&mut hasher);
+    format!("_rwsgi_{:016x}", hasher.finish())
+}
+
+fn execute<'py>(py: Python<'py>, path: &Path) -> PyResult<Bound<'py, PyModule>> {
+    let source = std::fs::read(path).map_err(|e| {
+        PyOSError::new_err(format!("cannot read WSGI script '{}': {e}", path.display()))
+    })?;
+    let name = module_name(path);
+    let filename = path.to_string_lossy();
+    let module = PyModule::new(py, &name)?;
+    module.setattr("__file__", &*filename)?;
+    let builtins = py.import("builtins")?;
+    // Compiling from bytes honours the script's coding declaration.
+    let code = builtins.getattr("compile")?.call1((
+        PyBytes::new(py, &source),
+        &*filename,
+        "exec",
+        0,
+        true,
+    ))?;
+    let modules = py.import("sys")?.getattr("modules")?;
+    modules.set_item(&name, &module)?;
+    if let Err(err) = builtins.getattr("exec")?.call1((code, module.dict())) {
+        let _ = modules.del_item(&name);
+        return Err(err);
+    }
+    Ok(module)
+}
