@@ -28,12 +28,31 @@ impl ServerConfig {
         Self { script_aliases }
     }
 
-    /// The first alias whose URL path matches `uri`, and how many bytes of
-    /// `uri` it matched.
-    pub fn find_alias(&self, uri: &[u8]) -> Option<(&ScriptAlias, usize)> {
+    /// The first alias matching `uri`, with the file name the URI maps to.
+    pub fn find_alias(&self, uri: &[u8]) -> Option<(&ScriptAlias, Vec<u8>)> {
         self.script_aliases
             .iter()
-            .find_map(|alias| alias_match(uri, alias.url_path.as_bytes()).map(|len| (alias, len)))
+            .find_map(|alias| alias.filename_for(uri).map(|filename| (alias, filename)))
+    }
+}
+
+impl ScriptAlias {
+    /// The file name `uri` maps to: the script path followed by the rest of
+    /// the URI, which Apache's directory walk then turns into PATH_INFO.
+    pub fn filename_for(&self, uri: &[u8]) -> Option<Vec<u8>> {
+        let matched = alias_match(uri, self.url_path.as_bytes())?;
+        let script = self.script.as_os_str().as_encoded_bytes();
+        let mut rest = &uri[matched..];
+        // An alias ending in '/' has eaten the slash before the rest; a
+        // script file (not a directory of scripts) needs it back, so that
+        // `WSGIScriptAlias / /srv/app.wsgi` maps /a to /srv/app.wsgi/a.
+        if matched > 0 && uri[matched - 1] == b'/' && !script.ends_with(b"/") {
+            rest = &uri[matched - 1..];
+        }
+        let mut filename = Vec::with_capacity(script.len() + rest.len());
+        filename.extend_from_slice(script);
+        filename.extend_from_slice(rest);
+        Some(filename)
     }
 }
 

@@ -19,11 +19,9 @@ pub fn translate(request: &Request<'_>, config: &ServerConfig) -> i32 {
     if !uri.starts_with(b"/") {
         return status::DECLINED;
     }
-    let Some((alias, matched)) = config.find_alias(uri) else {
+    let Some((alias, filename)) = config.find_alias(uri) else {
         return status::DECLINED;
     };
-    let mut filename = alias.script.as_os_str().as_bytes().to_vec();
-    filename.extend_from_slice(&uri[matched..]);
     request.set_filename(&filename);
     request.set_handler(c"wsgi-script");
     let callable = alias.callable.as_deref().unwrap_or(DEFAULT_CALLABLE);

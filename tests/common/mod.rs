@@ -1,0 +1,329 @@
+//! Test support: a real Apache httpd (Debian's apache2) per test, with its own
+//! ServerRoot in a temporary directory and its own free 127.0.0.1 port,
+//! loading the mod_rwsgi built by this cargo run.
+
+#![allow(dead_code)]
+
+pub mod http;
+
+use std::fs;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+pub use http::Response;
+
+/// The MPMs Apache can run; each is its own loadable module on Debian.
+#[derive(Clone, Copy, Debug)]
+pub enum Mpm {
+    Event,
+    Worker,
+    Prefork,
+}
+
+impl Mpm {
+    fn module_line(self) -> String {
+        let name = match self {
+            Mpm::Event => "event",
+            Mpm::Worker => "worker",
+            Mpm::Prefork => "prefork",
+        };
+        format!(
+            "LoadModule mpm_{name}_module {}/mod_mpm_{name}.so",
+            apache_modules_dir().display()
+        )
+    }
+}
+
+/// A running Apache. Dropping it stops Apache, checks that no child crashed,
+/// and removes its ServerRoot.
+pub struct Apache {
+    pub port: u16,
+    root: PathBuf,
+    process: Child,
+}
+
+/// Fixture apps from tests/apps, copied into each ServerRoot (which www-data,
+/// Apache's user, can read, unlike a checkout in a private directory).
+fn apps_source() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apps")
+}
+
+/// The module built by this cargo invocation (same profile as the tests).
+pub fn module_path() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>");
+    let module = profile_dir.join("libmod_rwsgi.so");
+    let built = fs::metadata(&module).and_then(|m| m.modified()).unwrap_or_else(|_| {
+        panic!("{} is missing: run `make test` (or `cargo build --release` before `cargo test --release`)", module.display())
+    });
+    // `cargo test` does not always rebuild a cdylib: never test a stale one.
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let newest_source = ["src", "apache", "build.rs"]
+        .iter()
+        .map(|p| newest_mtime(&manifest.join(p)))
+        .max()
+        .flatten();
+    if newest_source.is_some_and(|source| source > built) {
+        panic!(
+            "{} is older than the sources: run `make test` (or `cargo build --release` first)",
+            module.display()
+        );
+    }
+    module
+}
+
+fn newest_mtime(path: &Path) -> Option<std::time::SystemTime> {
+    let meta = fs::metadata(path).ok()?;
+    if meta.is_dir() {
+        fs::read_dir(path)
+            .ok()?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| newest_mtime(&e.path()))
+            .max()
+    } else {
+        meta.modified().ok()
+    }
+}
+
+fn apxs_query(var: &str) -> Option<String> {
+    let out = Command::new("apxs").args(["-q", var]).output().ok()?;
+    let value = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !value.is_empty()).then_some(value)
+}
+
+pub fn apache_modules_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        PathBuf::from(apxs_query("LIBEXECDIR").unwrap_or_else(|| "/usr/lib/apache2/modules".into()))
+    })
+}
+
+pub fn apache_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| match (apxs_query("SBINDIR"), apxs_query("TARGET")) {
+        (Some(dir), Some(target)) => Path::new(&dir).join(target),
+        _ => PathBuf::from("/usr/sbin/apache2"),
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+fn new_server_root() -> PathBuf {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let root = std::env::temp_dir().join(format!(
+        "rwsgi-test-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = fs::remove_dir_all(&root);
+    fs::create_dir_all(root.join("apps")).expect("create ServerRoot");
+    fs::create_dir_all(root.join("htdocs")).expect("create DocumentRoot");
+    for dir in [root.clone(), root.join("apps"), root.join("htdocs")] {
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod ServerRoot");
+    }
+    for entry in fs::read_dir(apps_source()).expect("tests/apps") {
+        let entry = entry.expect("tests/apps entry");
+        let target = root.join("apps").join(entry.file_name());
+        fs::copy(entry.path(), &target).expect("copy fixture app");
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o644)).expect("chmod fixture app");
+    }
+    root
+}
+
+/// Builds the httpd.conf for a test: the fixed base plus `site`, in which
+/// @APPS@ names the directory of fixture apps, @ROOT@ the ServerRoot and
+/// @MODULES@ Apache's module directory.
+fn config_text(root: &Path, port: u16, mpm: Mpm, site: &str) -> String {
+    let modules = apache_modules_dir().display().to_string();
+    let site = site
+        .replace("@APPS@", &root.join("apps").display().to_string())
+        .replace("@ROOT@", &root.display().to_string())
+        .replace("@MODULES@", &modules);
+    format!(
+        r#"ServerRoot "{root}"
+Listen 127.0.0.1:{port}
+{mpm}
+LoadModule authz_core_module {modules}/mod_authz_core.so
+LoadModule rwsgi_module {module}
+ServerName 127.0.0.1
+PidFile "{root}/httpd.pid"
+DefaultRuntimeDir "{root}"
+ErrorLog "{root}/error.log"
+LogLevel info
+User www-data
+Group www-data
+DocumentRoot "{root}/htdocs"
+Timeout 30
+GracefulShutdownTimeout 5
+{site}
+"#,
+        root = root.display(),
+        mpm = mpm.module_line(),
+        module = module_path().display(),
+    )
+}
+
+impl Apache {
+    /// Starts Apache (event MPM) with `site` appended to the base config.
+    pub fn start(site: &str) -> Apache {
+        Self::start_with(Mpm::Event, site)
+    }
+
+    pub fn start_with(mpm: Mpm, site: &str) -> Apache {
+        let mut last_log = String::new();
+        for _ in 0..3 {
+            let root = new_server_root();
+            let port = free_port();
+            let conf = root.join("httpd.conf");
+            fs::write(&conf, config_text(&root, port, mpm, site)).expect("write httpd.conf");
+            let mut process = Command::new(apache_binary())
+                .arg("-f")
+                .arg(&conf)
+                .arg("-DFOREGROUND")
+                .stdin(Stdio::null())
+                .stdout(fs::File::create(root.join("stdout.log")).expect("stdout log"))
+                .stderr(fs::File::create(root.join("stderr.log")).expect("stderr log"))
+                .process_group(0)
+                .spawn()
+                .expect("run apache2 (is the apache2 package installed?)");
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Apache {
+                        port,
+                        root,
+                        process,
+                    };
+                }
+                if let Ok(Some(_)) = process.try_wait() {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    let _ = process.kill();
+                    let _ = process.wait();
+                    break;
+                }
+                sleep(Duration::from_millis(20));
+            }
+            last_log = format!(
+                "{}{}",
+                fs::read_to_string(root.join("stderr.log")).unwrap_or_default(),
+                fs::read_to_string(root.join("error.log")).unwrap_or_default()
+            );
+            let _ = fs::remove_dir_all(&root);
+            if !last_log.contains("Address already in use") {
+                break;
+            }
+        }
+        panic!("Apache did not start:\n{last_log}");
+    }
+
+    /// Runs `apache2 -t` on a config with `site`: (accepted, Apache's output).
+    pub fn check_config(site: &str) -> (bool, String) {
+        let root = new_server_root();
+        let conf = root.join("httpd.conf");
+        fs::write(&conf, config_text(&root, free_port(), Mpm::Event, site))
+            .expect("write httpd.conf");
+        let out = Command::new(apache_binary())
+            .arg("-t")
+            .arg("-f")
+            .arg(&conf)
+            .output()
+            .expect("run apache2 -t");
+        let _ = fs::remove_dir_all(&root);
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+
+    pub fn parent_pid(&self) -> u32 {
+        self.process.id()
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn apps(&self) -> PathBuf {
+        self.root.join("apps")
+    }
+
+    pub fn error_log(&self) -> String {
+        fs::read_to_string(self.root.join("error.log")).unwrap_or_default()
+    }
+
+    /// Waits until the error log contains `needle` (log lines are written by
+    /// children after the response may already have been read).
+    pub fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.error_log();
+            if log.contains(needle) || Instant::now() > deadline {
+                return log;
+            }
+            sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        http::get(self.port, path)
+    }
+
+    pub fn post(&self, path: &str, body: &[u8]) -> Response {
+        http::post(self.port, path, body)
+    }
+
+    pub fn raw(&self, request: &[u8]) -> Response {
+        http::raw(self.port, request)
+    }
+}
+
+impl Drop for Apache {
+    fn drop(&mut self) {
+        let pid = self.process.id() as i32;
+        // Graceful stop (SIGWINCH), as `apachectl graceful-stop` does: the
+        // ungraceful SIGTERM path of the event MPM can itself crash a child
+        // whose connection just closed (close_worker_sockets touching a freed
+        // socket), which would hide or fake crashes of ours.
+        // SAFETY: signalling a child we spawned.
+        unsafe { libc::kill(pid, libc::SIGWINCH) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while matches!(self.process.try_wait(), Ok(None)) && Instant::now() < deadline {
+            sleep(Duration::from_millis(20));
+        }
+        // SAFETY: as above; whatever is left of the group is killed.
+        unsafe { libc::killpg(pid, libc::SIGKILL) };
+        let _ = self.process.wait();
+        let log = self.error_log();
+        let crashed = log
+            .lines()
+            .find(|line| line.contains("exit signal") || line.contains("Segmentation fault"))
+            .map(str::to_string);
+        let _ = fs::remove_dir_all(&self.root);
+        if let Some(line) = crashed {
+            if !std::thread::panicking() {
+                panic!("an Apache child crashed: {line}\nerror log:\n{log}");
+            }
+        }
+    }
+}

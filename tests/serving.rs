@@ -1,0 +1,180 @@
+//! Serving WSGI applications: responses, request bodies, streaming, and
+//! many clients at once.
+
+mod common;
+
+use std::thread;
+
+use common::Apache;
+
+const SITE: &str = "\
+WSGIScriptAlias /hello @APPS@/hello.wsgi
+WSGIScriptAlias /echo @APPS@/echo.wsgi
+WSGIScriptAlias /environ @APPS@/environ.wsgi
+WSGIScriptAlias /errors @APPS@/errors.wsgi
+WSGIScriptAlias /streaming @APPS@/streaming.wsgi
+WSGIScriptAlias /write @APPS@/write_callable.wsgi
+";
+
+#[test]
+fn hello_world_is_served_with_its_headers() {
+    let apache = Apache::start(SITE);
+    let response = apache.get("/hello");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("Content-Type"), Some("text/plain"));
+    assert_eq!(response.text(), "Hello, World!\n");
+}
+
+#[test]
+fn a_one_item_response_gets_a_content_length() {
+    let apache = Apache::start(SITE);
+    let response = apache.get("/hello");
+    assert_eq!(response.header("Content-Length"), Some("14"));
+    assert_eq!(response.header("Transfer-Encoding"), None);
+}
+
+#[test]
+fn a_post_body_is_echoed_back() {
+    let apache = Apache::start(SITE);
+    let response = apache.post("/echo?read", b"name=value&other=1");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body, b"name=value&other=1");
+}
+
+#[test]
+fn a_large_post_body_arrives_whole_through_every_read_method() {
+    let apache = Apache::start(SITE);
+    // 3 MiB of numbered lines: many Apache reads, lines crossing them.
+    let body: Vec<u8> = (0..200_000)
+        .flat_map(|i| format!("line {i:07}\n").into_bytes())
+        .collect();
+    for how in [
+        "read",
+        "read-1000",
+        "read-65536",
+        "readline",
+        "readline-5",
+        "readlines",
+        "iterate",
+    ] {
+        let response = apache.post(&format!("/echo?{how}"), &body);
+        assert_eq!(response.status, 200, "{how}: {}", apache.error_log());
+        assert!(
+            response.body == body,
+            "{how}: echoed {} bytes of {}",
+            response.body.len(),
+            body.len()
+        );
+    }
+}
+
+#[test]
+fn an_empty_body_reads_as_empty() {
+    let apache = Apache::start(SITE);
+    let response = apache.post("/echo?read", b"");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body, b"");
+}
+
+#[test]
+fn a_generator_response_streams_every_block() {
+    let apache = Apache::start(SITE);
+    let response = apache.get("/streaming");
+    assert_eq!(response.status, 200);
+    assert!(response.complete);
+    let expected: String = (0..100).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(response.text(), expected);
+}
+
+#[test]
+fn write_output_comes_before_the_iterable() {
+    let apache = Apache::start(SITE);
+    let response = apache.get("/write");
+    assert_eq!(response.text(), "from write, then from the iterable\n");
+}
+
+#[test]
+fn environ_carries_the_request_and_wsgi_keys() {
+    let apache = Apache::start(SITE);
+    let request = format!(
+        "GET /environ/sub/path?a=1&b=2 HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nX-Custom: yes\r\nConnection: close\r\n\r\n",
+        apache.port
+    );
+    let response = apache.raw(request.as_bytes());
+    assert_eq!(response.status, 200);
+    let text = response.text();
+    for expected in [
+        r#""REQUEST_METHOD": "GET""#,
+        r#""SCRIPT_NAME": "/environ""#,
+        r#""PATH_INFO": "/sub/path""#,
+        r#""QUERY_STRING": "a=1&b=2""#,
+        r#""SERVER_PROTOCOL": "HTTP/1.1""#,
+        r#""HTTP_X_CUSTOM": "yes""#,
+        r#""wsgi.url_scheme": "http""#,
+        r#""wsgi.version": [1, 0]"#,
+        r#""wsgi.multithread": true"#,
+        r#""wsgi.run_once": false"#,
+        r#""wsgi.input_terminated": true"#,
+        r#""wsgi.input": "Input""#,
+        r#""wsgi.errors": "Log""#,
+    ] {
+        assert!(text.contains(expected), "environ lacks {expected}: {text}");
+    }
+    assert!(
+        text.contains(&format!(r#""SERVER_PORT": "{}""#, apache.port)),
+        "{text}"
+    );
+}
+
+#[test]
+fn wsgi_errors_lines_reach_the_error_log() {
+    let apache = Apache::start(SITE);
+    assert_eq!(apache.get("/errors").status, 200);
+    let log = apache.wait_for_log("unterminated tail");
+    for line in [
+        "first line from the app",
+        "second line from the app",
+        "unterminated tail",
+    ] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains("[rwsgi:error]") && l.ends_with(line)),
+            "{line} not logged:\n{log}"
+        );
+    }
+}
+
+#[test]
+fn two_hundred_concurrent_requests_all_succeed() {
+    let apache = Apache::start(SITE);
+    let port = apache.port;
+    let clients: Vec<_> = (0..200)
+        .map(|i| {
+            thread::spawn(move || {
+                if i % 2 == 0 {
+                    let response = common::http::get(port, "/hello");
+                    (response.status, response.text() == "Hello, World!\n")
+                } else {
+                    let body = format!("client {i}").into_bytes();
+                    let response = common::http::post(port, "/echo?read", &body);
+                    (response.status, response.body == body)
+                }
+            })
+        })
+        .collect();
+    let results: Vec<(u16, bool)> = clients
+        .into_iter()
+        .map(|c| c.join().expect("client thread"))
+        .collect();
+    let failed: Vec<_> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| **r != (200, true))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of 200 failed: {:?}",
+        failed.len(),
+        &failed[..failed.len().min(5)]
+    );
+}
