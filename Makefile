@@ -1,0 +1,48 @@
+# mod_rwsgi: `make run` serves examples/hello.py on http://127.0.0.1:8000/,
+# `make test` runs every test. Both install what is missing first.
+
+PYTHON ?= /usr/bin/python3
+export PYO3_PYTHON := $(PYTHON)
+APXS ?= $(shell command -v apxs 2>/dev/null || command -v apxs2 2>/dev/null || echo apxs)
+export APXS
+
+# Debian/Ubuntu packages the build and the tests need.
+PACKAGES := apache2 apache2-dev libclang-dev python3-dev gcc binutils
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+MODULE := target/release/mod_rwsgi.so
+
+.PHONY: all deps build test run install clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+	@command -v cargo >/dev/null || { echo "cargo was not found: install Rust 1.85 or newer (https://rustup.rs)"; exit 1; }
+
+build: deps
+	cargo build --release
+	cp -f target/release/libmod_rwsgi.so $(MODULE)
+
+test: build
+	cargo test --release
+
+run: build
+	conf/run-example.sh $(MODULE) examples/hello.py 8000
+
+install: build
+	install -D -m 644 $(MODULE) "$$($(APXS) -q LIBEXECDIR)/mod_rwsgi.so"
+	@if [ -d /etc/apache2/mods-available ]; then \
+	  sed "s|@LIBEXECDIR@|$$($(APXS) -q LIBEXECDIR)|" conf/rwsgi.load > /etc/apache2/mods-available/rwsgi.load; \
+	  install -m 644 conf/rwsgi.conf /etc/apache2/mods-available/rwsgi.conf; \
+	  echo "Installed. Enable with: a2enmod rwsgi (and a2dismod wsgi if mod_wsgi is enabled)"; \
+	fi
+
+clean:
+	cargo clean
