@@ -163,5 +163,13 @@ fn check_python() {
         if !Path::new(dir).exists() {
             fail(&format!("libpython's directory {dir} does not exist"));
         }
+        // Apache's children run as an unprivileged user (www-data), who
+        // usually cannot read a Python installed in a home directory.
+        if dir.starts_with("/root/") || dir.starts_with("/home/") {
+            println!(
+                "cargo:warning=libpython is in {dir}, which Apache's user may not be able to read; \
+                 build with PYTHON=/usr/bin/python3 unless you made it readable"
+            );
+        }
     }
 }
