@@ -329,6 +329,13 @@ impl SharedRequest {
         }
     }
 
+    pub fn has_ended(&self) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .is_none()
+    }
+
     /// Makes the request unreachable; waits for a use in progress to finish.
     pub fn end(&self) {
         let mut guard = self

@@ -26,11 +26,6 @@ use start_response::StartResponse;
 /// `script`. Returns the status for Apache: OK once a response was sent,
 /// an HTTP error status when Apache should produce the error page.
 pub fn serve(py: Python<'_>, request: Request<'_>, script: &Path, callable: &str) -> i32 {
-    let headline = format!(
-        "mod_rwsgi (pid={}): Exception occurred processing WSGI script '{}'.",
-        std::process::id(),
-        script.display()
-    );
     let app = match script::load(py, script, request.file_mtime(), callable) {
         Ok(app) => app,
         Err(err) => {
@@ -49,6 +44,7 @@ pub fn serve(py: Python<'_>, request: Request<'_>, script: &Path, callable: &str
     let environ = match environ::build(py, &request) {
         Ok(environ) => environ,
         Err(err) => {
+            let headline = exception_headline(script);
             request.log(
                 Level::Error,
                 &format!("{headline}\n{}", format_exception(py, &err)),
@@ -64,14 +60,14 @@ pub fn serve(py: Python<'_>, request: Request<'_>, script: &Path, callable: &str
     let response = Arc::new(Response::new(shared.clone()));
     let errors = match Bound::new(py, ErrorLog::new(shared.clone())) {
         Ok(errors) => errors,
-        Err(err) => return fail(py, &response, &headline, err),
+        Err(err) => return fail(py, &response, script, err),
     };
     let added = Bound::new(py, Input::new(shared.clone()))
         .and_then(|input| environ.set_item(pyo3::intern!(py, "wsgi.input"), input))
         .and_then(|()| environ.set_item(pyo3::intern!(py, "wsgi.errors"), &errors));
     let status = match added {
-        Ok(()) => run_app(py, &app, environ, &response, &headline),
-        Err(err) => fail(py, &response, &headline, err),
+        Ok(()) => run_app(py, &app, environ, &response, script),
+        Err(err) => fail(py, &response, script, err),
     };
     errors.get().flush_pending();
     status
@@ -90,15 +86,15 @@ fn run_app(
     app: &Bound<'_, PyAny>,
     environ: Bound<'_, PyAny>,
     response: &Arc<Response>,
-    headline: &str,
+    script: &Path,
 ) -> i32 {
     let start_response = match Bound::new(py, StartResponse::new(response.clone())) {
         Ok(start_response) => start_response,
-        Err(err) => return fail(py, response, headline, err),
+        Err(err) => return fail(py, response, script, err),
     };
     let result = match app.call1((environ, start_response)) {
         Ok(result) => result,
-        Err(err) => return fail(py, response, headline, err),
+        Err(err) => return fail(py, response, script, err),
     };
     let sent = send_iterable(py, &result, response);
     // close() is called whatever happened while iterating (PEP 3333).
@@ -109,7 +105,7 @@ fn run_app(
     };
     match sent.and(closed).and_then(|()| response.finish(py)) {
         Ok(()) => status::OK,
-        Err(err) => fail(py, response, headline, err),
+        Err(err) => fail(py, response, script, err),
     }
 }
 
@@ -153,7 +149,7 @@ fn type_name(object: &Bound<'_, PyAny>) -> String {
 
 /// Handles an exception from the app: before any output, Apache sends a 500;
 /// after output, the response is cut short so the client can tell.
-fn fail(py: Python<'_>, response: &Response, headline: &str, err: PyErr) -> i32 {
+fn fail(py: Python<'_>, response: &Response, script: &Path, err: PyErr) -> i32 {
     if response.client_gone() {
         response.log(
             Level::Info,
@@ -162,7 +158,11 @@ fn fail(py: Python<'_>, response: &Response, headline: &str, err: PyErr) -> i32 
     } else {
         response.log(
             Level::Error,
-            &format!("{headline}\n{}", format_exception(py, &err)),
+            &format!(
+                "{}\n{}",
+                exception_headline(script),
+                format_exception(py, &err)
+            ),
         );
     }
     if response.headers_sent() {
@@ -171,6 +171,15 @@ fn fail(py: Python<'_>, response: &Response, headline: &str, err: PyErr) -> i32 
     } else {
         status::INTERNAL_SERVER_ERROR
     }
+}
+
+/// The first log line of an app's exception, worded as mod_wsgi words it.
+fn exception_headline(script: &Path) -> String {
+    format!(
+        "mod_rwsgi (pid={}): Exception occurred processing WSGI script '{}'.",
+        std::process::id(),
+        script.display()
+    )
 }
 
 /// The exception with its traceback, as Python would print it.

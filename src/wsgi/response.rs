@@ -60,7 +60,10 @@ impl Response {
     }
 
     /// Records the status and headers of start_response().
-    pub fn start(&self, _py: Python<'_>, head: Head, with_exc_info: bool) -> PyResult<()> {
+    pub fn start(&self, head: Head) -> PyResult<()> {
+        if self.request.has_ended() {
+            return Err(request_ended("start_response()"));
+        }
         let mut state = self.state();
         if state.headers_sent {
             return Err(PyRuntimeError::new_err(
@@ -69,7 +72,6 @@ impl Response {
         }
         // mod_wsgi lets an app call start_response() again before any output,
         // with or without exc_info; the last call wins.
-        let _ = with_exc_info;
         state.length = head.content_length;
         state.head = Some(head);
         Ok(())
@@ -86,6 +88,9 @@ impl Response {
     /// Sends one block of the body (with the headers first, if not yet sent),
     /// cut at the Content-Length the app declared.
     pub fn write(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
+        if self.request.has_ended() {
+            return Err(request_ended("write()"));
+        }
         let (head, length, take) = {
             let mut state = self.state();
             if state.head.is_none() && !state.headers_sent {

@@ -26,7 +26,6 @@ impl StartResponse {
     #[pyo3(signature = (status, headers, exc_info = None, /))]
     fn __call__(
         &self,
-        py: Python<'_>,
         status: &Bound<'_, PyAny>,
         headers: &Bound<'_, PyAny>,
         exc_info: Option<&Bound<'_, PyAny>>,
@@ -39,7 +38,7 @@ impl StartResponse {
             }
         }
         let head = Head::validate(status, headers)?;
-        self.response.start(py, head, exc_info.is_some())?;
+        self.response.start(head)?;
         Ok(Write {
             response: self.response.clone(),
         })

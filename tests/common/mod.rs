@@ -136,6 +136,10 @@ fn new_server_root() -> PathBuf {
     for dir in [root.clone(), root.join("apps"), root.join("htdocs")] {
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod ServerRoot");
     }
+    // Where fixture apps leave evidence (close() called, ...) as Apache's user.
+    fs::create_dir_all(root.join("markers")).expect("create markers");
+    fs::set_permissions(root.join("markers"), fs::Permissions::from_mode(0o777))
+        .expect("chmod markers");
     for entry in fs::read_dir(apps_source()).expect("tests/apps") {
         let entry = entry.expect("tests/apps entry");
         let target = root.join("apps").join(entry.file_name());
@@ -283,6 +287,18 @@ impl Apache {
             }
             sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Waits until a fixture app has written the marker file `name`.
+    pub fn wait_for_marker(&self, name: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.root.join("markers").join(name).exists() {
+                return true;
+            }
+            sleep(Duration::from_millis(20));
+        }
+        false
     }
 
     pub fn get(&self, path: &str) -> Response {
