@@ -1,0 +1,62 @@
+//! Request bodies as Apache frames them: Expect: 100-continue answered on
+//! the first read, chunked bodies refused by default (as mod_wsgi does), and
+//! transfer codings Apache does not know refused before the app runs.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use common::{Apache, http};
+
+const SITE: &str = "WSGIScriptAlias /echo @APPS@/echo.wsgi";
+
+#[test]
+fn expect_100_continue_is_answered_when_the_app_reads() {
+    let apache = Apache::start(SITE);
+    let mut stream = http::connect(apache.port);
+    stream
+        .write_all(b"POST /echo?read HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut interim = [0u8; 25];
+    stream.read_exact(&mut interim).expect("an interim response before the body is sent");
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    stream.write_all(b"hello").unwrap();
+    let response = http::read_response(&mut stream);
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body, b"hello");
+}
+
+#[test]
+fn a_chunked_request_body_is_refused_with_411_by_default() {
+    let apache = Apache::start(SITE);
+    let response = apache.raw(
+        b"POST /echo?read HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    );
+    assert_eq!(response.status, 411);
+}
+
+/// Apache's core refuses a transfer coding other than chunked before any
+/// module sees the request (2.4.71 answers 400; mod_wsgi's docs, written for
+/// older cores, say 501). The app must never run, and the answer must be
+/// exactly the core's.
+#[test]
+fn an_unknown_transfer_coding_is_refused_by_apache_before_the_app_runs() {
+    let apache = Apache::start(SITE);
+    let request = |path: &str| {
+        apache.raw(format!("POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: gzip\r\nConnection: close\r\n\r\nxxxx").as_bytes())
+    };
+    let to_the_app = request("/echo?read");
+    let to_apache_alone = request("/not-a-wsgi-url");
+    assert!(matches!(to_the_app.status, 400 | 501), "{}", to_the_app.status);
+    assert_eq!(to_the_app.status, to_apache_alone.status);
+    assert!(!to_the_app.text().contains("xxxx"));
+}
+
+#[test]
+fn a_body_over_limit_request_body_is_refused_with_413() {
+    let apache = Apache::start(&format!("LimitRequestBody 10\n{SITE}"));
+    let response = apache.post("/echo?read", b"more than ten bytes");
+    assert_eq!(response.status, 413);
+}
