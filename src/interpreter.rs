@@ -22,6 +22,16 @@ pub fn start_in_child(server: Server) {
         // any worker thread exists; Python is not initialised yet.
         unsafe { initialize() }.map(|()| Mpm::query())
     });
+    if outcome.is_ok() {
+        let redirected =
+            with_python(|py| crate::wsgi::redirect_standard_streams(py).map_err(|e| e.to_string()));
+        if let Ok(Err(reason)) = redirected {
+            server.log(
+                Level::Warning,
+                &format!("mod_rwsgi: sys.stdout/sys.stderr could not be redirected: {reason}"),
+            );
+        }
+    }
     match outcome {
         Ok(_) => server.log(
             Level::Info,

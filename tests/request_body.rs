@@ -18,9 +18,13 @@ fn expect_100_continue_is_answered_when_the_app_reads() {
     stream
         .write_all(b"POST /echo?read HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n")
         .unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut interim = [0u8; 25];
-    stream.read_exact(&mut interim).expect("an interim response before the body is sent");
+    stream
+        .read_exact(&mut interim)
+        .expect("an interim response before the body is sent");
     assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
     stream.write_all(b"hello").unwrap();
     let response = http::read_response(&mut stream);
@@ -49,7 +53,11 @@ fn an_unknown_transfer_coding_is_refused_by_apache_before_the_app_runs() {
     };
     let to_the_app = request("/echo?read");
     let to_apache_alone = request("/not-a-wsgi-url");
-    assert!(matches!(to_the_app.status, 400 | 501), "{}", to_the_app.status);
+    assert!(
+        matches!(to_the_app.status, 400 | 501),
+        "{}",
+        to_the_app.status
+    );
     assert_eq!(to_the_app.status, to_apache_alone.status);
     assert!(!to_the_app.text().contains("xxxx"));
 }

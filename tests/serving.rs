@@ -178,3 +178,31 @@ fn two_hundred_concurrent_requests_all_succeed() {
         &failed[..failed.len().min(5)]
     );
 }
+
+#[test]
+fn print_to_stdout_and_stderr_reaches_the_error_log_attributed_to_the_request() {
+    let apache = Apache::start("WSGIScriptAlias /prints @APPS@/prints.wsgi");
+    assert_eq!(apache.get("/prints").status, 200);
+    let log = apache.wait_for_log("printed by a thread of the app");
+    let line = |text: &str| {
+        log.lines()
+            .find(|l| l.ends_with(text))
+            .unwrap_or_else(|| panic!("{text} not logged:\n{log}"))
+    };
+    for text in [
+        "printed to stdout by the app",
+        "printed to stderr by the app",
+        "partial line completed",
+    ] {
+        assert!(
+            line(text).contains("[client 127.0.0.1:"),
+            "not attributed to the request: {}",
+            line(text)
+        );
+    }
+    // A thread of the app's own serves no request: logged for the server.
+    assert!(
+        !line("printed by a thread of the app").contains("[client"),
+        "{log}"
+    );
+}

@@ -17,7 +17,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use crate::apache::{Level, Request, SharedRequest, status};
-use errors::ErrorLog;
+pub use errors::redirect_standard_streams;
+use errors::{ErrorLog, ServingGuard};
 use input::Input;
 use response::Response;
 use start_response::StartResponse;
@@ -57,6 +58,7 @@ pub fn serve(py: Python<'_>, request: Request<'_>, script: &Path, callable: &str
     // unwinds, before the handler hook that owns the request returns.
     let shared = unsafe { SharedRequest::new(request) };
     let _ended = EndOnDrop(shared.clone());
+    let _serving = ServingGuard::new(&shared);
     let response = Arc::new(Response::new(shared.clone()));
     let errors = match Bound::new(py, ErrorLog::new(shared.clone())) {
         Ok(errors) => errors,
