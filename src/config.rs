@@ -11,6 +11,27 @@ pub struct ServerConfig {
     pub script_aliases: Vec<ScriptAlias>,
 }
 
+/// Settings that directories, locations and .htaccess files may change.
+#[derive(Clone, Debug, Default)]
+pub struct DirConfig {
+    /// `WSGIChunkedRequest`: accept request bodies sent chunked (default Off,
+    /// which answers them 411 Length Required, as mod_wsgi does).
+    pub chunked_request: Option<bool>,
+}
+
+impl DirConfig {
+    /// The more specific section wins where it says anything.
+    pub fn merge(base: &Self, specific: &Self) -> Self {
+        Self {
+            chunked_request: specific.chunked_request.or(base.chunked_request),
+        }
+    }
+
+    pub fn accepts_chunked_requests(&self) -> bool {
+        self.chunked_request.unwrap_or(false)
+    }
+}
+
 /// `WSGIScriptAlias URL-path file-path [callable-object=name]`.
 #[derive(Clone, Debug)]
 pub struct ScriptAlias {

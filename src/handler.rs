@@ -6,7 +6,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use crate::apache::{ChunkedPolicy, FileType, Level, Request, status};
-use crate::config::{DEFAULT_CALLABLE, ServerConfig};
+use crate::config::{DEFAULT_CALLABLE, DirConfig, ServerConfig};
 use crate::{interpreter, wsgi};
 
 /// Set on requests mapped by WSGIScriptAlias; its value is the callable name.
@@ -32,7 +32,7 @@ pub fn translate(request: &Request<'_>, config: &ServerConfig) -> i32 {
 }
 
 /// The content handler for `wsgi-script` and `application/x-httpd-wsgi`.
-pub fn handle(request: Request<'_>) -> i32 {
+pub fn handle(request: Request<'_>, config: &DirConfig) -> i32 {
     if !matches!(
         request.handler(),
         Some(b"wsgi-script" | b"application/x-httpd-wsgi")
@@ -78,7 +78,12 @@ pub fn handle(request: Request<'_>) -> i32 {
         .and_then(|name| std::str::from_utf8(name).ok())
         .unwrap_or(DEFAULT_CALLABLE)
         .to_string();
-    if let Err(status) = request.setup_body(ChunkedPolicy::Refuse) {
+    let chunked = if config.accepts_chunked_requests() {
+        ChunkedPolicy::Dechunk
+    } else {
+        ChunkedPolicy::Refuse
+    };
+    if let Err(status) = request.setup_body(chunked) {
         return status;
     }
     request.add_cgi_environment();

@@ -32,6 +32,36 @@ fn expect_100_continue_is_answered_when_the_app_reads() {
     assert_eq!(response.body, b"hello");
 }
 
+const CHUNKED_UPLOAD: &[u8] = b"POST /echo?read HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\n\r\n";
+
+#[test]
+fn a_chunked_request_body_is_read_whole_with_wsgi_chunked_request_on() {
+    let apache = Apache::start(&format!(
+        "{SITE}\n<Location /echo>\n    WSGIChunkedRequest On\n</Location>"
+    ));
+    let response = apache.raw(CHUNKED_UPLOAD);
+    assert_eq!(response.status, 200, "{}", apache.error_log());
+    assert_eq!(response.text(), "hello, world");
+}
+
+#[test]
+fn wsgi_chunked_request_off_in_a_more_specific_section_refuses_again() {
+    let apache = Apache::start(&format!(
+        "WSGIChunkedRequest On\n{SITE}\n<Location /echo>\n    WSGIChunkedRequest Off\n</Location>"
+    ));
+    assert_eq!(apache.raw(CHUNKED_UPLOAD).status, 411);
+}
+
+#[test]
+fn wsgi_chunked_request_takes_only_on_or_off() {
+    let (ok, output) = Apache::check_config("WSGIChunkedRequest Maybe");
+    assert!(!ok, "{output}");
+    assert!(
+        output.contains("WSGIChunkedRequest must be On or Off"),
+        "{output}"
+    );
+}
+
 #[test]
 fn a_chunked_request_body_is_refused_with_411_by_default() {
     let apache = Apache::start(SITE);

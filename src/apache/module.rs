@@ -8,7 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::{null, null_mut};
 
 use super::{Level, Request, Server, ffi, pool, status};
-use crate::config::{self, ServerConfig};
+use crate::config::{self, DirConfig, ServerConfig};
 
 #[unsafe(no_mangle)]
 pub static mut rwsgi_module: ffi::module = ffi::module {
@@ -20,8 +20,8 @@ pub static mut rwsgi_module: ffi::module = ffi::module {
     next: null_mut(),
     magic: ffi::MODULE_MAGIC_COOKIE as _,
     rewrite_args: None,
-    create_dir_config: None,
-    merge_dir_config: None,
+    create_dir_config: Some(create_dir_config),
+    merge_dir_config: Some(merge_dir_config),
     create_server_config: Some(create_server_config),
     merge_server_config: Some(merge_server_config),
     cmds: &raw const COMMANDS as *const ffi::command_rec,
@@ -36,7 +36,7 @@ struct Shared<T>(T);
 // SAFETY: the wrapped tables are immutable statics of pointers to 'static data.
 unsafe impl<T> Sync for Shared<T> {}
 
-static COMMANDS: Shared<[ffi::command_rec; 2]> = Shared([
+static COMMANDS: Shared<[ffi::command_rec; 3]> = Shared([
     ffi::command_rec {
         name: c"WSGIScriptAlias".as_ptr(),
         func: ffi::cmd_func { take_argv: Some(cmd_script_alias) },
@@ -44,6 +44,14 @@ static COMMANDS: Shared<[ffi::command_rec; 2]> = Shared([
         req_override: ffi::RSRC_CONF as c_int,
         args_how: ffi::cmd_how_TAKE_ARGV,
         errmsg: c"Map a URL path to a WSGI script: WSGIScriptAlias /app /srv/app.wsgi [callable-object=name]".as_ptr(),
+    },
+    ffi::command_rec {
+        name: c"WSGIChunkedRequest".as_ptr(),
+        func: ffi::cmd_func { flag: Some(cmd_chunked_request) },
+        cmd_data: null_mut(),
+        req_override: (ffi::RSRC_CONF | ffi::ACCESS_CONF | ffi::OR_FILEINFO) as c_int,
+        args_how: ffi::cmd_how_FLAG,
+        errmsg: c"Accept request bodies sent with Transfer-Encoding: chunked: On or Off (default Off, answered 411)".as_ptr(),
     },
     // The table ends with a zeroed record.
     ffi::command_rec {
@@ -119,7 +127,10 @@ unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
     catching("the request handler", status::INTERNAL_SERVER_ERROR, || {
         // SAFETY: Apache passes a live request for the duration of the hook.
         match unsafe { Request::from_raw(r) } {
-            Some(request) => crate::handler::handle(request),
+            Some(request) => {
+                let dir_config = dir_config(&request);
+                crate::handler::handle(request, dir_config)
+            }
             None => status::DECLINED,
         }
     })
@@ -129,6 +140,16 @@ fn server_config<'r>(request: &Request<'r>) -> &'r ServerConfig {
     // SAFETY: create/merge_server_config gave every server a ServerConfig
     // that lives in the configuration pool, longer than any request.
     unsafe { &*config_of(request.server().raw()) }
+}
+
+fn dir_config<'r>(request: &Request<'r>) -> &'r DirConfig {
+    // SAFETY: create/merge_dir_config gave every section a DirConfig in the
+    // configuration pool (merged ones in the request pool), which outlive the
+    // request's handler.
+    unsafe {
+        &*ffi::rwsgi_get_module_config((*request.raw()).per_dir_config, &raw const rwsgi_module)
+            .cast::<DirConfig>()
+    }
 }
 
 unsafe fn config_of(server: *const ffi::server_rec) -> *mut ServerConfig {
@@ -162,6 +183,31 @@ unsafe extern "C" fn merge_server_config(
         };
         // SAFETY: Apache passes the live configuration pool.
         unsafe { pool::alloc_owned(pool, ServerConfig::merge(base, vhost)).cast() }
+    })
+}
+
+unsafe extern "C" fn create_dir_config(
+    pool: *mut ffi::apr_pool_t,
+    _dir: *mut c_char,
+) -> *mut c_void {
+    // SAFETY: Apache passes a live configuration pool.
+    catching("create_dir_config", null_mut(), || unsafe {
+        pool::alloc_owned(pool, DirConfig::default()).cast()
+    })
+}
+
+unsafe extern "C" fn merge_dir_config(
+    pool: *mut ffi::apr_pool_t,
+    base: *mut c_void,
+    specific: *mut c_void,
+) -> *mut c_void {
+    catching("merge_dir_config", null_mut(), || {
+        // SAFETY: both were made by create_dir_config or merge_dir_config.
+        let (base, specific) =
+            unsafe { (&*base.cast::<DirConfig>(), &*specific.cast::<DirConfig>()) };
+        // SAFETY: Apache passes a live pool (the request's, when merging
+        // per request), which drops the merged value with it.
+        unsafe { pool::alloc_owned(pool, DirConfig::merge(base, specific)).cast() }
     })
 }
 
@@ -215,4 +261,17 @@ unsafe extern "C" fn cmd_script_alias(
     });
     // SAFETY: cmd is live during the directive call.
     unsafe { directive_result(cmd, result) }
+}
+
+unsafe extern "C" fn cmd_chunked_request(
+    _cmd: *mut ffi::cmd_parms,
+    dir_config: *mut c_void,
+    on: c_int,
+) -> *const c_char {
+    catching("WSGIChunkedRequest", (), || {
+        // SAFETY: Apache passes this section's DirConfig, made by
+        // create_dir_config, for a directive of ours.
+        unsafe { (*dir_config.cast::<DirConfig>()).chunked_request = Some(on != 0) };
+    });
+    null()
 }

@@ -40,6 +40,8 @@ pub enum FileType {
 pub enum ChunkedPolicy {
     /// Answered with 411 Length Required, as mod_wsgi does by default.
     Refuse,
+    /// Accepted; Apache's input filter removes the chunk framing.
+    Dechunk,
 }
 
 /// Reading the request body failed: the client went away, timed out, or sent
@@ -69,7 +71,7 @@ impl<'r> Request<'r> {
         unsafe { self.raw.as_ref() }
     }
 
-    fn raw(&self) -> *mut ffi::request_rec {
+    pub(super) fn raw(&self) -> *mut ffi::request_rec {
         self.raw.as_ptr()
     }
 
@@ -178,6 +180,7 @@ impl<'r> Request<'r> {
     pub fn setup_body(&self, policy: ChunkedPolicy) -> Result<(), c_int> {
         let policy = match policy {
             ChunkedPolicy::Refuse => ffi::REQUEST_CHUNKED_ERROR,
+            ChunkedPolicy::Dechunk => ffi::REQUEST_CHUNKED_DECHUNK,
         };
         // SAFETY: live request, before any body read.
         let status = unsafe { ffi::ap_setup_client_block(self.raw(), policy as c_int) };
