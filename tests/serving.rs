@@ -124,6 +124,33 @@ fn environ_carries_the_request_and_wsgi_keys() {
         text.contains(&format!(r#""SERVER_PORT": "{}""#, apache.port)),
         "{text}"
     );
+    assert!(
+        text.contains(&format!(
+            r#""mod_rwsgi.application_group": "127.0.0.1:{}|/environ""#,
+            apache.port
+        )),
+        "{text}"
+    );
+    assert!(text.contains(r#""mod_rwsgi.process_group": """#), "{text}");
+    assert!(text.contains(r#""mod_rwsgi.version": "0.1.0""#), "{text}");
+}
+
+#[test]
+fn each_request_has_its_own_request_id() {
+    let apache = Apache::start(SITE);
+    let id = |text: String| -> String {
+        let start = text
+            .find(r#""mod_rwsgi.request_id": ""#)
+            .unwrap_or_else(|| panic!("no request_id: {text}"))
+            + 25;
+        text[start..].split('"').next().unwrap().to_string()
+    };
+    let (first, second) = (
+        id(apache.get("/environ").text()),
+        id(apache.get("/environ").text()),
+    );
+    assert!(!first.is_empty());
+    assert_ne!(first, second);
 }
 
 #[test]

@@ -170,6 +170,24 @@ impl<'r> Request<'r> {
         Self::c_str(unsafe { ffi::ap_run_http_scheme(self.raw()) }).unwrap_or(b"http")
     }
 
+    /// The request's log id, the one `%L` shows in the error log, generated
+    /// now if no module asked for it yet.
+    pub fn log_id(&self) -> Option<&'r [u8]> {
+        if self.r().log_id.is_null() {
+            let mut id: *const std::ffi::c_char = std::ptr::null();
+            // SAFETY: live request and connection; the hook writes a string
+            // allocated in the request pool, kept in r->log_id as Apache does.
+            unsafe {
+                if ffi::ap_run_generate_log_id(self.r().connection, self.raw(), &mut id) == 0
+                    && !id.is_null()
+                {
+                    (*self.raw()).log_id = id;
+                }
+            }
+        }
+        Self::c_str(self.r().log_id)
+    }
+
     pub fn server(&self) -> Server {
         // SAFETY: the server_rec outlives every request it serves.
         unsafe { Server::from_raw(self.r().server) }

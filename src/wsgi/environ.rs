@@ -36,5 +36,36 @@ pub fn build<'py>(py: Python<'py>, request: &Request<'_>) -> PyResult<Bound<'py,
     environ.set_item(intern!(py, "wsgi.run_once"), false)?;
     environ.set_item(intern!(py, "wsgi.input_terminated"), true)?;
     environ.set_item(intern!(py, "mod_rwsgi.version"), env!("CARGO_PKG_VERSION"))?;
+    // Embedded mode: no daemon process group, as mod_wsgi reports it.
+    environ.set_item(intern!(py, "mod_rwsgi.process_group"), intern!(py, ""))?;
+    environ.set_item(
+        intern!(py, "mod_rwsgi.application_group"),
+        application_group(&environ)?,
+    )?;
+    if let Some(id) = request.log_id() {
+        environ.set_item(intern!(py, "mod_rwsgi.request_id"), latin1(py, id)?)?;
+    }
     Ok(environ.into_any())
+}
+
+/// mod_wsgi's default application group, %{RESOURCE}: the server name, with
+/// the port unless it is 80 or 443, then '|' and SCRIPT_NAME. Every
+/// application runs in the main interpreter; this is the name mod_wsgi would
+/// have given its sub-interpreter.
+fn application_group(environ: &Bound<'_, PyDict>) -> PyResult<String> {
+    let get = |key: &str| -> PyResult<String> {
+        Ok(match environ.get_item(key)? {
+            Some(value) => value.extract()?,
+            None => String::new(),
+        })
+    };
+    let (host, port, script_name) = (
+        get("SERVER_NAME")?,
+        get("SERVER_PORT")?,
+        get("SCRIPT_NAME")?,
+    );
+    Ok(match port.as_str() {
+        "" | "80" | "443" => format!("{host}|{script_name}"),
+        port => format!("{host}:{port}|{script_name}"),
+    })
 }
