@@ -34,6 +34,19 @@ struct State {
     client_gone: bool,
 }
 
+impl State {
+    /// The head, the first time it is asked for: it goes out exactly once.
+    fn head_to_send(&mut self) -> Option<Head> {
+        let head = if self.headers_sent {
+            None
+        } else {
+            self.head.take()
+        };
+        self.headers_sent = true;
+        head
+    }
+}
+
 impl Response {
     pub fn new(request: SharedRequest) -> Self {
         Self {
@@ -109,8 +122,7 @@ impl Response {
                 return Ok(());
             }
             state.body_sent += take as u64;
-            let head = (!state.headers_sent).then(|| state.head.take()).flatten();
-            state.headers_sent = true;
+            let head = state.head_to_send();
             (head, state.length, take)
         };
         let data = &data[..take];
@@ -140,8 +152,7 @@ impl Response {
                     "the application returned without calling start_response()",
                 ));
             }
-            let head = (!state.headers_sent).then(|| state.head.take()).flatten();
-            state.headers_sent = true;
+            let head = state.head_to_send();
             (head, state.length, state.body_sent)
         };
         let request = &self.request;
