@@ -233,3 +233,26 @@ fn print_to_stdout_and_stderr_reaches_the_error_log_attributed_to_the_request() 
         "{log}"
     );
 }
+
+#[test]
+fn headers_that_could_spoof_cgi_variables_never_reach_environ() {
+    let apache = Apache::start(SITE);
+    let response = apache.raw(
+        b"GET /environ HTTP/1.1\r\nHost: 127.0.0.1\r\nX_Forwarded_For: 10.9.9.9\r\nX-Forwarded.For: 10.8.8.8\r\n\
+Proxy: http://evil.test/\r\nAuthorization: Basic dXNlcjpwYXNz\r\nX-Real-Header: kept\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(response.status, 200);
+    let text = response.text();
+    assert!(text.contains(r#""HTTP_X_REAL_HEADER": "kept""#), "{text}");
+    for spoofed in [
+        "HTTP_X_FORWARDED_FOR",
+        "10.9.9.9",
+        "10.8.8.8",
+        "HTTP_PROXY",
+        "evil.test",
+        "HTTP_AUTHORIZATION",
+        "dXNlcjpwYXNz",
+    ] {
+        assert!(!text.contains(spoofed), "{spoofed} reached environ: {text}");
+    }
+}
