@@ -134,8 +134,11 @@ fn generate_bindings(apache: &ApacheBuildInfo) {
     }
     // bindgen panics when libclang cannot be loaded; turn that into the one
     // sentence a user needs.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
     let generated =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || builder.generate()));
+    std::panic::set_hook(default_hook);
     let bindings = match generated {
         Ok(Ok(bindings)) => bindings,
         Ok(Err(e)) => fail(&format!("bindgen could not read Apache's headers: {e}")),
