@@ -35,9 +35,11 @@ impl Buffered {
         &self.data[self.start..]
     }
 
-    fn take(&mut self, n: usize) -> Vec<u8> {
+    /// The next `n` buffered bytes (or fewer, at the end) as one `bytes`,
+    /// copied once, straight from the buffer.
+    fn take<'py>(&mut self, py: Python<'py>, n: usize) -> Bound<'py, PyBytes> {
         let n = n.min(self.available().len());
-        let taken = self.data[self.start..self.start + n].to_vec();
+        let taken = PyBytes::new(py, &self.data[self.start..self.start + n]);
         self.start += n;
         taken
     }
@@ -85,7 +87,11 @@ impl Input {
         Ok(got > 0)
     }
 
-    fn read_line(&self, py: Python<'_>, limit: Option<usize>) -> PyResult<Vec<u8>> {
+    fn read_line<'py>(
+        &self,
+        py: Python<'py>,
+        limit: Option<usize>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         let mut state = self
             .state
             .lock_py_attached(py)
@@ -95,15 +101,15 @@ impl Input {
             let available = state.available();
             if let Some(pos) = available[searched..].iter().position(|&b| b == b'\n') {
                 let end = searched + pos + 1;
-                return Ok(state.take(limit.map_or(end, |limit| limit.min(end))));
+                return Ok(state.take(py, limit.map_or(end, |limit| limit.min(end))));
             }
             if let Some(limit) = limit.filter(|&limit| available.len() >= limit) {
-                return Ok(state.take(limit));
+                return Ok(state.take(py, limit));
             }
             searched = available.len();
             if !self.fill(py, &mut state)? {
                 let all = state.available().len();
-                return Ok(state.take(all));
+                return Ok(state.take(py, all));
             }
         }
     }
@@ -135,12 +141,12 @@ impl Input {
             }
         }
         let n = wanted.unwrap_or(usize::MAX);
-        Ok(PyBytes::new(py, &state.take(n)))
+        Ok(state.take(py, n))
     }
 
     #[pyo3(signature = (size = None))]
     fn readline<'py>(&self, py: Python<'py>, size: Option<isize>) -> PyResult<Bound<'py, PyBytes>> {
-        Ok(PyBytes::new(py, &self.read_line(py, limit(size))?))
+        self.read_line(py, limit(size))
     }
 
     #[pyo3(signature = (hint = None))]
@@ -154,11 +160,11 @@ impl Input {
         let mut total = 0;
         loop {
             let line = self.read_line(py, None)?;
-            if line.is_empty() {
+            if line.as_bytes().is_empty() {
                 break;
             }
-            total += line.len();
-            lines.push(PyBytes::new(py, &line));
+            total += line.as_bytes().len();
+            lines.push(line);
             if hint.is_some_and(|hint| total >= hint) {
                 break;
             }
@@ -172,6 +178,6 @@ impl Input {
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let line = self.read_line(py, None)?;
-        Ok((!line.is_empty()).then(|| PyBytes::new(py, &line)))
+        Ok((!line.as_bytes().is_empty()).then_some(line))
     }
 }

@@ -101,9 +101,6 @@ impl Response {
     /// Sends one block of the body (with the headers first, if not yet sent),
     /// cut at the Content-Length the app declared.
     pub fn write(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
-        if self.request.has_ended() {
-            return Err(request_ended("write()"));
-        }
         let (head, length, take) = {
             let mut state = self.state();
             if state.head.is_none() && !state.headers_sent {
@@ -119,7 +116,13 @@ impl Response {
                 .map_or(u64::MAX, |length| length.saturating_sub(state.body_sent));
             let take = (data.len() as u64).min(allowed) as usize;
             if take == 0 && state.headers_sent {
-                return Ok(());
+                // Nothing reaches Apache, whose answer below would say
+                // whether the request is still there: ask directly.
+                return if self.request.has_ended() {
+                    Err(request_ended("write()"))
+                } else {
+                    Ok(())
+                };
             }
             state.body_sent += take as u64;
             let head = state.head_to_send();
