@@ -1,5 +1,6 @@
 #include "shim.h"
 
+#include "http_core.h"
 #include "http_log.h"
 #include "http_protocol.h"
 #include "util_filter.h"
@@ -38,6 +39,31 @@ apr_status_t rwsgi_pass_bytes(request_rec *r, apr_bucket_brigade *bb,
     if (flush) {
         APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(ba));
     }
+    rv = ap_pass_brigade(r->output_filters, bb);
+    apr_brigade_cleanup(bb);
+    return rv;
+}
+
+apr_status_t rwsgi_pass_file(request_rec *r, apr_bucket_brigade *bb, int fd,
+                             apr_off_t offset, apr_off_t length)
+{
+    core_dir_config *core = ap_get_core_module_config(r->per_dir_config);
+    apr_int32_t flags = APR_FOPEN_READ | APR_FOPEN_BINARY | AP_SENDFILE_ENABLED(core->enable_sendfile);
+    apr_os_file_t os_file = fd;
+    apr_file_t *file = NULL;
+    apr_bucket *last;
+    apr_status_t rv;
+
+    /* apr_os_file_put registers no cleanup: the fd stays the caller's. */
+    rv = apr_os_file_put(&file, &os_file, flags, r->pool);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    last = apr_brigade_insert_file(bb, file, offset, length, r->pool);
+    if (core->enable_mmap == ENABLE_MMAP_OFF) {
+        (void)apr_bucket_file_enable_mmap(last, 0);
+    }
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(r->connection->bucket_alloc));
     rv = ap_pass_brigade(r->output_filters, bb);
     apr_brigade_cleanup(bb);
     return rv;

@@ -3,6 +3,7 @@
 use std::cell::Cell;
 use std::ffi::{CStr, c_int};
 use std::marker::PhantomData;
+use std::os::fd::RawFd;
 use std::ptr::{NonNull, null_mut};
 use std::sync::{Arc, Mutex};
 
@@ -288,6 +289,26 @@ impl<'r> Request<'r> {
                 c_int::from(flush),
             )
         };
+        self.client_gone(status)
+    }
+
+    /// Passes `length` bytes of the open file `fd`, from `offset`, down the
+    /// output filters (sendfile or mmap as EnableSendfile/EnableMMAP say).
+    /// Every byte has left when this returns: the caller may then close it.
+    pub fn write_file(&self, fd: RawFd, offset: u64, length: u64) -> Result<(), ClientGone> {
+        let (Ok(offset), Ok(length)) = (
+            ffi::apr_off_t::try_from(offset),
+            ffi::apr_off_t::try_from(length),
+        ) else {
+            // Unreachable for a real file, whose size is an off_t.
+            return Err(ClientGone);
+        };
+        // SAFETY: live request; the fd is only read during the call (the
+        // shim passes FLUSH, so no filter keeps a bucket that refers to it),
+        // and the apr_file_t wrapping it registers no cleanup that would
+        // close it.
+        let status =
+            unsafe { ffi::rwsgi_pass_file(self.raw(), self.brigade(), fd, offset, length) };
         self.client_gone(status)
     }
 

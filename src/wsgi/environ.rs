@@ -4,6 +4,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
+use super::file_wrapper::FileWrapper;
 use super::latin1;
 use crate::apache::{Mpm, Request};
 use crate::interpreter;
@@ -35,6 +36,10 @@ pub fn build<'py>(py: Python<'py>, request: &Request<'_>) -> PyResult<Bound<'py,
     environ.set_item(intern!(py, "wsgi.multiprocess"), mpm.multiprocess)?;
     environ.set_item(intern!(py, "wsgi.run_once"), false)?;
     environ.set_item(intern!(py, "wsgi.input_terminated"), true)?;
+    environ.set_item(
+        intern!(py, "wsgi.file_wrapper"),
+        py.get_type::<FileWrapper>(),
+    )?;
     environ.set_item(intern!(py, "mod_rwsgi.version"), env!("CARGO_PKG_VERSION"))?;
     // Embedded mode: no daemon process group, as mod_wsgi reports it.
     environ.set_item(intern!(py, "mod_rwsgi.process_group"), intern!(py, ""))?;

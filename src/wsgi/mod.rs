@@ -4,6 +4,7 @@
 
 mod environ;
 mod errors;
+mod file_wrapper;
 mod input;
 mod response;
 mod script;
@@ -19,6 +20,7 @@ use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use crate::apache::{Level, Request, SharedRequest, status};
 pub use errors::redirect_standard_streams;
 use errors::{ErrorLog, ServingGuard};
+use file_wrapper::FileWrapper;
 use input::Input;
 use response::Response;
 use start_response::StartResponse;
@@ -98,7 +100,16 @@ fn run_app(
         Ok(result) => result,
         Err(err) => return fail(py, response, script, err),
     };
-    let sent = send_iterable(py, &result, response);
+    let sent = match result.cast::<FileWrapper>() {
+        Ok(wrapper) => file_wrapper::send(py, wrapper.get(), response).and_then(|sent| {
+            if sent {
+                Ok(())
+            } else {
+                send_iterable(py, &result, response)
+            }
+        }),
+        Err(_) => send_iterable(py, &result, response),
+    };
     // close() is called whatever happened while iterating (PEP 3333).
     let closed = match result.getattr_opt(pyo3::intern!(py, "close")) {
         Ok(Some(close)) => close.call0().map(drop),

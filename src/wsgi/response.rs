@@ -2,6 +2,7 @@
 //! sent with the first non-empty block (or at the end), then each block
 //! passed to Apache with the GIL released.
 
+use std::os::fd::RawFd;
 use std::sync::Mutex;
 
 use pyo3::exceptions::{PyOSError, PyRuntimeError};
@@ -34,7 +35,33 @@ struct State {
     client_gone: bool,
 }
 
+/// A block of body the state has let through: its length, and the head to
+/// send before it when it is the first.
+struct Claim {
+    head: Option<Head>,
+    length: Option<u64>,
+    take: u64,
+}
+
 impl State {
+    /// Lets through up to `len` more body bytes under the Content-Length in
+    /// force. None when nothing needs to reach Apache.
+    fn claim(&mut self, len: u64) -> Option<Claim> {
+        let allowed = self
+            .length
+            .map_or(u64::MAX, |length| length.saturating_sub(self.body_sent));
+        let take = len.min(allowed);
+        if take == 0 && self.headers_sent {
+            return None;
+        }
+        self.body_sent += take;
+        Some(Claim {
+            head: self.head_to_send(),
+            length: self.length,
+            take,
+        })
+    }
+
     /// The head, the first time it is asked for: it goes out exactly once.
     fn head_to_send(&mut self) -> Option<Head> {
         let head = if self.headers_sent {
@@ -101,44 +128,75 @@ impl Response {
     /// Sends one block of the body (with the headers first, if not yet sent),
     /// cut at the Content-Length the app declared.
     pub fn write(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
-        let (head, length, take) = {
-            let mut state = self.state();
-            if state.head.is_none() && !state.headers_sent {
-                return Err(PyRuntimeError::new_err(
-                    "start_response() must be called before the response body is sent",
-                ));
-            }
+        let claim = {
+            let mut state = self.started()?;
             if data.is_empty() {
                 return Ok(());
             }
-            let allowed = state
-                .length
-                .map_or(u64::MAX, |length| length.saturating_sub(state.body_sent));
-            let take = (data.len() as u64).min(allowed) as usize;
-            if take == 0 && state.headers_sent {
-                // Nothing reaches Apache, whose answer below would say
-                // whether the request is still there: ask directly.
-                return if self.request.has_ended() {
-                    Err(request_ended("write()"))
-                } else {
-                    Ok(())
-                };
-            }
-            state.body_sent += take as u64;
-            let head = state.head_to_send();
-            (head, state.length, take)
+            state.claim(data.len() as u64)
         };
-        let data = &data[..take];
+        self.send(py, claim, |r, take| {
+            r.write_body(&data[..take as usize], true)
+        })
+    }
+
+    /// Sends `available` bytes of the open file `fd` from `offset` (cut at
+    /// the app's Content-Length, or giving the response that length).
+    pub fn write_file(
+        &self,
+        py: Python<'_>,
+        fd: RawFd,
+        offset: u64,
+        available: u64,
+    ) -> PyResult<()> {
+        let claim = {
+            let mut state = self.started()?;
+            if !state.headers_sent && state.length.is_none() {
+                state.length = Some(available);
+            }
+            state.claim(available)
+        };
+        self.send(py, claim, |r, take| r.write_file(fd, offset, take))
+    }
+
+    /// The state, once start_response() has been called.
+    fn started(&self) -> PyResult<std::sync::MutexGuard<'_, State>> {
+        let state = self.state();
+        if state.head.is_none() && !state.headers_sent {
+            return Err(PyRuntimeError::new_err(
+                "start_response() must be called before the response body is sent",
+            ));
+        }
+        Ok(state)
+    }
+
+    /// Passes a claimed block to Apache with the GIL released: the head
+    /// first if it has not gone out, then `body` for the claimed length.
+    fn send(
+        &self,
+        py: Python<'_>,
+        claim: Option<Claim>,
+        body: impl FnOnce(&Request<'_>, u64) -> Result<(), ClientGone> + Send,
+    ) -> PyResult<()> {
+        let Some(claim) = claim else {
+            // Nothing reaches Apache, whose answer would say whether the
+            // request is still there: ask directly.
+            return if self.request.has_ended() {
+                Err(request_ended("write()"))
+            } else {
+                Ok(())
+            };
+        };
         let request = &self.request;
         let result = py.detach(|| {
             request.with(|r| {
-                if let Some(head) = &head {
-                    send_head(r, head, length);
+                if let Some(head) = &claim.head {
+                    send_head(r, head, claim.length);
                 }
-                if data.is_empty() {
+                if claim.take == 0 {
                     Ok(())
                 } else {
-                    r.write_body(data, true)
+                    body(r, claim.take)
                 }
             })
         });
