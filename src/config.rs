@@ -17,6 +17,33 @@ pub struct DirConfig {
     /// `WSGIChunkedRequest`: accept request bodies sent chunked (default Off,
     /// which answers them 411 Length Required, as mod_wsgi does).
     pub chunked_request: Option<bool>,
+    /// `WSGIMapHEADToGET`: whether a HEAD request reaches the app as GET.
+    pub map_head_to_get: Option<MapHeadToGet>,
+}
+
+/// `WSGIMapHEADToGET Off|On|Auto`, as in mod_wsgi.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapHeadToGet {
+    /// The app sees HEAD.
+    Off,
+    /// The app always sees GET, so it produces the headers it would for GET.
+    On,
+    /// GET only when a content filter (mod_deflate, ...) sits before the
+    /// protocol filters: it may need the body to produce the right headers.
+    Auto,
+}
+
+impl MapHeadToGet {
+    pub fn parse(arg: &str) -> Result<Self, String> {
+        match arg.to_ascii_lowercase().as_str() {
+            "off" => Ok(Self::Off),
+            "on" => Ok(Self::On),
+            "auto" => Ok(Self::Auto),
+            _ => Err(format!(
+                "WSGIMapHEADToGET: '{arg}' is not accepted; use Off, On or Auto"
+            )),
+        }
+    }
 }
 
 impl DirConfig {
@@ -24,11 +51,16 @@ impl DirConfig {
     pub fn merge(base: &Self, specific: &Self) -> Self {
         Self {
             chunked_request: specific.chunked_request.or(base.chunked_request),
+            map_head_to_get: specific.map_head_to_get.or(base.map_head_to_get),
         }
     }
 
     pub fn accepts_chunked_requests(&self) -> bool {
         self.chunked_request.unwrap_or(false)
+    }
+
+    pub fn map_head_to_get(&self) -> MapHeadToGet {
+        self.map_head_to_get.unwrap_or(MapHeadToGet::Auto)
     }
 }
 

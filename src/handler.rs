@@ -6,7 +6,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use crate::apache::{ChunkedPolicy, FileType, Level, Request, status};
-use crate::config::{DEFAULT_CALLABLE, DirConfig, ServerConfig};
+use crate::config::{DEFAULT_CALLABLE, DirConfig, MapHeadToGet, ServerConfig};
 use crate::{interpreter, wsgi};
 
 /// Set on requests mapped by WSGIScriptAlias; its value is the callable name.
@@ -87,6 +87,9 @@ pub fn handle(request: Request<'_>, config: &DirConfig) -> i32 {
         return status;
     }
     request.add_cgi_environment();
+    if request.is_head() && presents_head_as_get(&request, config.map_head_to_get()) {
+        request.subprocess_env().set(b"REQUEST_METHOD", b"GET");
+    }
 
     let log_to = request.server();
     match interpreter::with_python(|py| wsgi::serve(py, request, &script, &callable)) {
@@ -98,5 +101,15 @@ pub fn handle(request: Request<'_>, config: &DirConfig) -> i32 {
             );
             status::INTERNAL_SERVER_ERROR
         }
+    }
+}
+
+/// WSGIMapHEADToGET: whether a HEAD request reaches the app as GET. Apache
+/// drops the body either way.
+fn presents_head_as_get(request: &Request<'_>, mode: MapHeadToGet) -> bool {
+    match mode {
+        MapHeadToGet::Off => false,
+        MapHeadToGet::On => true,
+        MapHeadToGet::Auto => request.has_content_filter(),
     }
 }

@@ -98,3 +98,71 @@ fn a_body_over_limit_request_body_is_refused_with_413() {
     let response = apache.post("/echo?read", b"more than ten bytes");
     assert_eq!(response.status, 413);
 }
+
+#[test]
+fn readline_without_a_size_returns_a_long_line_in_bounded_pieces() {
+    let apache = Apache::start(SITE);
+    // 3 MiB and 5 bytes without a newline, then a newline and a short line.
+    let mut body = vec![b'x'; 3 * 1024 * 1024 + 5];
+    body.extend_from_slice(b"\nend");
+    let response = apache.post("/echo?line-lengths", &body);
+    assert_eq!(response.status, 200, "{}", apache.error_log());
+    assert_eq!(response.text(), "[1048576, 1048576, 1048576, 6, 3]");
+}
+
+#[test]
+fn a_body_without_newlines_read_by_readline_arrives_whole() {
+    let apache = Apache::start(SITE);
+    let body: Vec<u8> = (0..3 * 1024 * 1024 + 7)
+        .map(|i| (i % 251) as u8 | 0x80)
+        .collect();
+    for how in ["readline", "iterate", "readlines"] {
+        let response = apache.post(&format!("/echo?{how}"), &body);
+        assert!(
+            response.body == body,
+            "{how}: {} bytes back",
+            response.body.len()
+        );
+    }
+}
+
+#[test]
+fn a_one_gib_upload_streams_through_with_flat_memory() {
+    const GIB: u64 = 1 << 30;
+    let apache =
+        Apache::start("LimitRequestBody 0\nWSGIScriptAlias /upload @APPS@/upload_rss.wsgi\n");
+    let mut stream = http::connect(apache.port);
+    stream
+        .set_write_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {GIB}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let piece = vec![b'u'; 64 * 1024];
+    for _ in 0..GIB / piece.len() as u64 {
+        stream.write_all(&piece).expect("the upload is accepted");
+    }
+    let response = http::read_response(&mut stream);
+    assert_eq!(response.status, 200, "{}", apache.error_log());
+    let report = response.text();
+    let number = |key: &str| -> u64 {
+        let at = report
+            .find(key)
+            .unwrap_or_else(|| panic!("{key} in {report}"))
+            + key.len()
+            + 3;
+        report[at..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{key} in {report}"))
+    };
+    assert_eq!(number("received"), GIB, "{report}");
+    let growth_kib = number("rss_max_kib").saturating_sub(number("rss_start_kib"));
+    assert!(
+        growth_kib < 16 * 1024,
+        "the child grew by {growth_kib} KiB while reading 1 GiB: {report}"
+    );
+}

@@ -36,7 +36,7 @@ struct Shared<T>(T);
 // SAFETY: the wrapped tables are immutable statics of pointers to 'static data.
 unsafe impl<T> Sync for Shared<T> {}
 
-static COMMANDS: Shared<[ffi::command_rec; 3]> = Shared([
+static COMMANDS: Shared<[ffi::command_rec; 4]> = Shared([
     ffi::command_rec {
         name: c"WSGIScriptAlias".as_ptr(),
         func: ffi::cmd_func { take_argv: Some(cmd_script_alias) },
@@ -52,6 +52,14 @@ static COMMANDS: Shared<[ffi::command_rec; 3]> = Shared([
         req_override: (ffi::RSRC_CONF | ffi::ACCESS_CONF | ffi::OR_FILEINFO) as c_int,
         args_how: ffi::cmd_how_FLAG,
         errmsg: c"Accept request bodies sent with Transfer-Encoding: chunked: On or Off (default Off, answered 411)".as_ptr(),
+    },
+    ffi::command_rec {
+        name: c"WSGIMapHEADToGET".as_ptr(),
+        func: ffi::cmd_func { take1: Some(cmd_map_head_to_get) },
+        cmd_data: null_mut(),
+        req_override: (ffi::RSRC_CONF | ffi::ACCESS_CONF | ffi::OR_FILEINFO) as c_int,
+        args_how: ffi::cmd_how_TAKE1,
+        errmsg: c"Present HEAD requests to the app as GET: Off, On or Auto (default Auto: only when an output filter may need the body)".as_ptr(),
     },
     // The table ends with a zeroed record.
     ffi::command_rec {
@@ -217,14 +225,18 @@ unsafe fn directive_args<'a>(
     argv: *const *mut c_char,
 ) -> Result<Vec<&'a str>, String> {
     (0..argc.max(0) as usize)
-        .map(|i| {
-            // SAFETY: Apache passes argc NUL-terminated strings that live in
-            // the configuration pool.
-            let arg = unsafe { CStr::from_ptr(*argv.add(i)) };
-            arg.to_str()
-                .map_err(|_| format!("'{}' is not valid UTF-8", arg.to_string_lossy()))
-        })
+        // SAFETY: Apache passes argc argument pointers.
+        .map(|i| unsafe { directive_arg(*argv.add(i)) })
         .collect()
+}
+
+/// Reads one directive argument as a UTF-8 string.
+unsafe fn directive_arg<'a>(arg: *const c_char) -> Result<&'a str, String> {
+    // SAFETY: Apache passes NUL-terminated arguments that live in the
+    // configuration pool.
+    let arg = unsafe { CStr::from_ptr(arg) };
+    arg.to_str()
+        .map_err(|_| format!("'{}' is not valid UTF-8", arg.to_string_lossy()))
 }
 
 /// Turns a directive's result into what Apache expects: NULL, or an error
@@ -274,4 +286,25 @@ unsafe extern "C" fn cmd_chunked_request(
         unsafe { (*dir_config.cast::<DirConfig>()).chunked_request = Some(on != 0) };
     });
     null()
+}
+
+unsafe extern "C" fn cmd_map_head_to_get(
+    cmd: *mut ffi::cmd_parms,
+    dir_config: *mut c_void,
+    arg: *const c_char,
+) -> *const c_char {
+    let result = catching(
+        "WSGIMapHEADToGET",
+        Err("internal error".to_string()),
+        || {
+            // SAFETY: Apache passes the one argument of this directive line.
+            let mode = config::MapHeadToGet::parse(unsafe { directive_arg(arg) }?)?;
+            // SAFETY: Apache passes this section's DirConfig, made by
+            // create_dir_config, for a directive of ours.
+            unsafe { (*dir_config.cast::<DirConfig>()).map_head_to_get = Some(mode) };
+            Ok(())
+        },
+    );
+    // SAFETY: cmd is live during the directive call.
+    unsafe { directive_result(cmd, result) }
 }

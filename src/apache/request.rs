@@ -129,6 +129,25 @@ impl<'r> Request<'r> {
         self.r().header_only != 0
     }
 
+    /// A HEAD request: Apache gives it GET's method number and no body.
+    pub fn is_head(&self) -> bool {
+        self.r().method_number == ffi::M_GET as c_int && self.is_header_only()
+    }
+
+    /// Whether the first output filter works on content (mod_deflate,
+    /// mod_include, ...) rather than on the protocol: such a filter may need
+    /// the whole body to produce the right headers.
+    pub fn has_content_filter(&self) -> bool {
+        let filter = self.r().output_filters;
+        // SAFETY: the request's filter chain and its records live in the
+        // request and configuration pools.
+        unsafe {
+            !filter.is_null()
+                && !(*filter).frec.is_null()
+                && (*(*filter).frec).ftype < ffi::ap_filter_type_AP_FTYPE_PROTOCOL
+        }
+    }
+
     /// Whether `Options ExecCGI` is on for this request's directory.
     pub fn allows_exec_cgi(&self) -> bool {
         // SAFETY: live request.

@@ -15,6 +15,11 @@ use crate::apache::SharedRequest;
 /// How much is asked of Apache per read.
 const READ_SIZE: usize = 64 * 1024;
 
+/// The longest line readline() without a size (and iteration) returns. A
+/// longer line comes back in pieces of this size, so a body without
+/// newlines is never buffered whole; joined, the pieces are the line.
+pub const MAX_LINE: usize = 1024 * 1024;
+
 #[pyclass(frozen, module = "mod_rwsgi", name = "Input")]
 pub struct Input {
     request: SharedRequest,
@@ -87,11 +92,7 @@ impl Input {
         Ok(got > 0)
     }
 
-    fn read_line<'py>(
-        &self,
-        py: Python<'py>,
-        limit: Option<usize>,
-    ) -> PyResult<Bound<'py, PyBytes>> {
+    fn read_line<'py>(&self, py: Python<'py>, limit: usize) -> PyResult<Bound<'py, PyBytes>> {
         let mut state = self
             .state
             .lock_py_attached(py)
@@ -101,9 +102,9 @@ impl Input {
             let available = state.available();
             if let Some(pos) = available[searched..].iter().position(|&b| b == b'\n') {
                 let end = searched + pos + 1;
-                return Ok(state.take(py, limit.map_or(end, |limit| limit.min(end))));
+                return Ok(state.take(py, limit.min(end)));
             }
-            if let Some(limit) = limit.filter(|&limit| available.len() >= limit) {
+            if available.len() >= limit {
                 return Ok(state.take(py, limit));
             }
             searched = available.len();
@@ -146,7 +147,7 @@ impl Input {
 
     #[pyo3(signature = (size = None))]
     fn readline<'py>(&self, py: Python<'py>, size: Option<isize>) -> PyResult<Bound<'py, PyBytes>> {
-        self.read_line(py, limit(size))
+        self.read_line(py, limit(size).unwrap_or(MAX_LINE))
     }
 
     #[pyo3(signature = (hint = None))]
@@ -159,7 +160,7 @@ impl Input {
         let mut lines = Vec::new();
         let mut total = 0;
         loop {
-            let line = self.read_line(py, None)?;
+            let line = self.read_line(py, MAX_LINE)?;
             if line.as_bytes().is_empty() {
                 break;
             }
@@ -177,7 +178,7 @@ impl Input {
     }
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        let line = self.read_line(py, None)?;
+        let line = self.read_line(py, MAX_LINE)?;
         Ok((!line.as_bytes().is_empty()).then_some(line))
     }
 }

@@ -19,6 +19,10 @@ def application(environ, start_response):
     elif how.startswith("readline-"):
         size = int(how[9:])
         body = b"".join(iter(lambda: stream.readline(size), b""))
+    elif how == "line-lengths":
+        import json
+        lengths = [len(line) for line in iter(stream.readline, b"")]
+        body = json.dumps(lengths).encode()
     elif how == "readlines":
         body = b"".join(stream.readlines())
     elif how == "iterate":
