@@ -7,7 +7,10 @@ APXS ?= $(shell command -v apxs 2>/dev/null || command -v apxs2 2>/dev/null || e
 export APXS
 
 # Debian/Ubuntu packages the build and the tests need.
-PACKAGES := apache2 apache2-dev libclang-dev python3-dev gcc binutils
+# libapache2-mod-wsgi-py3, apache2-utils (htpasswd), openssl and curl: tests
+# that compare environ with mod_wsgi, under Basic auth and over HTTPS.
+PACKAGES := apache2 apache2-dev libclang-dev python3-dev gcc binutils \
+  libapache2-mod-wsgi-py3 apache2-utils openssl curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 MODULE := target/release/mod_rwsgi.so
 

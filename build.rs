@@ -155,6 +155,12 @@ fn generate_bindings(apache: &ApacheBuildInfo) {
 
 fn check_python() {
     let config = pyo3_build_config::get();
+    // Shown in SERVER_SOFTWARE and the Server header, as mod_wsgi does.
+    println!(
+        "cargo:rustc-env=RWSGI_PYTHON_VERSION={}.{}",
+        config.version().major,
+        config.version().minor
+    );
     if !config.shared() {
         let python = env::var("PYO3_PYTHON").unwrap_or_else(|_| "python3".into());
         fail(&format!(

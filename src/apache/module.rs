@@ -102,6 +102,7 @@ unsafe extern "C" fn register_hooks(_pool: *mut ffi::apr_pool_t) {
         // SAFETY: Apache calls register_hooks while it may register hooks;
         // the predecessor/successor lists are NULL-terminated statics.
         unsafe {
+            ffi::ap_hook_post_config(Some(post_config), null(), null(), middle);
             ffi::ap_hook_child_init(Some(child_init), null(), null(), middle);
             ffi::ap_hook_translate_name(
                 Some(translate_name),
@@ -111,6 +112,36 @@ unsafe extern "C" fn register_hooks(_pool: *mut ffi::apr_pool_t) {
             );
             ffi::ap_hook_handler(Some(handler), null(), null(), middle);
         }
+    })
+}
+
+/// The server's version string (SERVER_SOFTWARE, and the Server header with
+/// ServerTokens Full) names the module and its Python, as mod_wsgi's does.
+const VERSION_COMPONENT: &CStr = {
+    const TEXT: &str = concat!(
+        "mod_rwsgi/",
+        env!("CARGO_PKG_VERSION"),
+        " Python/",
+        env!("RWSGI_PYTHON_VERSION"),
+        "\0"
+    );
+    match CStr::from_bytes_with_nul(TEXT.as_bytes()) {
+        Ok(text) => text,
+        Err(_) => panic!("the version component has no interior NUL"),
+    }
+};
+
+unsafe extern "C" fn post_config(
+    pconf: *mut ffi::apr_pool_t,
+    _plog: *mut ffi::apr_pool_t,
+    _ptemp: *mut ffi::apr_pool_t,
+    _server: *mut ffi::server_rec,
+) -> c_int {
+    catching("post_config", status::OK, || {
+        // SAFETY: Apache passes the live configuration pool; the component
+        // is a static string.
+        unsafe { ffi::ap_add_version_component(pconf, VERSION_COMPONENT.as_ptr()) };
+        status::OK
     })
 }
 

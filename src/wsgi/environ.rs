@@ -14,6 +14,11 @@ use crate::interpreter;
 pub fn build<'py>(py: Python<'py>, request: &Request<'_>) -> PyResult<Bound<'py, PyAny>> {
     let environ = PyDict::new(py);
     for (key, value) in request.subprocess_env().entries() {
+        // Apache's own PATH, which ap_add_common_vars adds, is not the app's
+        // business; mod_wsgi leaves it out too.
+        if key == b"PATH" {
+            continue;
+        }
         environ.set_item(latin1(py, key)?, latin1(py, value)?)?;
     }
     // mod_wsgi always provides both, even when empty.

@@ -41,12 +41,38 @@ impl Mpm {
     }
 }
 
+/// The module that serves WSGI in a test's Apache: ours, or Debian's
+/// mod_wsgi where a behaviour must match it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gateway {
+    Rwsgi,
+    ModWsgi,
+}
+
+impl Gateway {
+    fn module_line(self) -> String {
+        match self {
+            Gateway::Rwsgi => format!("LoadModule rwsgi_module {}", module_path().display()),
+            Gateway::ModWsgi => {
+                let path = apache_modules_dir().join("mod_wsgi.so");
+                assert!(
+                    path.exists(),
+                    "{} is missing: `make test` installs libapache2-mod-wsgi-py3",
+                    path.display()
+                );
+                format!("LoadModule wsgi_module {}", path.display())
+            }
+        }
+    }
+}
+
 /// A running Apache. Dropping it stops Apache, checks that no child crashed,
 /// and removes its ServerRoot.
 pub struct Apache {
     pub port: u16,
     root: PathBuf,
     process: Child,
+    gateway: Gateway,
 }
 
 /// Fixture apps from tests/apps, copied into each ServerRoot (which www-data,
@@ -152,7 +178,7 @@ fn new_server_root() -> PathBuf {
 /// Builds the httpd.conf for a test: the fixed base plus `site`, in which
 /// @APPS@ names the directory of fixture apps, @ROOT@ the ServerRoot and
 /// @MODULES@ Apache's module directory.
-fn config_text(root: &Path, port: u16, mpm: Mpm, site: &str) -> String {
+fn config_text(root: &Path, port: u16, mpm: Mpm, gateway: Gateway, site: &str) -> String {
     let modules = apache_modules_dir().display().to_string();
     let site = site
         .replace("@APPS@", &root.join("apps").display().to_string())
@@ -163,7 +189,7 @@ fn config_text(root: &Path, port: u16, mpm: Mpm, site: &str) -> String {
 Listen 127.0.0.1:{port}
 {mpm}
 LoadModule authz_core_module {modules}/mod_authz_core.so
-LoadModule rwsgi_module {module}
+{gateway}
 ServerName 127.0.0.1
 PidFile "{root}/httpd.pid"
 DefaultRuntimeDir "{root}"
@@ -178,7 +204,7 @@ GracefulShutdownTimeout 5
 "#,
         root = root.display(),
         mpm = mpm.module_line(),
-        module = module_path().display(),
+        gateway = gateway.module_line(),
     )
 }
 
@@ -189,12 +215,22 @@ impl Apache {
     }
 
     pub fn start_with(mpm: Mpm, site: &str) -> Apache {
+        Self::start_full(mpm, Gateway::Rwsgi, site)
+    }
+
+    /// Starts Apache (event MPM) serving WSGI through `gateway`.
+    pub fn start_gateway(gateway: Gateway, site: &str) -> Apache {
+        Self::start_full(Mpm::Event, gateway, site)
+    }
+
+    fn start_full(mpm: Mpm, gateway: Gateway, site: &str) -> Apache {
         let mut last_log = String::new();
         for _ in 0..3 {
             let root = new_server_root();
             let port = free_port();
             let conf = root.join("httpd.conf");
-            fs::write(&conf, config_text(&root, port, mpm, site)).expect("write httpd.conf");
+            fs::write(&conf, config_text(&root, port, mpm, gateway, site))
+                .expect("write httpd.conf");
             let mut process = Command::new(apache_binary())
                 .arg("-f")
                 .arg(&conf)
@@ -212,6 +248,7 @@ impl Apache {
                         port,
                         root,
                         process,
+                        gateway,
                     };
                 }
                 if let Ok(Some(_)) = process.try_wait() {
@@ -241,8 +278,11 @@ impl Apache {
     pub fn check_config(site: &str) -> (bool, String) {
         let root = new_server_root();
         let conf = root.join("httpd.conf");
-        fs::write(&conf, config_text(&root, free_port(), Mpm::Event, site))
-            .expect("write httpd.conf");
+        fs::write(
+            &conf,
+            config_text(&root, free_port(), Mpm::Event, Gateway::Rwsgi, site),
+        )
+        .expect("write httpd.conf");
         let out = Command::new(apache_binary())
             .arg("-t")
             .arg("-f")
@@ -320,10 +360,17 @@ impl Drop for Apache {
         // Graceful stop (SIGWINCH), as `apachectl graceful-stop` does: the
         // ungraceful SIGTERM path of the event MPM can itself crash a child
         // whose connection just closed (close_worker_sockets touching a freed
-        // socket), which would hide or fake crashes of ours.
+        // socket), which would hide or fake crashes of ours. Debian's
+        // mod_wsgi 4.9.4 children hang for seconds after ending their
+        // sub-interpreters under Python 3.11, and its crashes are not ours to
+        // catch: it is killed outright.
+        let patience = match self.gateway {
+            Gateway::Rwsgi => Duration::from_secs(10),
+            Gateway::ModWsgi => Duration::ZERO,
+        };
         // SAFETY: signalling a child we spawned.
         unsafe { libc::kill(pid, libc::SIGWINCH) };
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + patience;
         while matches!(self.process.try_wait(), Ok(None)) && Instant::now() < deadline {
             sleep(Duration::from_millis(20));
         }
@@ -336,7 +383,7 @@ impl Drop for Apache {
             .find(|line| line.contains("exit signal") || line.contains("Segmentation fault"))
             .map(str::to_string);
         let _ = fs::remove_dir_all(&self.root);
-        if let Some(line) = crashed {
+        if let (Some(line), Gateway::Rwsgi) = (crashed, self.gateway) {
             if !std::thread::panicking() {
                 panic!("an Apache child crashed: {line}\nerror log:\n{log}");
             }

@@ -1,0 +1,352 @@
+//! environ's CGI variables, built as mod_wsgi builds them: the same requests
+//! are sent to Apache with mod_rwsgi and with Debian's mod_wsgi, and every
+//! key without a dot (plus wsgi.url_scheme) must be equal.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{Apache, Gateway};
+
+/// Each module names itself in SERVER_SOFTWARE.
+const MOD_WSGI_VERSION: &str = "mod_wsgi/4.9.4";
+
+fn rwsgi_version() -> String {
+    format!("mod_rwsgi/{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Status and CGI environ for `request`.
+fn cgi_environ(apache: &Apache, request: &[u8]) -> (u16, BTreeMap<String, String>) {
+    let response = apache.raw(request);
+    let environ = if response.status == 200 {
+        parse_environ(apache, &response.text())
+    } else {
+        BTreeMap::new()
+    };
+    (response.status, environ)
+}
+
+/// Reads cgi_environ.wsgi's answer, with the ServerRoot replaced by @ROOT@,
+/// the module's name in SERVER_SOFTWARE by @GATEWAY@, and REMOTE_PORT (a new
+/// connection each time) left out.
+fn parse_environ(apache: &Apache, text: &str) -> BTreeMap<String, String> {
+    let root = apache.root().display().to_string();
+    text.lines()
+        .filter_map(|line| line.split_once('\t'))
+        .filter(|(key, _)| *key != "REMOTE_PORT")
+        .map(|(key, value)| {
+            let value = value
+                .replace(&root, "@ROOT@")
+                .replace(MOD_WSGI_VERSION, "@GATEWAY@")
+                .replace(&rwsgi_version(), "@GATEWAY@");
+            (key.to_string(), value)
+        })
+        .collect()
+}
+
+/// What mod_rwsgi answered to one request: status and CGI environ.
+type Answer = (u16, BTreeMap<String, String>);
+
+/// Sends every request to both gateways configured with `site`; fails
+/// naming each key that differs. Returns mod_rwsgi's answers, so that a
+/// test can also check they are the answers it expects (two gateways
+/// failing alike would otherwise pass).
+fn assert_same_environ(site: &str, requests: &[&str]) -> Vec<Answer> {
+    let ours = Apache::start_gateway(Gateway::Rwsgi, site);
+    let theirs = Apache::start_gateway(Gateway::ModWsgi, site);
+    let mut differences = Vec::new();
+    let mut answers = Vec::new();
+    for request in requests {
+        let request = request.replace("\n", "\r\n");
+        let (our_status, our_env) = cgi_environ(&ours, request.as_bytes());
+        let (their_status, their_env) = cgi_environ(&theirs, request.as_bytes());
+        let first_line = request.lines().next().unwrap_or_default().to_string();
+        if our_status != their_status {
+            differences.push(format!(
+                "{first_line}: status {our_status}, mod_wsgi {their_status}"
+            ));
+        }
+        let keys: std::collections::BTreeSet<_> = our_env.keys().chain(their_env.keys()).collect();
+        for key in keys {
+            let (a, b) = (our_env.get(key), their_env.get(key));
+            if a != b {
+                differences.push(format!("{first_line}: {key} = {a:?}, mod_wsgi {b:?}"));
+            }
+        }
+        answers.push((our_status, our_env));
+    }
+    assert!(
+        differences.is_empty(),
+        "environ differs from mod_wsgi's:\n{}\nmod_wsgi log:\n{}",
+        differences.join("\n"),
+        theirs.error_log()
+    );
+    answers
+}
+
+/// The repr() of `key` in an answer, or "absent".
+fn value<'a>(answer: &'a Answer, key: &str) -> &'a str {
+    answer.1.get(key).map_or("absent", String::as_str)
+}
+
+const ALIAS: &str = "WSGIScriptAlias /app @APPS@/cgi_environ.wsgi\n";
+
+fn get(target: &str) -> String {
+    format!("GET {target} HTTP/1.1\nHost: example.test\nConnection: close\n\n")
+}
+
+#[test]
+fn script_name_and_path_info_are_split_as_mod_wsgi_splits_them() {
+    let targets = [
+        "/app",
+        "/app/",
+        "/app/a/b",
+        "/app/a/b/",
+        "/app//a//b//",
+        "//app/a",
+        "/app/a/../b",
+        "/app/./a/./b",
+        "/app/a/%2e%2e/b",
+        "/app/a%20b",
+        "/app/caf%C3%A9",
+        "/app/caf%E9",
+        "/app/a%2Fb",
+        "/app/a%25b",
+        "/app/a;b=c",
+        "/app/a?q=1&r=%20&s",
+        "/app?",
+        "/appx",
+        "/APP/a",
+    ];
+    let requests: Vec<String> = targets.iter().map(|t| get(t)).collect();
+    let requests: Vec<&str> = requests.iter().map(String::as_str).collect();
+    let answers = assert_same_environ(ALIAS, &requests);
+    let a_b = &answers[2];
+    assert_eq!(
+        (value(a_b, "SCRIPT_NAME"), value(a_b, "PATH_INFO")),
+        ("'/app'", "'/a/b'")
+    );
+    let dotted = &answers[6];
+    assert_eq!(value(dotted, "PATH_INFO"), "'/b'");
+    let latin1 = &answers[10];
+    assert_eq!(
+        value(latin1, "PATH_INFO"),
+        "'/cafÃ©'",
+        "UTF-8 bytes as latin-1"
+    );
+    assert_eq!(answers[17].0, 404, "/appx is not under /app");
+}
+
+#[test]
+fn encoded_slashes_pass_as_mod_wsgi_passes_them_with_allow_encoded_slashes() {
+    let requests = [get("/app/a%2Fb"), get("/app/a%2Fb/c%2f")];
+    let requests: Vec<&str> = requests.iter().map(String::as_str).collect();
+    for (setting, path_info) in [
+        ("AllowEncodedSlashes On", "'/a/b'"),
+        ("AllowEncodedSlashes NoDecode", "'/a%2Fb'"),
+    ] {
+        let answers = assert_same_environ(&format!("{setting}\n{ALIAS}"), &requests);
+        assert_eq!(value(&answers[0], "PATH_INFO"), path_info, "{setting}");
+    }
+}
+
+#[test]
+fn a_script_mounted_at_the_root_gets_an_empty_script_name() {
+    let requests = [get("/"), get("/a/b"), get("//a"), get("/a/?x")];
+    let requests: Vec<&str> = requests.iter().map(String::as_str).collect();
+    let answers = assert_same_environ("WSGIScriptAlias / @APPS@/cgi_environ.wsgi\n", &requests);
+    assert_eq!(
+        (
+            value(&answers[1], "SCRIPT_NAME"),
+            value(&answers[1], "PATH_INFO")
+        ),
+        ("''", "'/a/b'")
+    );
+}
+
+#[test]
+fn server_name_and_port_come_from_the_host_header_as_in_mod_wsgi() {
+    let requests = [
+        "GET /app HTTP/1.1\nHost: example.test:8080\nConnection: close\n\n",
+        "GET /app HTTP/1.1\nHost: [::1]:81\nConnection: close\n\n",
+        "GET /app HTTP/1.1\nHost: EXAMPLE.test\nConnection: close\n\n",
+        "GET /app HTTP/1.0\n\n",
+        "GET http://other.test:9/app?x HTTP/1.1\nHost: example.test\nConnection: close\n\n",
+    ];
+    let answers = assert_same_environ(ALIAS, &requests);
+    assert_eq!(value(&answers[0], "SERVER_NAME"), "'example.test'");
+    assert_eq!(value(&answers[0], "SERVER_PORT"), "'8080'");
+    let answers = assert_same_environ(&format!("UseCanonicalName On\n{ALIAS}"), &requests);
+    assert_eq!(value(&answers[0], "SERVER_NAME"), "'127.0.0.1'");
+}
+
+#[test]
+fn request_headers_become_http_variables_as_in_mod_wsgi() {
+    let requests = [
+        // Repeated headers, which Apache joins.
+        "GET /app HTTP/1.1\nHost: example.test\nX-Dup: a\nX-Dup: b\nCookie: c=1\nCookie: d=2\nAccept: x/y\nAccept: z/w\nConnection: close\n\n",
+        // Case, an empty value, a non-ASCII value, and names Apache must drop.
+        "GET /app HTTP/1.1\nHost: example.test\nx-lower-case: v\nX-Empty:\nX-Latin: caf\u{e9}\nX_Under_Score: no\nX.Dot: no\nProxy: http://evil\nAuthorization: Basic eDp5\nConnection: close\n\n",
+        // A body's type and length.
+        "POST /app HTTP/1.1\nHost: example.test\nContent-Type: application/x-www-form-urlencoded\nContent-Length: 3\nConnection: close\n\na=b",
+        // Methods other than GET and POST.
+        "DELETE /app/item/7 HTTP/1.1\nHost: example.test\nConnection: close\n\n",
+        "OPTIONS /app HTTP/1.1\nHost: example.test\nConnection: close\n\n",
+    ];
+    let answers = assert_same_environ(ALIAS, &requests);
+    assert_eq!(value(&answers[0], "HTTP_X_DUP"), "'a, b'");
+    // The header's bytes are UTF-8 (C3 A9); environ holds them as latin-1.
+    assert_eq!(value(&answers[1], "HTTP_X_LATIN"), "'cafÃ©'");
+    for dropped in ["HTTP_X_UNDER_SCORE", "HTTP_PROXY", "HTTP_AUTHORIZATION"] {
+        assert_eq!(value(&answers[1], dropped), "absent");
+    }
+    assert_eq!(value(&answers[2], "CONTENT_LENGTH"), "'3'");
+}
+
+#[test]
+fn setenv_setenvif_and_rewrite_variables_reach_environ_as_in_mod_wsgi() {
+    let site = format!(
+        "LoadModule env_module @MODULES@/mod_env.so\n\
+         LoadModule setenvif_module @MODULES@/mod_setenvif.so\n\
+         LoadModule rewrite_module @MODULES@/mod_rewrite.so\n\
+         SetEnv DEPLOYMENT staging\n\
+         SetEnv PATH /opt/bin\n\
+         SetEnvIf User-Agent ^probe PROBE=1\n\
+         RewriteEngine On\n\
+         RewriteRule ^/app/rewritten - [E=REWRITTEN:yes]\n\
+         {ALIAS}"
+    );
+    let requests = [
+        "GET /app/rewritten HTTP/1.1\nHost: example.test\nUser-Agent: probe/1\nConnection: close\n\n",
+        "GET /app/other HTTP/1.1\nHost: example.test\nConnection: close\n\n",
+    ];
+    let answers = assert_same_environ(&site, &requests);
+    assert_eq!(value(&answers[0], "DEPLOYMENT"), "'staging'");
+    assert_eq!(value(&answers[0], "PROBE"), "'1'");
+    assert_eq!(value(&answers[0], "REWRITTEN"), "'yes'");
+    assert_eq!(value(&answers[1], "REWRITTEN"), "absent");
+}
+
+#[test]
+fn an_authenticated_user_and_auth_type_reach_environ_as_in_mod_wsgi() {
+    let htpasswd = std::env::temp_dir().join(format!("rwsgi-htpasswd-{}", std::process::id()));
+    let made = std::process::Command::new("htpasswd")
+        .args(["-bcB", &htpasswd.display().to_string(), "alice", "s3cret"])
+        .output()
+        .expect("run htpasswd (apache2-utils)");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    std::fs::set_permissions(
+        &htpasswd,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .expect("chmod htpasswd");
+    let site = format!(
+        "LoadModule auth_basic_module @MODULES@/mod_auth_basic.so\n\
+         LoadModule authn_core_module @MODULES@/mod_authn_core.so\n\
+         LoadModule authn_file_module @MODULES@/mod_authn_file.so\n\
+         LoadModule authz_user_module @MODULES@/mod_authz_user.so\n\
+         {ALIAS}\
+         <Location /app/private>\n\
+           AuthType Basic\n\
+           AuthName private\n\
+           AuthUserFile {}\n\
+           Require valid-user\n\
+         </Location>\n",
+        htpasswd.display()
+    );
+    // alice:s3cret, then a wrong password, then no credentials.
+    let requests = [
+        "GET /app/private HTTP/1.1\nHost: example.test\nAuthorization: Basic YWxpY2U6czNjcmV0\nConnection: close\n\n",
+        "GET /app/private HTTP/1.1\nHost: example.test\nAuthorization: Basic YWxpY2U6d3Jvbmc=\nConnection: close\n\n",
+        "GET /app/private HTTP/1.1\nHost: example.test\nConnection: close\n\n",
+        "GET /app/public HTTP/1.1\nHost: example.test\nAuthorization: Basic YWxpY2U6czNjcmV0\nConnection: close\n\n",
+    ];
+    let answers = assert_same_environ(&site, &requests);
+    let _ = std::fs::remove_file(&htpasswd);
+    assert_eq!(value(&answers[0], "REMOTE_USER"), "'alice'");
+    assert_eq!(value(&answers[0], "AUTH_TYPE"), "'Basic'");
+    assert_eq!((answers[1].0, answers[2].0), (401, 401));
+    assert_eq!(value(&answers[3], "REMOTE_USER"), "absent");
+}
+
+/// A throwaway self-signed certificate and key for 127.0.0.1.
+fn self_signed_certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("run openssl (Debian package openssl)");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    (cert, key)
+}
+
+/// CGI environ over HTTPS, fetched with curl (the tests have no TLS client
+/// of their own).
+fn https_environ(apache: &Apache, path: &str) -> BTreeMap<String, String> {
+    let out = std::process::Command::new("curl")
+        .args(["--silent", "--show-error", "--insecure", "--fail"])
+        .arg(format!("https://127.0.0.1:{}{path}", apache.port))
+        .output()
+        .expect("run curl (Debian package curl)");
+    assert!(
+        out.status.success(),
+        "curl: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        apache.error_log()
+    );
+    parse_environ(apache, &String::from_utf8_lossy(&out.stdout))
+}
+
+#[test]
+fn https_and_wsgi_url_scheme_under_mod_ssl_are_as_in_mod_wsgi() {
+    let dir = std::env::temp_dir().join(format!("rwsgi-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("certificate directory");
+    let (cert, key) = self_signed_certificate(&dir);
+    let site = format!(
+        "LoadModule ssl_module @MODULES@/mod_ssl.so\n\
+         SSLEngine on\n\
+         SSLCertificateFile {}\n\
+         SSLCertificateKeyFile {}\n\
+         {ALIAS}",
+        cert.display(),
+        key.display()
+    );
+    let ours = Apache::start_gateway(Gateway::Rwsgi, &site);
+    let theirs = Apache::start_gateway(Gateway::ModWsgi, &site);
+    let (our_env, their_env) = (
+        https_environ(&ours, "/app/x"),
+        https_environ(&theirs, "/app/x"),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(our_env.get("HTTPS").map(String::as_str), Some("'on'"));
+    assert_eq!(
+        our_env.get("wsgi.url_scheme").map(String::as_str),
+        Some("'https'")
+    );
+    // The two differ by the server port each picked, and by one deliberate
+    // difference: mod_ssl puts HTTPS=on into the CGI environment of every
+    // request it serves, and mod_rwsgi keeps it there as CGI scripts and
+    // apps that read HTTPS expect; mod_wsgi 4.9.4 leaves it out.
+    assert_eq!(their_env.get("HTTPS"), None, "mod_wsgi now passes HTTPS");
+    let comparable = |env: &BTreeMap<String, String>| {
+        env.iter()
+            .filter(|(key, _)| !matches!(key.as_str(), "SERVER_PORT" | "HTTP_HOST" | "HTTPS"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<BTreeMap<_, _>>()
+    };
+    assert_eq!(comparable(&our_env), comparable(&their_env));
+}
