@@ -45,10 +45,11 @@ apr_status_t rwsgi_pass_bytes(request_rec *r, apr_bucket_brigade *bb,
 }
 
 apr_status_t rwsgi_pass_file(request_rec *r, apr_bucket_brigade *bb, int fd,
-                             apr_off_t offset, apr_off_t length)
+                             apr_off_t offset, apr_off_t length, int sendfile)
 {
     core_dir_config *core = ap_get_core_module_config(r->per_dir_config);
-    apr_int32_t flags = APR_FOPEN_READ | APR_FOPEN_BINARY | AP_SENDFILE_ENABLED(core->enable_sendfile);
+    int use_sendfile = sendfile < 0 ? core->enable_sendfile == ENABLE_SENDFILE_ON : sendfile;
+    apr_int32_t flags = APR_FOPEN_READ | APR_FOPEN_BINARY | (use_sendfile ? APR_FOPEN_SENDFILE_ENABLED : 0);
     apr_os_file_t os_file = fd;
     apr_file_t *file = NULL;
     apr_bucket *last;

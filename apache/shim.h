@@ -31,11 +31,11 @@ apr_bucket_brigade *rwsgi_brigade_create(request_rec *r);
 
 /* Passes `length` bytes of the open file `fd` from `offset` down the output
  * filters as file buckets, then FLUSH, so that every byte has left before
- * this returns and the caller may close the file. EnableSendfile and
- * EnableMMAP apply as they do to static files (both read the core's
- * per-directory config, which is a macro). */
+ * this returns and the caller may close the file. `sendfile` is 1 or 0 to
+ * force sendfile on or off, -1 to follow EnableSendfile; EnableMMAP applies
+ * as to static files (the core's per-directory config is a macro). */
 apr_status_t rwsgi_pass_file(request_rec *r, apr_bucket_brigade *bb, int fd,
-                             apr_off_t offset, apr_off_t length);
+                             apr_off_t offset, apr_off_t length, int sendfile);
 
 /* Ends a response that can no longer be completed (the app failed after the
  * headers went out): an error bucket makes the chunk filter leave out the

@@ -6,11 +6,14 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use crate::apache::{ChunkedPolicy, FileType, Level, Request, status};
-use crate::config::{DEFAULT_CALLABLE, DirConfig, MapHeadToGet, ServerConfig};
+use crate::config::{
+    DEFAULT_APPLICATION_GROUP, DEFAULT_CALLABLE, DirConfig, MapHeadToGet, ScriptAlias, ServerConfig,
+};
 use crate::{interpreter, wsgi};
 
-/// Set on requests mapped by WSGIScriptAlias; its value is the callable name.
-const ALIAS_NOTE: &std::ffi::CStr = c"mod_rwsgi.callable";
+/// Set on requests mapped by WSGIScriptAlias; its value is the index of the
+/// alias in the server's list.
+const ALIAS_NOTE: &std::ffi::CStr = c"mod_rwsgi.alias";
 
 /// translate_name: maps a URL under a WSGIScriptAlias to its script, leaving
 /// the rest of the path for Apache's directory walk to turn into PATH_INFO.
@@ -19,20 +22,19 @@ pub fn translate(request: &Request<'_>, config: &ServerConfig) -> i32 {
     if !uri.starts_with(b"/") {
         return status::DECLINED;
     }
-    let Some((alias, filename)) = config.find_alias(uri) else {
+    let Some((index, filename)) = config.find_alias(uri) else {
         return status::DECLINED;
     };
     request.set_filename(&filename);
     request.set_handler(c"wsgi-script");
-    let callable = alias.callable.as_deref().unwrap_or(DEFAULT_CALLABLE);
     request
         .notes()
-        .set(ALIAS_NOTE.to_bytes(), callable.as_bytes());
+        .set(ALIAS_NOTE.to_bytes(), index.to_string().as_bytes());
     status::OK
 }
 
 /// The content handler for `wsgi-script` and `application/x-httpd-wsgi`.
-pub fn handle(request: Request<'_>, config: &DirConfig) -> i32 {
+pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -> i32 {
     if !matches!(
         request.handler(),
         Some(b"wsgi-script" | b"application/x-httpd-wsgi")
@@ -63,8 +65,12 @@ pub fn handle(request: Request<'_>, config: &DirConfig) -> i32 {
             return status::FORBIDDEN;
         }
     }
-    let alias_callable = request.notes().get(ALIAS_NOTE);
-    if alias_callable.is_none() && !request.allows_exec_cgi() {
+    let alias = request
+        .notes()
+        .get(ALIAS_NOTE)
+        .and_then(|index| std::str::from_utf8(index).ok()?.parse::<usize>().ok())
+        .and_then(|index| server.script_aliases.get(index));
+    if alias.is_none() && !request.allows_exec_cgi() {
         request.log(
             Level::Error,
             &format!(
@@ -74,10 +80,16 @@ pub fn handle(request: Request<'_>, config: &DirConfig) -> i32 {
         );
         return status::FORBIDDEN;
     }
-    let callable = alias_callable
-        .and_then(|name| std::str::from_utf8(name).ok())
-        .unwrap_or(DEFAULT_CALLABLE)
-        .to_string();
+    if server.process.restrict_embedded {
+        request.log(
+            Level::Error,
+            &format!(
+                "mod_rwsgi: cannot serve {}: WSGIRestrictEmbedded is On, so Python does not run in Apache's processes",
+                script.display()
+            ),
+        );
+        return status::INTERNAL_SERVER_ERROR;
+    }
     let chunked = if config.accepts_chunked_requests() {
         ChunkedPolicy::Dechunk
     } else {
@@ -90,14 +102,29 @@ pub fn handle(request: Request<'_>, config: &DirConfig) -> i32 {
     if request.is_head() && presents_head_as_get(&request, config.map_head_to_get()) {
         request.subprocess_env().set(b"REQUEST_METHOD", b"GET");
     }
+    if alias
+        .and_then(|alias| alias.pass_authorization)
+        .or(config.pass_authorization)
+        .unwrap_or(false)
+    {
+        if let Some(authorization) = request.headers_in().get(c"Authorization") {
+            request
+                .subprocess_env()
+                .set(b"HTTP_AUTHORIZATION", authorization);
+        }
+    }
+    let application = application(&request, script, alias, config);
 
     let log_to = request.server();
-    match interpreter::with_python(|py| wsgi::serve(py, request, &script, &callable)) {
+    match interpreter::with_python(|py| wsgi::serve(py, request, &application)) {
         Ok(status) => status,
         Err(interpreter::Unavailable(reason)) => {
             log_to.log(
                 Level::Error,
-                &format!("mod_rwsgi: cannot serve {}: {reason}", script.display()),
+                &format!(
+                    "mod_rwsgi: cannot serve {}: {reason}",
+                    application.script.display()
+                ),
             );
             status::INTERNAL_SERVER_ERROR
         }
@@ -111,5 +138,34 @@ fn presents_head_as_get(request: &Request<'_>, mode: MapHeadToGet) -> bool {
         MapHeadToGet::Off => false,
         MapHeadToGet::On => true,
         MapHeadToGet::Auto => request.has_content_filter(),
+    }
+}
+
+/// What runs for this request: a WSGIScriptAlias option wins over the
+/// directory's directive, which wins over mod_wsgi's default.
+fn application(
+    request: &Request<'_>,
+    script: std::path::PathBuf,
+    alias: Option<&ScriptAlias>,
+    config: &DirConfig,
+) -> wsgi::Application {
+    let callable = alias
+        .and_then(|alias| alias.callable.clone())
+        .or_else(|| config.callable_object.clone())
+        .unwrap_or_else(|| DEFAULT_CALLABLE.to_string());
+    let group_spec = alias
+        .and_then(|alias| alias.application_group.as_deref())
+        .or(config.application_group.as_deref())
+        .unwrap_or(DEFAULT_APPLICATION_GROUP);
+    let script_name = request
+        .subprocess_env()
+        .get(c"SCRIPT_NAME")
+        .unwrap_or_default();
+    wsgi::Application {
+        script,
+        callable,
+        application_group: wsgi::application_group::expand(group_spec, request, script_name),
+        reload: config.reloads_scripts(),
+        sendfile: config.enable_sendfile,
     }
 }

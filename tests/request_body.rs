@@ -57,7 +57,7 @@ fn wsgi_chunked_request_takes_only_on_or_off() {
     let (ok, output) = Apache::check_config("WSGIChunkedRequest Maybe");
     assert!(!ok, "{output}");
     assert!(
-        output.contains("WSGIChunkedRequest must be On or Off"),
+        output.contains("WSGIChunkedRequest: 'Maybe' is not accepted; use On or Off"),
         "{output}"
     );
 }

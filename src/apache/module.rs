@@ -8,7 +8,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::{null, null_mut};
 
 use super::{Level, Request, Server, ffi, pool, status};
-use crate::config::{self, DirConfig, ServerConfig};
+use crate::config::directives::{Allowed, DIRECTIVES, Directive, Target};
+use crate::config::{DirConfig, ServerConfig};
 
 #[unsafe(no_mangle)]
 pub static mut rwsgi_module: ffi::module = ffi::module {
@@ -36,41 +37,47 @@ struct Shared<T>(T);
 // SAFETY: the wrapped tables are immutable statics of pointers to 'static data.
 unsafe impl<T> Sync for Shared<T> {}
 
-static COMMANDS: Shared<[ffi::command_rec; 4]> = Shared([
-    ffi::command_rec {
-        name: c"WSGIScriptAlias".as_ptr(),
-        func: ffi::cmd_func { take_argv: Some(cmd_script_alias) },
-        cmd_data: null_mut(),
-        req_override: ffi::RSRC_CONF as c_int,
-        args_how: ffi::cmd_how_TAKE_ARGV,
-        errmsg: c"Map a URL path to a WSGI script: WSGIScriptAlias /app /srv/app.wsgi [callable-object=name]".as_ptr(),
-    },
-    ffi::command_rec {
-        name: c"WSGIChunkedRequest".as_ptr(),
-        func: ffi::cmd_func { flag: Some(cmd_chunked_request) },
-        cmd_data: null_mut(),
-        req_override: (ffi::RSRC_CONF | ffi::ACCESS_CONF | ffi::OR_FILEINFO) as c_int,
-        args_how: ffi::cmd_how_FLAG,
-        errmsg: c"Accept request bodies sent with Transfer-Encoding: chunked: On or Off (default Off, answered 411)".as_ptr(),
-    },
-    ffi::command_rec {
-        name: c"WSGIMapHEADToGET".as_ptr(),
-        func: ffi::cmd_func { take1: Some(cmd_map_head_to_get) },
-        cmd_data: null_mut(),
-        req_override: (ffi::RSRC_CONF | ffi::ACCESS_CONF | ffi::OR_FILEINFO) as c_int,
-        args_how: ffi::cmd_how_TAKE1,
-        errmsg: c"Present HEAD requests to the app as GET: Off, On or Auto (default Auto: only when an output filter may need the body)".as_ptr(),
-    },
-    // The table ends with a zeroed record.
-    ffi::command_rec {
+/// Apache's command table, one record per entry of [`DIRECTIVES`], ending
+/// with a zeroed record. Each record's `cmd_data` points at its directive,
+/// which the one trampoline, [`cmd_directive`], applies.
+static COMMANDS: Shared<[ffi::command_rec; DIRECTIVES.len() + 1]> = Shared(command_table());
+
+const fn command_table() -> [ffi::command_rec; DIRECTIVES.len() + 1] {
+    const END: ffi::command_rec = ffi::command_rec {
         name: null(),
         func: ffi::cmd_func { take_argv: None },
         cmd_data: null_mut(),
         req_override: 0,
         args_how: 0,
         errmsg: null(),
-    },
-]);
+    };
+    let mut table = [END; DIRECTIVES.len() + 1];
+    let mut i = 0;
+    while i < DIRECTIVES.len() {
+        let directive = &DIRECTIVES[i];
+        table[i] = ffi::command_rec {
+            name: directive.name.as_ptr(),
+            func: ffi::cmd_func {
+                take_argv: Some(cmd_directive),
+            },
+            cmd_data: (directive as *const Directive).cast_mut().cast(),
+            req_override: req_override(directive.allowed),
+            args_how: ffi::cmd_how_TAKE_ARGV,
+            errmsg: directive.help.as_ptr(),
+        };
+        i += 1;
+    }
+    table
+}
+
+const fn req_override(allowed: Allowed) -> c_int {
+    (match allowed {
+        Allowed::Server | Allowed::GlobalServer => ffi::RSRC_CONF,
+        Allowed::ServerOrDirectory => ffi::RSRC_CONF | ffi::ACCESS_CONF,
+        Allowed::FileInfo => ffi::OR_FILEINFO,
+        Allowed::AuthConfig => ffi::OR_AUTHCFG,
+    }) as c_int
+}
 
 /// mod_wsgi runs its alias translation after mod_alias and before userdir.
 static TRANSLATE_AFTER: Shared<[*const c_char; 2]> = Shared([c"mod_alias.c".as_ptr(), null()]);
@@ -135,12 +142,37 @@ unsafe extern "C" fn post_config(
     pconf: *mut ffi::apr_pool_t,
     _plog: *mut ffi::apr_pool_t,
     _ptemp: *mut ffi::apr_pool_t,
-    _server: *mut ffi::server_rec,
+    server: *mut ffi::server_rec,
 ) -> c_int {
     catching("post_config", status::OK, || {
         // SAFETY: Apache passes the live configuration pool; the component
         // is a static string.
         unsafe { ffi::ap_add_version_component(pconf, VERSION_COMPONENT.as_ptr()) };
+        // Apache reads its configuration twice at startup; say it once.
+        // SAFETY: ap_state_query only reads Apache's state.
+        let first_pass = unsafe { ffi::ap_state_query(ffi::AP_SQ_MAIN_STATE as c_int) }
+            == ffi::AP_SQ_MS_CREATE_PRE_CONFIG as c_int;
+        if !first_pass {
+            let mut notes: Vec<&str> = Vec::new();
+            let mut each = server;
+            while !each.is_null() {
+                // SAFETY: `server` heads the list of the configuration's
+                // servers (main, then virtual hosts), each configured by us.
+                let config = unsafe { &*config_of(each) };
+                for note in &config.ignored {
+                    if !notes.contains(&note.as_str()) {
+                        notes.push(note);
+                    }
+                }
+                // SAFETY: as above.
+                each = unsafe { (*each).next };
+            }
+            // SAFETY: the main server_rec lives as long as the configuration.
+            let main = unsafe { Server::from_raw(server) };
+            for note in notes {
+                main.log(Level::Notice, &format!("mod_rwsgi: {note}"));
+            }
+        }
         status::OK
     })
 }
@@ -167,8 +199,8 @@ unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
         // SAFETY: Apache passes a live request for the duration of the hook.
         match unsafe { Request::from_raw(r) } {
             Some(request) => {
-                let dir_config = dir_config(&request);
-                crate::handler::handle(request, dir_config)
+                let (server_config, dir_config) = (server_config(&request), dir_config(&request));
+                crate::handler::handle(request, server_config, dir_config)
             }
             None => status::DECLINED,
         }
@@ -287,55 +319,40 @@ unsafe fn directive_result(cmd: *mut ffi::cmd_parms, result: Result<(), String>)
     }
 }
 
-unsafe extern "C" fn cmd_script_alias(
+/// Applies one line of any of our directives: `cmd->info` is the
+/// [`Directive`] its command record was built from.
+unsafe extern "C" fn cmd_directive(
     cmd: *mut ffi::cmd_parms,
-    _dir_config: *mut c_void,
+    dir_config: *mut c_void,
     argc: c_int,
     argv: *const *mut c_char,
 ) -> *const c_char {
-    let result = catching("WSGIScriptAlias", Err("internal error".to_string()), || {
+    // SAFETY: command_table() set every record's cmd_data to a directive of
+    // the static DIRECTIVES, and Apache passes it back as cmd->info.
+    let directive = unsafe { &*(*cmd).info.cast::<Directive>() };
+    if directive.allowed == Allowed::GlobalServer {
+        // SAFETY: cmd is live during the directive call; the check returns
+        // Apache's own message (in the command pool) or NULL.
+        let misplaced = unsafe { ffi::ap_check_cmd_context(cmd, ffi::GLOBAL_ONLY) };
+        if !misplaced.is_null() {
+            return misplaced;
+        }
+    }
+    let result = catching("a directive", Err("internal error".to_string()), || {
         // SAFETY: Apache passes argc/argv of this directive line.
         let args = unsafe { directive_args(argc, argv) }?;
-        let alias = config::parse_script_alias(&args)?;
-        // SAFETY: the directive runs in server context (RSRC_CONF), where
-        // cmd->server is the server being configured.
-        unsafe { (*config_of((*cmd).server)).script_aliases.push(alias) };
-        Ok(())
+        // SAFETY: cmd->server is the server being configured, whose
+        // ServerConfig create_server_config made; dir_config is this
+        // section's DirConfig, made by create_dir_config. The two are
+        // distinct allocations, and Apache reads configuration on one thread.
+        let mut target = unsafe {
+            Target {
+                server: &mut *config_of((*cmd).server),
+                dir: &mut *dir_config.cast::<DirConfig>(),
+            }
+        };
+        directive.apply(&mut target, &args)
     });
-    // SAFETY: cmd is live during the directive call.
-    unsafe { directive_result(cmd, result) }
-}
-
-unsafe extern "C" fn cmd_chunked_request(
-    _cmd: *mut ffi::cmd_parms,
-    dir_config: *mut c_void,
-    on: c_int,
-) -> *const c_char {
-    catching("WSGIChunkedRequest", (), || {
-        // SAFETY: Apache passes this section's DirConfig, made by
-        // create_dir_config, for a directive of ours.
-        unsafe { (*dir_config.cast::<DirConfig>()).chunked_request = Some(on != 0) };
-    });
-    null()
-}
-
-unsafe extern "C" fn cmd_map_head_to_get(
-    cmd: *mut ffi::cmd_parms,
-    dir_config: *mut c_void,
-    arg: *const c_char,
-) -> *const c_char {
-    let result = catching(
-        "WSGIMapHEADToGET",
-        Err("internal error".to_string()),
-        || {
-            // SAFETY: Apache passes the one argument of this directive line.
-            let mode = config::MapHeadToGet::parse(unsafe { directive_arg(arg) }?)?;
-            // SAFETY: Apache passes this section's DirConfig, made by
-            // create_dir_config, for a directive of ours.
-            unsafe { (*dir_config.cast::<DirConfig>()).map_head_to_get = Some(mode) };
-            Ok(())
-        },
-    );
     // SAFETY: cmd is live during the directive call.
     unsafe { directive_result(cmd, result) }
 }

@@ -168,6 +168,22 @@ impl<'r> Request<'r> {
         self.table(self.r().subprocess_env)
     }
 
+    pub fn headers_in(&self) -> Table<'r> {
+        self.table(self.r().headers_in)
+    }
+
+    /// The host the client asked for (Host header or absolute URI), without
+    /// the port, as Apache parsed it.
+    pub fn hostname(&self) -> &'r [u8] {
+        Self::c_str(self.r().hostname).unwrap_or_default()
+    }
+
+    /// The port as SERVER_PORT shows it (UseCanonicalName decides whence).
+    pub fn server_port(&self) -> u16 {
+        // SAFETY: live request.
+        unsafe { ffi::ap_get_server_port(self.raw()) }
+    }
+
     pub fn headers_out(&self) -> Table<'r> {
         self.table(self.r().headers_out)
     }
@@ -312,9 +328,20 @@ impl<'r> Request<'r> {
     }
 
     /// Passes `length` bytes of the open file `fd`, from `offset`, down the
-    /// output filters (sendfile or mmap as EnableSendfile/EnableMMAP say).
-    /// Every byte has left when this returns: the caller may then close it.
-    pub fn write_file(&self, fd: RawFd, offset: u64, length: u64) -> Result<(), ClientGone> {
+    /// output filters, with sendfile if `sendfile` says so (None: as
+    /// EnableSendfile says) and mmap as EnableMMAP says. Every byte has left
+    /// when this returns: the caller may then close it.
+    pub fn write_file(
+        &self,
+        fd: RawFd,
+        offset: u64,
+        length: u64,
+        sendfile: Option<bool>,
+    ) -> Result<(), ClientGone> {
+        let sendfile = match sendfile {
+            None => -1,
+            Some(on) => c_int::from(on),
+        };
         let (Ok(offset), Ok(length)) = (
             ffi::apr_off_t::try_from(offset),
             ffi::apr_off_t::try_from(length),
@@ -326,8 +353,9 @@ impl<'r> Request<'r> {
         // shim passes FLUSH, so no filter keeps a bucket that refers to it),
         // and the apr_file_t wrapping it registers no cleanup that would
         // close it.
-        let status =
-            unsafe { ffi::rwsgi_pass_file(self.raw(), self.brigade(), fd, offset, length) };
+        let status = unsafe {
+            ffi::rwsgi_pass_file(self.raw(), self.brigade(), fd, offset, length, sendfile)
+        };
         self.client_gone(status)
     }
 

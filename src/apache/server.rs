@@ -32,6 +32,24 @@ impl Server {
         self.0
     }
 
+    /// The server's ServerName (for the main server, the one Apache
+    /// derived when none is set).
+    pub fn hostname(&self) -> &'static [u8] {
+        if self.0.is_null() {
+            return b"";
+        }
+        // SAFETY: a live server_rec's hostname is NULL or a string in the
+        // configuration pool, which outlives every use of the configuration.
+        unsafe {
+            let name = (*self.0).server_hostname;
+            if name.is_null() {
+                b""
+            } else {
+                std::ffi::CStr::from_ptr(name).to_bytes()
+            }
+        }
+    }
+
     #[track_caller]
     pub fn log(&self, level: Level, message: &str) {
         log::write(Target::Server(self.0), level, message);

@@ -11,7 +11,11 @@ use crate::interpreter;
 
 /// The CGI part of environ plus the wsgi.* keys; wsgi.input and wsgi.errors
 /// are added by the caller.
-pub fn build<'py>(py: Python<'py>, request: &Request<'_>) -> PyResult<Bound<'py, PyAny>> {
+pub fn build<'py>(
+    py: Python<'py>,
+    request: &Request<'_>,
+    application_group: &[u8],
+) -> PyResult<Bound<'py, PyAny>> {
     let environ = PyDict::new(py);
     for (key, value) in request.subprocess_env().entries() {
         // Apache's own PATH, which ap_add_common_vars adds, is not the app's
@@ -50,32 +54,10 @@ pub fn build<'py>(py: Python<'py>, request: &Request<'_>) -> PyResult<Bound<'py,
     environ.set_item(intern!(py, "mod_rwsgi.process_group"), intern!(py, ""))?;
     environ.set_item(
         intern!(py, "mod_rwsgi.application_group"),
-        application_group(&environ)?,
+        latin1(py, application_group)?,
     )?;
     if let Some(id) = request.log_id() {
         environ.set_item(intern!(py, "mod_rwsgi.request_id"), latin1(py, id)?)?;
     }
     Ok(environ.into_any())
-}
-
-/// mod_wsgi's default application group, %{RESOURCE}: the server name, with
-/// the port unless it is 80 or 443, then '|' and SCRIPT_NAME. Every
-/// application runs in the main interpreter; this is the name mod_wsgi would
-/// have given its sub-interpreter.
-fn application_group(environ: &Bound<'_, PyDict>) -> PyResult<String> {
-    let get = |key: &str| -> PyResult<String> {
-        Ok(match environ.get_item(key)? {
-            Some(value) => value.extract()?,
-            None => String::new(),
-        })
-    };
-    let (host, port, script_name) = (
-        get("SERVER_NAME")?,
-        get("SERVER_PORT")?,
-        get("SCRIPT_NAME")?,
-    );
-    Ok(match port.as_str() {
-        "" | "80" | "443" => format!("{host}|{script_name}"),
-        port => format!("{host}:{port}|{script_name}"),
-    })
 }

@@ -2,6 +2,7 @@
 //! routed to a script and the Python application. It reaches Apache only
 //! through the safe types of the `apache` layer.
 
+pub mod application_group;
 mod environ;
 mod errors;
 mod file_wrapper;
@@ -10,7 +11,7 @@ mod response;
 mod script;
 mod start_response;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use pyo3::exceptions::PyRuntimeError;
@@ -25,11 +26,31 @@ use input::Input;
 use response::Response;
 use start_response::StartResponse;
 
-/// Serves `request` with the callable named `callable` of the script at
-/// `script`. Returns the status for Apache: OK once a response was sent,
-/// an HTTP error status when Apache should produce the error page.
-pub fn serve(py: Python<'_>, request: Request<'_>, script: &Path, callable: &str) -> i32 {
-    let app = match script::load(py, script, request.file_mtime(), callable) {
+/// What serves a request, as the configuration chose it.
+pub struct Application {
+    pub script: PathBuf,
+    pub callable: String,
+    /// The application group mod_wsgi would run it in (environ reports it).
+    pub application_group: Vec<u8>,
+    /// WSGIScriptReloading: load the script again when its file changed.
+    pub reload: bool,
+    /// WSGIEnableSendfile for wsgi.file_wrapper; None: as EnableSendfile.
+    pub sendfile: Option<bool>,
+}
+
+/// Serves `request` with `application`. Returns the status for Apache: OK
+/// once a response was sent, an HTTP error status when Apache should
+/// produce the error page.
+pub fn serve(py: Python<'_>, request: Request<'_>, application: &Application) -> i32 {
+    let script = application.script.as_path();
+    let loaded = script::load(
+        py,
+        script,
+        request.file_mtime(),
+        &application.callable,
+        application.reload,
+    );
+    let app = match loaded {
         Ok(app) => app,
         Err(err) => {
             let headline = format!(
@@ -44,7 +65,8 @@ pub fn serve(py: Python<'_>, request: Request<'_>, script: &Path, callable: &str
             return status::INTERNAL_SERVER_ERROR;
         }
     };
-    let environ = match environ::build(py, &request) {
+    application_group::note_served(&application.application_group, &request);
+    let environ = match environ::build(py, &request, &application.application_group) {
         Ok(environ) => environ,
         Err(err) => {
             let headline = exception_headline(script);
@@ -61,7 +83,7 @@ pub fn serve(py: Python<'_>, request: Request<'_>, script: &Path, callable: &str
     let shared = unsafe { SharedRequest::new(request) };
     let _ended = EndOnDrop(shared.clone());
     let _serving = ServingGuard::new(&shared);
-    let response = Arc::new(Response::new(shared.clone()));
+    let response = Arc::new(Response::new(shared.clone(), application.sendfile));
     let errors = match Bound::new(py, ErrorLog::new(shared.clone())) {
         Ok(errors) => errors,
         Err(err) => return fail(py, &response, script, err),

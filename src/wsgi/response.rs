@@ -22,6 +22,8 @@ pub struct Head {
 
 pub struct Response {
     request: SharedRequest,
+    /// WSGIEnableSendfile for files; None: as Apache's EnableSendfile.
+    sendfile: Option<bool>,
     state: Mutex<State>,
 }
 
@@ -75,9 +77,10 @@ impl State {
 }
 
 impl Response {
-    pub fn new(request: SharedRequest) -> Self {
+    pub fn new(request: SharedRequest, sendfile: Option<bool>) -> Self {
         Self {
             request,
+            sendfile,
             state: Mutex::new(State::default()),
         }
     }
@@ -156,7 +159,10 @@ impl Response {
             }
             state.claim(available)
         };
-        self.send(py, claim, |r, take| r.write_file(fd, offset, take))
+        let sendfile = self.sendfile;
+        self.send(py, claim, |r, take| {
+            r.write_file(fd, offset, take, sendfile)
+        })
     }
 
     /// The state, once start_response() has been called.

@@ -29,6 +29,7 @@ pub fn load<'py>(
     path: &Path,
     mtime: i64,
     callable: &str,
+    reload: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let module = {
         let mut scripts = SCRIPTS
@@ -36,7 +37,7 @@ pub fn load<'py>(
             .unwrap_or_else(|e| e.into_inner());
         let scripts = scripts.get_or_insert_with(HashMap::new);
         match scripts.get(path) {
-            Some(loaded) if loaded.mtime == mtime => loaded.module.bind(py).clone(),
+            Some(loaded) if loaded.mtime == mtime || !reload => loaded.module.bind(py).clone(),
             _ => {
                 let module = execute(py, path)?;
                 scripts.insert(

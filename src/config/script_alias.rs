@@ -1,92 +1,18 @@
-//! What the WSGI directives configure, per server (virtual host). Pure Rust:
-//! the `apache` layer parses the config file and stores these values.
+//! `WSGIScriptAlias`: which URLs map to which script, with which options.
 
 use std::path::PathBuf;
 
-/// The callable mod_wsgi looks up when nothing else is configured.
-pub const DEFAULT_CALLABLE: &str = "application";
+use super::directives::{on_off, process_group_is_embedded};
 
+/// `WSGIScriptAlias URL-path file-path [option=value ...]`. Options left
+/// unset defer to the directives of the request's directory.
 #[derive(Clone, Debug, Default)]
-pub struct ServerConfig {
-    pub script_aliases: Vec<ScriptAlias>,
-}
-
-/// Settings that directories, locations and .htaccess files may change.
-#[derive(Clone, Debug, Default)]
-pub struct DirConfig {
-    /// `WSGIChunkedRequest`: accept request bodies sent chunked (default Off,
-    /// which answers them 411 Length Required, as mod_wsgi does).
-    pub chunked_request: Option<bool>,
-    /// `WSGIMapHEADToGET`: whether a HEAD request reaches the app as GET.
-    pub map_head_to_get: Option<MapHeadToGet>,
-}
-
-/// `WSGIMapHEADToGET Off|On|Auto`, as in mod_wsgi.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MapHeadToGet {
-    /// The app sees HEAD.
-    Off,
-    /// The app always sees GET, so it produces the headers it would for GET.
-    On,
-    /// GET only when a content filter (mod_deflate, ...) sits before the
-    /// protocol filters: it may need the body to produce the right headers.
-    Auto,
-}
-
-impl MapHeadToGet {
-    pub fn parse(arg: &str) -> Result<Self, String> {
-        match arg.to_ascii_lowercase().as_str() {
-            "off" => Ok(Self::Off),
-            "on" => Ok(Self::On),
-            "auto" => Ok(Self::Auto),
-            _ => Err(format!(
-                "WSGIMapHEADToGET: '{arg}' is not accepted; use Off, On or Auto"
-            )),
-        }
-    }
-}
-
-impl DirConfig {
-    /// The more specific section wins where it says anything.
-    pub fn merge(base: &Self, specific: &Self) -> Self {
-        Self {
-            chunked_request: specific.chunked_request.or(base.chunked_request),
-            map_head_to_get: specific.map_head_to_get.or(base.map_head_to_get),
-        }
-    }
-
-    pub fn accepts_chunked_requests(&self) -> bool {
-        self.chunked_request.unwrap_or(false)
-    }
-
-    pub fn map_head_to_get(&self) -> MapHeadToGet {
-        self.map_head_to_get.unwrap_or(MapHeadToGet::Auto)
-    }
-}
-
-/// `WSGIScriptAlias URL-path file-path [callable-object=name]`.
-#[derive(Clone, Debug)]
 pub struct ScriptAlias {
     pub url_path: String,
     pub script: PathBuf,
     pub callable: Option<String>,
-}
-
-impl ServerConfig {
-    /// A virtual host's aliases come first, then the main server's, as with
-    /// mod_alias: the vhost wins where both match.
-    pub fn merge(base: &Self, vhost: &Self) -> Self {
-        let mut script_aliases = vhost.script_aliases.clone();
-        script_aliases.extend(base.script_aliases.iter().cloned());
-        Self { script_aliases }
-    }
-
-    /// The first alias matching `uri`, with the file name the URI maps to.
-    pub fn find_alias(&self, uri: &[u8]) -> Option<(&ScriptAlias, Vec<u8>)> {
-        self.script_aliases
-            .iter()
-            .find_map(|alias| alias.filename_for(uri).map(|filename| (alias, filename)))
-    }
+    pub application_group: Option<String>,
+    pub pass_authorization: Option<bool>,
 }
 
 impl ScriptAlias {
@@ -127,7 +53,7 @@ pub fn parse_script_alias(args: &[&str]) -> Result<ScriptAlias, String> {
     let mut alias = ScriptAlias {
         url_path: url_path.to_string(),
         script: PathBuf::from(script),
-        callable: None,
+        ..ScriptAlias::default()
     };
     for option in options {
         let Some((name, value)) = option.split_once('=') else {
@@ -136,25 +62,37 @@ pub fn parse_script_alias(args: &[&str]) -> Result<ScriptAlias, String> {
             ));
         };
         match name {
-            "callable-object" if is_identifier(value) => alias.callable = Some(value.to_string()),
             "callable-object" => {
-                return Err(format!(
-                    "WSGIScriptAlias: callable-object '{value}' is not a Python identifier"
-                ));
+                alias.callable = Some(parse_callable("WSGIScriptAlias callable-object", value)?)
             }
-            "process-group" | "application-group" | "pass-authorization" => {
+            "application-group" => alias.application_group = Some(value.to_string()),
+            "pass-authorization" => {
+                alias.pass_authorization =
+                    Some(on_off("WSGIScriptAlias pass-authorization", value)?)
+            }
+            "process-group" if process_group_is_embedded(value) => {}
+            "process-group" => {
                 return Err(format!(
-                    "WSGIScriptAlias: the option '{name}' is not supported by mod_rwsgi yet"
+                    "WSGIScriptAlias: process-group={value} names a daemon process group, and mod_rwsgi does not support daemon mode yet; leave the option out (or use %{{GLOBAL}}) to run the application in Apache's own processes"
                 ));
             }
             _ => {
                 return Err(format!(
-                    "WSGIScriptAlias: unknown option '{name}'; accepted: callable-object (process-group, application-group and pass-authorization are not supported yet)"
+                    "WSGIScriptAlias: unknown option '{name}'; accepted: callable-object, application-group, pass-authorization, process-group=%{{GLOBAL}}"
                 ));
             }
         }
     }
     Ok(alias)
+}
+
+/// A callable's name, which must be a Python identifier.
+pub fn parse_callable(what: &str, name: &str) -> Result<String, String> {
+    if is_identifier(name) {
+        Ok(name.to_string())
+    } else {
+        Err(format!("{what}: '{name}' is not a Python identifier"))
+    }
 }
 
 fn is_identifier(name: &str) -> bool {

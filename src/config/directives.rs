@@ -1,0 +1,312 @@
+//! Every mod_wsgi directive, with where Apache allows it and what its line
+//! does to the configuration. The `apache` layer builds Apache's command
+//! table from [`DIRECTIVES`] and calls [`Directive::apply`] per line, with
+//! the words Apache split it into. An error becomes Apache's "Syntax error
+//! on line N of FILE" message.
+
+use std::ffi::CStr;
+use std::path::{Path, PathBuf};
+
+use super::script_alias::{parse_callable, parse_script_alias};
+use super::{DirConfig, MapHeadToGet, PythonHome, ServerConfig};
+
+/// Where a directive may appear, in Apache's terms; the same places as in
+/// mod_wsgi.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Allowed {
+    /// Server config and virtual hosts (RSRC_CONF).
+    Server,
+    /// Server config only, outside <VirtualHost> (RSRC_CONF + GLOBAL_ONLY).
+    GlobalServer,
+    /// Server config, virtual hosts, <Directory>/<Location> (RSRC_CONF |
+    /// ACCESS_CONF).
+    ServerOrDirectory,
+    /// Anywhere, and .htaccess with AllowOverride FileInfo (OR_FILEINFO).
+    FileInfo,
+    /// Anywhere, and .htaccess with AllowOverride AuthConfig (OR_AUTHCFG).
+    AuthConfig,
+}
+
+/// The configuration one directive line may change.
+pub struct Target<'a> {
+    pub server: &'a mut ServerConfig,
+    pub dir: &'a mut DirConfig,
+}
+
+pub struct Directive {
+    pub name: &'static CStr,
+    pub allowed: Allowed,
+    /// Apache shows this when the directive is misused or misplaced.
+    pub help: &'static CStr,
+    apply: fn(&mut Target<'_>, &str, &[&str]) -> Result<(), String>,
+}
+
+impl Directive {
+    /// Applies one line of this directive, given its arguments.
+    pub fn apply(&self, target: &mut Target<'_>, args: &[&str]) -> Result<(), String> {
+        let name = self.name.to_str().unwrap_or("?");
+        (self.apply)(target, name, args)
+    }
+}
+
+macro_rules! directive {
+    ($name:literal, $allowed:ident, $help:literal, $apply:expr) => {
+        Directive {
+            name: $name,
+            allowed: Allowed::$allowed,
+            help: $help,
+            apply: $apply,
+        }
+    };
+}
+
+pub static DIRECTIVES: [Directive; 42] = [
+    // Mapping URLs to scripts.
+    directive!(c"WSGIScriptAlias", Server, c"WSGIScriptAlias /url /path/to/script.wsgi [callable-object=name] [application-group=name] [pass-authorization=On|Off]", |t, _, args| {
+        t.server.script_aliases.push(parse_script_alias(args)?);
+        Ok(())
+    }),
+    directive!(c"WSGIScriptAliasMatch", Server, c"WSGIScriptAliasMatch regex /path/to/script.wsgi [options]", not_yet),
+    directive!(c"WSGICallableObject", FileInfo, c"WSGICallableObject name: the script's callable (default application)", |t, name, args| {
+        t.dir.callable_object = Some(parse_callable(name, one(name, args)?)?);
+        Ok(())
+    }),
+    directive!(c"WSGIHandlerScript", ServerOrDirectory, c"WSGIHandlerScript handler-name /path/to/script.wsgi", not_yet),
+    directive!(c"WSGIDispatchScript", ServerOrDirectory, c"WSGIDispatchScript /path/to/script.py", not_yet),
+    directive!(c"WSGIImportScript", Server, c"WSGIImportScript /path/to/script.wsgi process-group=name application-group=name", not_yet),
+    // Request handling.
+    directive!(c"WSGIPassAuthorization", FileInfo, c"WSGIPassAuthorization On|Off: pass the Authorization header to the app as HTTP_AUTHORIZATION (default Off)", |t, name, args| {
+        t.dir.pass_authorization = Some(on_off(name, one(name, args)?)?);
+        Ok(())
+    }),
+    directive!(c"WSGIScriptReloading", FileInfo, c"WSGIScriptReloading On|Off: load a changed script again on its next request (default On)", |t, name, args| {
+        t.dir.script_reloading = Some(on_off(name, one(name, args)?)?);
+        Ok(())
+    }),
+    directive!(c"WSGIChunkedRequest", FileInfo, c"WSGIChunkedRequest On|Off: accept request bodies sent with Transfer-Encoding: chunked (default Off, answered 411)", |t, name, args| {
+        t.dir.chunked_request = Some(on_off(name, one(name, args)?)?);
+        Ok(())
+    }),
+    directive!(c"WSGIMapHEADToGET", FileInfo, c"WSGIMapHEADToGET Off|On|Auto: present HEAD requests to the app as GET (default Auto: only when an output filter may need the body)", |t, name, args| {
+        let arg = one(name, args)?;
+        t.dir.map_head_to_get = Some(match arg.to_ascii_lowercase().as_str() {
+            "off" => MapHeadToGet::Off,
+            "on" => MapHeadToGet::On,
+            "auto" => MapHeadToGet::Auto,
+            _ => return Err(format!("{name}: '{arg}' is not accepted; use Off, On or Auto")),
+        });
+        Ok(())
+    }),
+    directive!(c"WSGIEnableSendfile", FileInfo, c"WSGIEnableSendfile On|Off: send wsgi.file_wrapper files with sendfile (default: as EnableSendfile says)", |t, name, args| {
+        t.dir.enable_sendfile = Some(on_off(name, one(name, args)?)?);
+        Ok(())
+    }),
+    directive!(c"WSGIErrorOverride", FileInfo, c"WSGIErrorOverride On|Off", not_yet),
+    directive!(c"WSGITrustedProxyHeaders", FileInfo, c"WSGITrustedProxyHeaders header ...", not_yet),
+    directive!(c"WSGITrustedProxies", FileInfo, c"WSGITrustedProxies address ...", not_yet),
+    directive!(c"WSGIPassApacheRequest", ServerOrDirectory, c"WSGIPassApacheRequest On|Off", not_yet),
+    directive!(c"WSGIIgnoreActivity", FileInfo, c"WSGIIgnoreActivity On|Off: daemon processes only", |t, name, args| {
+        on_off(name, one(name, args)?)?;
+        ignored(t, name, "it only affects daemon processes' inactivity-timeout, and mod_rwsgi runs none")
+    }),
+    // Interpreters and process groups.
+    directive!(c"WSGIApplicationGroup", ServerOrDirectory, c"WSGIApplicationGroup %{GLOBAL}|%{RESOURCE}|%{SERVER}|%{HOST}|%{ENV:name}|name", |t, name, args| {
+        t.dir.application_group = Some(one(name, args)?.to_string());
+        Ok(())
+    }),
+    directive!(c"WSGIProcessGroup", ServerOrDirectory, c"WSGIProcessGroup %{GLOBAL}: mod_rwsgi runs applications in Apache's own processes", |_, name, args| {
+        let group = one(name, args)?;
+        if process_group_is_embedded(group) {
+            Ok(())
+        } else {
+            Err(format!("{name} {group} names a daemon process group, and mod_rwsgi does not support daemon mode yet; remove it (or use %{{GLOBAL}}) to run the application in Apache's own processes"))
+        }
+    }),
+    directive!(c"WSGIDaemonProcess", Server, c"WSGIDaemonProcess: daemon mode is not supported by mod_rwsgi yet", |_, name, _| {
+        Err(format!("{name}: daemon mode is not supported by mod_rwsgi yet; remove WSGIDaemonProcess and WSGIProcessGroup (and process-group= options) to run the application in Apache's own processes"))
+    }),
+    directive!(c"WSGIRestrictProcess", ServerOrDirectory, c"WSGIRestrictProcess group ...: daemon process groups only", |t, name, _| {
+        ignored(t, name, "it restricts daemon process groups, and mod_rwsgi runs none")
+    }),
+    directive!(c"WSGISocketPrefix", Server, c"WSGISocketPrefix path: daemon processes only", |t, name, args| {
+        one(name, args)?;
+        ignored(t, name, "it places daemon processes' sockets, and mod_rwsgi runs no daemon processes")
+    }),
+    directive!(c"WSGISocketRotation", Server, c"WSGISocketRotation On|Off: daemon processes only", |t, name, args| {
+        on_off(name, one(name, args)?)?;
+        ignored(t, name, "it names daemon processes' sockets, and mod_rwsgi runs no daemon processes")
+    }),
+    directive!(c"WSGIAcceptMutex", Server, c"WSGIAcceptMutex type: daemon processes only", |t, name, args| {
+        one(name, args)?;
+        ignored(t, name, "it serialises daemon processes' accept(), and mod_rwsgi runs no daemon processes")
+    }),
+    // Python in each child.
+    directive!(c"WSGIPythonHome", GlobalServer, c"WSGIPythonHome /path: a virtualenv or Python installation prefix, made from the Python mod_rwsgi was built with", |t, name, args| {
+        t.server.process.python_home = Some(parse_python_home(name, Path::new(one(name, args)?))?);
+        Ok(())
+    }),
+    directive!(c"WSGIPythonPath", GlobalServer, c"WSGIPythonPath dir[:dir...]: directories added to sys.path with site.addsitedir()", |t, name, args| {
+        let dirs = one(name, args)?;
+        t.server.process.python_path = dirs.split(':').filter(|d| !d.is_empty()).map(PathBuf::from).collect();
+        Ok(())
+    }),
+    directive!(c"WSGIPythonOptimize", GlobalServer, c"WSGIPythonOptimize 0|1|2: as python -O / -OO", |t, name, args| {
+        let level = one(name, args)?;
+        t.server.process.optimize = Some(match level {
+            "0" => 0,
+            "1" => 1,
+            "2" => 2,
+            _ => return Err(format!("{name}: '{level}' is not accepted; use 0, 1 or 2")),
+        });
+        Ok(())
+    }),
+    directive!(c"WSGIPythonHashSeed", GlobalServer, c"WSGIPythonHashSeed random|0-4294967295: as PYTHONHASHSEED", |t, name, args| {
+        let seed = one(name, args)?;
+        t.server.process.hash_seed = match seed {
+            "random" => None,
+            _ => Some(seed.parse().map_err(|_| format!("{name}: '{seed}' is not accepted; use random or a number from 0 to 4294967295"))?),
+        };
+        Ok(())
+    }),
+    directive!(c"WSGIPythonWarnings", GlobalServer, c"WSGIPythonWarnings action:message:category:module:lineno: as python -W", |t, name, args| {
+        t.server.process.warnings.push(one(name, args)?.to_string());
+        Ok(())
+    }),
+    directive!(c"WSGIDontWriteBytecode", GlobalServer, c"WSGIDontWriteBytecode On|Off: as python -B", |t, name, args| {
+        t.server.process.dont_write_bytecode = on_off(name, one(name, args)?)?;
+        Ok(())
+    }),
+    directive!(c"WSGIPythonEggs", GlobalServer, c"WSGIPythonEggs /path: PYTHON_EGG_CACHE for pkg_resources", |t, name, args| {
+        t.server.process.python_eggs = Some(absolute(name, one(name, args)?)?);
+        Ok(())
+    }),
+    directive!(c"WSGIRestrictEmbedded", GlobalServer, c"WSGIRestrictEmbedded On|Off: On never starts Python in Apache's processes", |t, name, args| {
+        t.server.process.restrict_embedded = on_off(name, one(name, args)?)?;
+        Ok(())
+    }),
+    directive!(c"WSGIRestrictStdin", GlobalServer, c"WSGIRestrictStdin On|Off: reading sys.stdin raises (default On)", |t, name, args| {
+        t.server.process.restrict_stdin = Some(on_off(name, one(name, args)?)?);
+        Ok(())
+    }),
+    directive!(c"WSGIRestrictStdout", GlobalServer, c"WSGIRestrictStdout On|Off: writing sys.stdout raises (default Off)", |t, name, args| {
+        t.server.process.restrict_stdout = Some(on_off(name, one(name, args)?)?);
+        Ok(())
+    }),
+    directive!(c"WSGIRestrictSignal", GlobalServer, c"WSGIRestrictSignal On|Off: signal.signal() is ignored and logged (default On)", |t, name, args| {
+        t.server.process.restrict_signal = Some(on_off(name, one(name, args)?)?);
+        Ok(())
+    }),
+    directive!(c"WSGIDestroyInterpreter", GlobalServer, c"WSGIDestroyInterpreter On|Off", |t, name, args| {
+        on_off(name, one(name, args)?)?;
+        ignored(t, name, "mod_rwsgi never finalises Python at child exit (Apache may still be running threads)")
+    }),
+    directive!(c"WSGICaseSensitivity", GlobalServer, c"WSGICaseSensitivity On|Off", |t, name, args| {
+        on_off(name, one(name, args)?)?;
+        ignored(t, name, "it matters only on case-insensitive file systems (Windows, macOS)")
+    }),
+    directive!(c"WSGIVerboseDebugging", Server, c"WSGIVerboseDebugging On|Off", |t, name, args| {
+        on_off(name, one(name, args)?)?;
+        ignored(t, name, "use LogLevel rwsgi:debug for mod_rwsgi's own diagnostics")
+    }),
+    directive!(c"WSGIServerMetrics", Server, c"WSGIServerMetrics On|Off", not_yet),
+    // Authentication and access.
+    directive!(c"WSGIAccessScript", AuthConfig, c"WSGIAccessScript /path/to/script.wsgi", not_yet),
+    directive!(c"WSGIAuthUserScript", AuthConfig, c"WSGIAuthUserScript /path/to/script.wsgi", not_yet),
+    directive!(c"WSGIAuthGroupScript", AuthConfig, c"WSGIAuthGroupScript /path/to/script.wsgi", not_yet),
+    directive!(c"WSGIGroupAuthoritative", AuthConfig, c"WSGIGroupAuthoritative On|Off", not_yet),
+];
+
+/// A directive of mod_wsgi's that mod_rwsgi refuses until it implements it:
+/// ignoring it would change what the site does.
+fn not_yet(_: &mut Target<'_>, name: &str, _: &[&str]) -> Result<(), String> {
+    Err(format!(
+        "{name} is a mod_wsgi directive that mod_rwsgi does not support yet; see docs/directives.md"
+    ))
+}
+
+/// Accepts a directive that cannot change what mod_rwsgi does, noting why
+/// for one line in the error log at startup.
+fn ignored(t: &mut Target<'_>, name: &str, why: &str) -> Result<(), String> {
+    let note = format!("{name} has no effect: {why}");
+    if !t.server.ignored.contains(&note) {
+        t.server.ignored.push(note);
+    }
+    Ok(())
+}
+
+/// The one argument of a directive.
+fn one<'a>(name: &str, args: &[&'a str]) -> Result<&'a str, String> {
+    match args {
+        [arg] => Ok(arg),
+        _ => Err(format!("{name} takes one argument, not {}", args.len())),
+    }
+}
+
+/// On or Off, in any case, as Apache's own flags.
+pub fn on_off(name: &str, value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("{name}: '{value}' is not accepted; use On or Off")),
+    }
+}
+
+/// mod_wsgi's names for "no daemon process group": the application runs in
+/// Apache's own (embedded) processes.
+pub fn process_group_is_embedded(group: &str) -> bool {
+    group.is_empty() || group == "%{GLOBAL}"
+}
+
+fn absolute(name: &str, path: &str) -> Result<PathBuf, String> {
+    if path.starts_with('/') {
+        Ok(PathBuf::from(path))
+    } else {
+        Err(format!("{name}: '{path}' must be an absolute path"))
+    }
+}
+
+/// The major.minor of the Python mod_rwsgi was built against.
+const PYTHON_VERSION: &str = env!("RWSGI_PYTHON_VERSION");
+
+/// Checks a WSGIPythonHome now, so that a wrong one fails `apachectl -t`
+/// with a sentence instead of every child failing with "No module named
+/// 'encodings'".
+fn parse_python_home(name: &str, home: &Path) -> Result<PythonHome, String> {
+    let shown = home.display();
+    if !home.is_absolute() {
+        return Err(format!("{name}: '{shown}' must be an absolute path"));
+    }
+    if !home.is_dir() {
+        return Err(format!(
+            "{name}: {shown} does not exist or is not a directory"
+        ));
+    }
+    let pyvenv = home.join("pyvenv.cfg");
+    if let Ok(cfg) = std::fs::read_to_string(&pyvenv) {
+        let version = cfg.lines().find_map(|line| {
+            let (key, value) = line.split_once('=')?;
+            matches!(key.trim(), "version" | "version_info").then(|| value.trim().to_string())
+        });
+        return match version {
+            Some(v) if v == PYTHON_VERSION || v.starts_with(&format!("{PYTHON_VERSION}.")) => {
+                Ok(PythonHome::Venv(home.to_path_buf()))
+            }
+            Some(v) => Err(format!(
+                "{name}: {shown} is a virtualenv made from Python {v}, but mod_rwsgi was built for Python {PYTHON_VERSION}; recreate it with python{PYTHON_VERSION} -m venv"
+            )),
+            None => Err(format!(
+                "{name}: {} has no 'version' line, so {shown} is not a virtualenv mod_rwsgi can use",
+                pyvenv.display()
+            )),
+        };
+    }
+    let stdlib = home.join(format!("lib/python{PYTHON_VERSION}/os.py"));
+    if stdlib.is_file() {
+        Ok(PythonHome::Prefix(home.to_path_buf()))
+    } else {
+        Err(format!(
+            "{name}: {shown} is neither a virtualenv (no pyvenv.cfg) nor a Python {PYTHON_VERSION} installation prefix (no {})",
+            stdlib.display()
+        ))
+    }
+}

@@ -1,0 +1,154 @@
+//! What the WSGI directives configure, per server (virtual host) and per
+//! directory. Pure Rust: the `apache` layer hands each directive line to
+//! [`directives`] and stores the values here.
+
+pub mod directives;
+mod script_alias;
+
+use std::path::PathBuf;
+
+pub use script_alias::ScriptAlias;
+
+/// The callable mod_wsgi looks up when nothing else is configured.
+pub const DEFAULT_CALLABLE: &str = "application";
+
+/// mod_wsgi's default application group: one per host and mount point.
+pub const DEFAULT_APPLICATION_GROUP: &str = "%{RESOURCE}";
+
+#[derive(Clone, Debug, Default)]
+pub struct ServerConfig {
+    pub script_aliases: Vec<ScriptAlias>,
+    /// Process-wide settings; only the main server's count (the directives
+    /// are refused inside <VirtualHost>).
+    pub process: ProcessSettings,
+    /// Directives accepted without effect, each with the reason, for one
+    /// log line at startup.
+    pub ignored: Vec<String>,
+}
+
+/// How Python is set up in each child, and what it may touch.
+#[derive(Clone, Debug, Default)]
+pub struct ProcessSettings {
+    /// `WSGIPythonHome`: a Python installation prefix or a virtualenv.
+    pub python_home: Option<PythonHome>,
+    /// `WSGIPythonPath`: directories added with site.addsitedir().
+    pub python_path: Vec<PathBuf>,
+    /// `WSGIPythonOptimize`: 0, 1 or 2, as -O / -OO.
+    pub optimize: Option<u8>,
+    /// `WSGIPythonHashSeed`: None for random (Python's default).
+    pub hash_seed: Option<u32>,
+    /// `WSGIPythonWarnings`: -W options, in order.
+    pub warnings: Vec<String>,
+    /// `WSGIDontWriteBytecode On`.
+    pub dont_write_bytecode: bool,
+    /// `WSGIPythonEggs`: PYTHON_EGG_CACHE for pkg_resources.
+    pub python_eggs: Option<PathBuf>,
+    /// `WSGIRestrictEmbedded On`: Python is never started.
+    pub restrict_embedded: bool,
+    /// `WSGIRestrictStdin` (default On): reading sys.stdin raises.
+    pub restrict_stdin: Option<bool>,
+    /// `WSGIRestrictStdout` (default Off): writing sys.stdout raises.
+    pub restrict_stdout: Option<bool>,
+    /// `WSGIRestrictSignal` (default On): signal.signal() is ignored, since
+    /// signals belong to Apache.
+    pub restrict_signal: Option<bool>,
+}
+
+/// What `WSGIPythonHome` points at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PythonHome {
+    /// An installation prefix (PYTHONHOME).
+    Prefix(PathBuf),
+    /// A virtual environment (a directory with pyvenv.cfg): Python starts
+    /// as its bin/python would, so sys.prefix is the venv.
+    Venv(PathBuf),
+}
+
+/// Settings that directories, locations and .htaccess files may change.
+#[derive(Clone, Debug, Default)]
+pub struct DirConfig {
+    /// `WSGIChunkedRequest`: accept request bodies sent chunked (default Off,
+    /// which answers them 411 Length Required, as mod_wsgi does).
+    pub chunked_request: Option<bool>,
+    /// `WSGIMapHEADToGET`: whether a HEAD request reaches the app as GET.
+    pub map_head_to_get: Option<MapHeadToGet>,
+    /// `WSGICallableObject`.
+    pub callable_object: Option<String>,
+    /// `WSGIPassAuthorization`: pass the Authorization header as
+    /// HTTP_AUTHORIZATION (default Off).
+    pub pass_authorization: Option<bool>,
+    /// `WSGIScriptReloading` (default On): a script whose file changed is
+    /// loaded again on its next request.
+    pub script_reloading: Option<bool>,
+    /// `WSGIApplicationGroup`.
+    pub application_group: Option<String>,
+    /// `WSGIEnableSendfile`: force sendfile for wsgi.file_wrapper on or off
+    /// (unset: Apache's EnableSendfile decides, as for static files).
+    pub enable_sendfile: Option<bool>,
+}
+
+/// `WSGIMapHEADToGET Off|On|Auto`, as in mod_wsgi.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapHeadToGet {
+    /// The app sees HEAD.
+    Off,
+    /// The app always sees GET, so it produces the headers it would for GET.
+    On,
+    /// GET only when a content filter (mod_deflate, ...) sits before the
+    /// protocol filters: it may need the body to produce the right headers.
+    Auto,
+}
+
+impl DirConfig {
+    /// The more specific section wins where it says anything.
+    pub fn merge(base: &Self, specific: &Self) -> Self {
+        fn pick<T: Clone>(specific: &Option<T>, base: &Option<T>) -> Option<T> {
+            specific.clone().or_else(|| base.clone())
+        }
+        Self {
+            chunked_request: pick(&specific.chunked_request, &base.chunked_request),
+            map_head_to_get: pick(&specific.map_head_to_get, &base.map_head_to_get),
+            callable_object: pick(&specific.callable_object, &base.callable_object),
+            pass_authorization: pick(&specific.pass_authorization, &base.pass_authorization),
+            script_reloading: pick(&specific.script_reloading, &base.script_reloading),
+            application_group: pick(&specific.application_group, &base.application_group),
+            enable_sendfile: pick(&specific.enable_sendfile, &base.enable_sendfile),
+        }
+    }
+
+    pub fn accepts_chunked_requests(&self) -> bool {
+        self.chunked_request.unwrap_or(false)
+    }
+
+    pub fn map_head_to_get(&self) -> MapHeadToGet {
+        self.map_head_to_get.unwrap_or(MapHeadToGet::Auto)
+    }
+
+    pub fn reloads_scripts(&self) -> bool {
+        self.script_reloading.unwrap_or(true)
+    }
+}
+
+impl ServerConfig {
+    /// A virtual host's aliases come first, then the main server's, as with
+    /// mod_alias: the vhost wins where both match. Process settings are the
+    /// main server's.
+    pub fn merge(base: &Self, vhost: &Self) -> Self {
+        let mut script_aliases = vhost.script_aliases.clone();
+        script_aliases.extend(base.script_aliases.iter().cloned());
+        Self {
+            script_aliases,
+            process: base.process.clone(),
+            ignored: Vec::new(),
+        }
+    }
+
+    /// The first alias matching `uri`: its index, and the file name the URI
+    /// maps to.
+    pub fn find_alias(&self, uri: &[u8]) -> Option<(usize, Vec<u8>)> {
+        self.script_aliases
+            .iter()
+            .enumerate()
+            .find_map(|(index, alias)| alias.filename_for(uri).map(|filename| (index, filename)))
+    }
+}
