@@ -179,8 +179,10 @@ unsafe extern "C" fn post_config(
 
 unsafe extern "C" fn child_init(_pool: *mut ffi::apr_pool_t, server: *mut ffi::server_rec) {
     catching("child_init", (), || {
-        // SAFETY: Apache passes the main server_rec of the configuration.
-        crate::interpreter::start_in_child(unsafe { Server::from_raw(server) })
+        // SAFETY: Apache passes the main server_rec of the configuration,
+        // whose ServerConfig create_server_config made.
+        let (main, config) = unsafe { (Server::from_raw(server), &*config_of(server)) };
+        crate::interpreter::start_in_child(main, &config.process)
     })
 }
 

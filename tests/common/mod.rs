@@ -235,6 +235,14 @@ impl Apache {
                 .arg("-f")
                 .arg(&conf)
                 .arg("-DFOREGROUND")
+                // As apachectl starts it: not with the test runner's
+                // environment (PYTHON* variables, LD_LIBRARY_PATH, ...).
+                .env_clear()
+                .env(
+                    "PATH",
+                    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                )
+                .env("LANG", "C")
                 .stdin(Stdio::null())
                 .stdout(fs::File::create(root.join("stdout.log")).expect("stdout log"))
                 .stderr(fs::File::create(root.join("stderr.log")).expect("stderr log"))
@@ -388,5 +396,41 @@ impl Drop for Apache {
                 panic!("an Apache child crashed: {line}\nerror log:\n{log}");
             }
         }
+    }
+}
+
+/// A new directory under /tmp that Apache's user can read, removed when the
+/// returned guard drops. For files a test must create before Apache starts.
+pub struct SharedDir(pub PathBuf);
+
+impl SharedDir {
+    pub fn new(name: &str) -> SharedDir {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "rwsgi-{name}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create shared directory");
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))
+            .expect("chmod shared directory");
+        SharedDir(dir)
+    }
+
+    /// Writes `contents` to `relative` (creating directories), readable by all.
+    pub fn write(&self, relative: &str, contents: &str) -> PathBuf {
+        let path = self.0.join(relative);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).expect("create parent directory");
+        }
+        fs::write(&path, contents).expect("write shared file");
+        path
+    }
+}
+
+impl Drop for SharedDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
     }
 }
