@@ -350,3 +350,73 @@ fn https_and_wsgi_url_scheme_under_mod_ssl_are_as_in_mod_wsgi() {
     };
     assert_eq!(comparable(&our_env), comparable(&their_env));
 }
+
+#[test]
+fn application_groups_are_named_as_mod_wsgi_names_them() {
+    let hosts = [
+        "GET /group/x HTTP/1.1\nHost: example.test\nConnection: close\n\n",
+        "GET /group/x HTTP/1.1\nHost: example.test:8080\nConnection: close\n\n",
+        "GET /group HTTP/1.0\n\n",
+    ];
+    let mut seen = Vec::new();
+    for spec in [
+        "%{GLOBAL}",
+        "%{RESOURCE}",
+        "%{SERVER}",
+        "%{HOST}",
+        "%{ENV:GROUP_NAME}",
+        "%{ENV:GROUP_MACRO}",
+        "%{ENV:UNSET_NAME}",
+        "literal-name",
+    ] {
+        let site = format!(
+            "LoadModule env_module @MODULES@/mod_env.so\n\
+             SetEnv GROUP_NAME from-env\n\
+             SetEnv GROUP_MACRO %{{SERVER}}\n\
+             WSGIScriptAlias /group @APPS@/application_group.wsgi\n\
+             WSGIApplicationGroup {spec}\n"
+        );
+        let ours = Apache::start_gateway(Gateway::Rwsgi, &site);
+        let theirs = Apache::start_gateway(Gateway::ModWsgi, &site);
+        for request in hosts {
+            let request = request.replace('\n', "\r\n");
+            let (a, b) = (ours.raw(request.as_bytes()), theirs.raw(request.as_bytes()));
+            assert_eq!(a.status, 200, "{spec}: {}", ours.error_log());
+            assert_eq!(
+                a.text(),
+                b.text(),
+                "{spec}: {}",
+                request.lines().next().unwrap()
+            );
+            seen.push(a.text());
+        }
+    }
+    // The specs above name different groups; equal answers everywhere would
+    // mean the directive was ignored.
+    for expected in [
+        "''",
+        "'127.0.0.1|/group'",
+        "'127.0.0.1:8080'",
+        "'example.test'",
+        "'from-env'",
+        "'literal-name'",
+    ] {
+        assert!(
+            seen.iter().any(|s| s == expected),
+            "{expected} never seen: {seen:?}"
+        );
+    }
+}
+
+#[test]
+fn the_application_group_option_of_the_alias_names_the_group_as_mod_wsgi_does() {
+    let site = "WSGIScriptAlias /group @APPS@/application_group.wsgi application-group=%{GLOBAL}\n\
+                WSGIApplicationGroup other\n";
+    let ours = Apache::start_gateway(Gateway::Rwsgi, site);
+    let theirs = Apache::start_gateway(Gateway::ModWsgi, site);
+    let request = get("/group");
+    let request = request.replace('\n', "\r\n");
+    let (a, b) = (ours.raw(request.as_bytes()), theirs.raw(request.as_bytes()));
+    assert_eq!(a.text(), "''");
+    assert_eq!(a.text(), b.text());
+}

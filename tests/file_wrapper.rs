@@ -37,11 +37,14 @@ fn a_file_is_sent_whole_with_its_length() {
 }
 
 #[test]
-fn a_file_is_sent_the_same_with_sendfile_with_mmap_and_with_plain_reads() {
+fn a_file_is_sent_the_same_with_sendfile_with_mmap_and_with_plain_reads_whichever_directive_chose()
+{
     for setting in [
         "EnableSendfile On",
         "EnableSendfile Off\nEnableMMAP On",
         "EnableSendfile Off\nEnableMMAP Off",
+        "EnableSendfile Off\nWSGIEnableSendfile On",
+        "EnableSendfile On\nWSGIEnableSendfile Off\nEnableMMAP Off",
     ] {
         let (apache, data) = start_with_data(&format!("{SITE}{setting}\n"));
         let response = apache.get("/file?whole");

@@ -48,7 +48,8 @@ pub fn expand(spec: &str, request: &Request<'_>, script_name: &[u8]) -> Vec<u8> 
                     }
                 }
                 Some(value) => value,
-                None => Vec::new(),
+                // mod_wsgi then uses the text as written, as a name.
+                None => spec.as_bytes().to_vec(),
             },
             None => spec.as_bytes().to_vec(),
         },

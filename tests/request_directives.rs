@@ -1,0 +1,201 @@
+//! mod_wsgi's per-request directives as a mod_wsgi site uses them, and the
+//! way a configuration that mod_rwsgi cannot honour is refused.
+
+mod common;
+
+use std::thread;
+use std::time::Duration;
+
+use common::Apache;
+
+const ONE_PROCESS: &str = "StartServers 1\nServerLimit 1\nMinSpareThreads 1\nMaxSpareThreads 4\nThreadsPerChild 4\nMaxRequestWorkers 4\n";
+
+#[test]
+fn wsgi_callable_object_names_the_callable() {
+    let apache = Apache::start(
+        "WSGIScriptAlias /custom @APPS@/custom_callable.wsgi\n<Location /custom>\nWSGICallableObject app\n</Location>\n",
+    );
+    let response = apache.get("/custom");
+    assert_eq!(response.status, 200, "{}", apache.error_log());
+    assert_eq!(response.text(), "served by app\n");
+}
+
+#[test]
+fn the_aliases_callable_object_wins_over_wsgi_callable_object() {
+    let apache = Apache::start(
+        "WSGICallableObject missing\nWSGIScriptAlias /custom @APPS@/custom_callable.wsgi callable-object=app\n",
+    );
+    assert_eq!(apache.get("/custom").text(), "served by app\n");
+}
+
+const AUTHORIZATION_PROBE: &str = "GET /probe?environ=HTTP_AUTHORIZATION HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer t0ken\r\nConnection: close\r\n\r\n";
+
+#[test]
+fn authorization_is_withheld_from_the_app_by_default() {
+    let apache = Apache::start("WSGIScriptAlias /probe @APPS@/probe.wsgi\n");
+    assert_eq!(
+        apache.raw(AUTHORIZATION_PROBE.as_bytes()).text(),
+        r#"{"value": null}"#
+    );
+}
+
+#[test]
+fn wsgi_pass_authorization_on_passes_it_as_http_authorization() {
+    let apache =
+        Apache::start("WSGIPassAuthorization On\nWSGIScriptAlias /probe @APPS@/probe.wsgi\n");
+    assert_eq!(
+        apache.raw(AUTHORIZATION_PROBE.as_bytes()).text(),
+        r#"{"value": "Bearer t0ken"}"#
+    );
+}
+
+#[test]
+fn the_aliases_pass_authorization_option_wins_over_the_directive() {
+    let on = Apache::start("WSGIScriptAlias /probe @APPS@/probe.wsgi pass-authorization=On\n");
+    assert_eq!(
+        on.raw(AUTHORIZATION_PROBE.as_bytes()).text(),
+        r#"{"value": "Bearer t0ken"}"#
+    );
+    let off = Apache::start(
+        "WSGIPassAuthorization On\nWSGIScriptAlias /probe @APPS@/probe.wsgi pass-authorization=Off\n",
+    );
+    assert_eq!(
+        off.raw(AUTHORIZATION_PROBE.as_bytes()).text(),
+        r#"{"value": null}"#
+    );
+}
+
+#[test]
+fn a_location_can_turn_pass_authorization_off_again() {
+    let apache = Apache::start(
+        "WSGIPassAuthorization On\nWSGIScriptAlias /probe @APPS@/probe.wsgi\n<Location /probe>\nWSGIPassAuthorization Off\n</Location>\n",
+    );
+    assert_eq!(
+        apache.raw(AUTHORIZATION_PROBE.as_bytes()).text(),
+        r#"{"value": null}"#
+    );
+}
+
+#[test]
+fn wsgi_script_reloading_off_keeps_the_loaded_script() {
+    let apache = Apache::start(&format!(
+        "{ONE_PROCESS}WSGIScriptReloading Off\nWSGIScriptAlias /count @APPS@/load_counter.wsgi\n"
+    ));
+    assert!(apache.get("/count").text().ends_with(" 1"));
+    let script = apache.apps().join("load_counter.wsgi");
+    let source = std::fs::read_to_string(&script).unwrap();
+    thread::sleep(Duration::from_millis(1100));
+    std::fs::write(&script, source).unwrap();
+    assert!(apache.get("/count").text().ends_with(" 1"), "reloaded");
+}
+
+#[test]
+fn two_application_groups_in_one_process_are_reported_once() {
+    let apache = Apache::start(&format!(
+        "{ONE_PROCESS}WSGIScriptAlias /first @APPS@/hello.wsgi\nWSGIScriptAlias /second @APPS@/hello.wsgi application-group=other\n"
+    ));
+    for _ in 0..3 {
+        assert_eq!(apache.get("/first").status, 200);
+        assert_eq!(apache.get("/second").status, 200);
+    }
+    let log = apache.wait_for_log("share this process's one Python interpreter");
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("share this process's one Python interpreter"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(
+        lines[0].contains("application groups '127.0.0.1|/first' and 'other'"),
+        "{log}"
+    );
+}
+
+#[test]
+fn one_application_group_is_not_reported() {
+    let apache = Apache::start(&format!(
+        "{ONE_PROCESS}WSGIScriptAlias /first @APPS@/hello.wsgi\n"
+    ));
+    for _ in 0..3 {
+        assert_eq!(apache.get("/first").status, 200);
+    }
+    assert!(!apache.error_log().contains("share this process"));
+}
+
+#[test]
+fn a_directive_without_effect_is_accepted_and_logged_once_at_startup() {
+    let apache = Apache::start(
+        "WSGISocketPrefix /var/run/wsgi\n<VirtualHost *:80>\nWSGISocketPrefix /other\n</VirtualHost>\nWSGIScriptAlias /hello @APPS@/hello.wsgi\n",
+    );
+    assert_eq!(apache.get("/hello").status, 200);
+    let log = apache.error_log();
+    let notes = log.matches("WSGISocketPrefix has no effect").count();
+    assert_eq!(notes, 1, "{log}");
+}
+
+#[test]
+fn daemon_mode_is_refused_with_a_sentence() {
+    for (line, message) in [
+        (
+            "WSGIDaemonProcess site processes=2 threads=15",
+            "WSGIDaemonProcess: daemon mode is not supported by mod_rwsgi yet",
+        ),
+        (
+            "WSGIProcessGroup site",
+            "WSGIProcessGroup site names a daemon process group, and mod_rwsgi does not support daemon mode yet",
+        ),
+        (
+            "WSGIScriptAlias / /srv/site.wsgi process-group=site",
+            "process-group=site names a daemon process group",
+        ),
+    ] {
+        let (ok, output) = Apache::check_config(&format!("{line}\n"));
+        assert!(!ok, "{line}: {output}");
+        assert!(output.contains(message), "{line}: {output}");
+        assert!(
+            output.contains("httpd.conf"),
+            "{line}: names the file: {output}"
+        );
+    }
+}
+
+#[test]
+fn the_embedded_process_group_is_accepted() {
+    let (ok, output) = Apache::check_config(
+        "WSGIProcessGroup %{GLOBAL}\nWSGIScriptAlias / /srv/site.wsgi process-group=%{GLOBAL}\n",
+    );
+    assert!(ok, "{output}");
+}
+
+#[test]
+fn a_directive_not_supported_yet_is_refused_not_ignored() {
+    let (ok, output) =
+        Apache::check_config("<Location />\nWSGIAccessScript /srv/access.wsgi\n</Location>\n");
+    assert!(!ok, "{output}");
+    assert!(
+        output.contains(
+            "WSGIAccessScript is a mod_wsgi directive that mod_rwsgi does not support yet"
+        ),
+        "{output}"
+    );
+}
+
+#[test]
+fn a_directive_in_a_place_mod_wsgi_forbids_is_refused_by_apache() {
+    let (ok, output) =
+        Apache::check_config("<Directory /srv>\nWSGIScriptAlias /a /srv/a.wsgi\n</Directory>\n");
+    assert!(!ok, "{output}");
+    assert!(
+        output.contains("WSGIScriptAlias not allowed in <Directory> context"),
+        "{output}"
+    );
+}
+
+#[test]
+fn a_wrong_number_of_arguments_is_a_config_error() {
+    let (ok, output) = Apache::check_config("WSGIPassAuthorization On Off\n");
+    assert!(!ok, "{output}");
+    assert!(
+        output.contains("WSGIPassAuthorization takes one argument, not 2"),
+        "{output}"
+    );
+}
