@@ -120,7 +120,7 @@ fn generate_bindings(apache: &ApacheBuildInfo) {
         .header("apache/wrapper.h")
         .clang_arg("-Iapache")
         .allowlist_function("ap_.*|apr_.*|rwsgi_.*")
-        .allowlist_type("module|request_rec|server_rec|conn_rec|command_rec|cmd_parms|apr_table_entry_t")
+        .allowlist_type("module|request_rec|server_rec|conn_rec|command_rec|cmd_parms|apr_table_entry_t|ap_regex_t|ap_regmatch_t")
         .allowlist_var("MODULE_MAGIC_.*|APR_HOOK_.*|OK|DECLINED|DONE|HTTP_.*|APLOG_.*|OPT_.*|RSRC_CONF|ACCESS_CONF|OR_.*|AP_MPMQ_.*|APR_SUCCESS|REQUEST_CHUNKED_.*|APR_NOFILE|APR_REG|APR_DIR|M_GET|GLOBAL_ONLY|NOT_IN_.*|AP_SQ_.*")
         .blocklist_function("ap_log_.*|apr_.*printf.*|ap_.*printf.*|apr_.*_vformat.*|ap_vrprintf|apr_pvsprintf")
         .derive_default(true)

@@ -420,3 +420,28 @@ fn the_application_group_option_of_the_alias_names_the_group_as_mod_wsgi_does() 
     assert_eq!(a.text(), "''");
     assert_eq!(a.text(), b.text());
 }
+
+#[test]
+fn wsgi_script_alias_match_maps_urls_as_mod_wsgi_maps_them() {
+    let site = "WSGIScriptAliasMatch ^/apps/([^/]+) @APPS@/$1.wsgi\n";
+    let requests = [
+        get("/apps/cgi_environ"),
+        get("/apps/cgi_environ/a/b?x=1"),
+        get("/apps/cgi_environ/"),
+        get("/apps/missing/a"),
+        get("/apps/"),
+    ];
+    let requests: Vec<&str> = requests.iter().map(String::as_str).collect();
+    let answers = assert_same_environ(site, &requests);
+    let mapped = &answers[1];
+    assert_eq!(mapped.0, 200);
+    assert_eq!(
+        (value(mapped, "SCRIPT_NAME"), value(mapped, "PATH_INFO")),
+        ("'/apps/cgi_environ'", "'/a/b'")
+    );
+    assert_eq!(
+        value(mapped, "SCRIPT_FILENAME"),
+        "'@ROOT@/apps/cgi_environ.wsgi'"
+    );
+    assert_eq!(answers[3].0, 404);
+}

@@ -199,3 +199,13 @@ fn a_wrong_number_of_arguments_is_a_config_error() {
         "{output}"
     );
 }
+
+#[test]
+fn a_bad_regex_in_wsgi_script_alias_match_is_a_config_error() {
+    let (ok, output) = Apache::check_config("WSGIScriptAliasMatch ^/(unclosed /srv/$1.wsgi\n");
+    assert!(!ok, "{output}");
+    assert!(
+        output.contains("WSGIScriptAliasMatch: '^/(unclosed' is not a valid regular expression"),
+        "{output}"
+    );
+}

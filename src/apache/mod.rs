@@ -9,11 +9,13 @@ pub(crate) mod ffi;
 mod log;
 mod module;
 mod pool;
+mod regex;
 mod request;
 mod server;
 mod table;
 
 pub use log::Level;
+pub use regex::Regex;
 pub use request::{ChunkedPolicy, ClientGone, FileType, Request, RequestEnded, SharedRequest};
 pub use server::{Mpm, Server};
 pub use table::Table;

@@ -7,7 +7,7 @@
 use std::ffi::CStr;
 use std::path::{Path, PathBuf};
 
-use super::script_alias::{parse_callable, parse_script_alias};
+use super::script_alias::{parse_callable, parse_script_alias, parse_script_alias_match};
 use super::{DirConfig, MapHeadToGet, PythonHome, ServerConfig};
 
 /// Where a directive may appear, in Apache's terms; the same places as in
@@ -66,7 +66,10 @@ pub static DIRECTIVES: [Directive; 42] = [
         t.server.script_aliases.push(parse_script_alias(args)?);
         Ok(())
     }),
-    directive!(c"WSGIScriptAliasMatch", Server, c"WSGIScriptAliasMatch regex /path/to/script.wsgi [options]", not_yet),
+    directive!(c"WSGIScriptAliasMatch", Server, c"WSGIScriptAliasMatch regex /path/to/$1.wsgi [callable-object=name] [application-group=name] [pass-authorization=On|Off]", |t, _, args| {
+        t.server.script_aliases.push(parse_script_alias_match(args)?);
+        Ok(())
+    }),
     directive!(c"WSGICallableObject", FileInfo, c"WSGICallableObject name: the script's callable (default application)", |t, name, args| {
         t.dir.callable_object = Some(parse_callable(name, one(name, args)?)?);
         Ok(())

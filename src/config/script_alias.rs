@@ -1,6 +1,9 @@
 //! `WSGIScriptAlias`: which URLs map to which script, with which options.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::apache::Regex;
 
 use super::directives::{on_off, process_group_is_embedded};
 
@@ -9,6 +12,9 @@ use super::directives::{on_off, process_group_is_embedded};
 #[derive(Clone, Debug, Default)]
 pub struct ScriptAlias {
     pub url_path: String,
+    /// WSGIScriptAliasMatch: `url_path` as a compiled regex; `script` may
+    /// then hold $0-$9 (or &) back-references.
+    pub pattern: Option<Arc<Regex>>,
     pub script: PathBuf,
     pub callable: Option<String>,
     pub application_group: Option<String>,
@@ -19,6 +25,16 @@ impl ScriptAlias {
     /// The file name `uri` maps to: the script path followed by the rest of
     /// the URI, which Apache's directory walk then turns into PATH_INFO.
     pub fn filename_for(&self, uri: &[u8]) -> Option<Vec<u8>> {
+        if let Some(pattern) = &self.pattern {
+            // As AliasMatch and mod_wsgi: the script with the groups put in,
+            // then whatever of the URI follows the match.
+            let groups = pattern.captures(uri)?;
+            let (_, end) = groups[0]?;
+            let script = self.script.as_os_str().as_encoded_bytes();
+            let mut filename = substitute(script, uri, &groups);
+            filename.extend_from_slice(&uri[end..]);
+            return Some(filename);
+        }
         let matched = alias_match(uri, self.url_path.as_bytes())?;
         let script = self.script.as_os_str().as_encoded_bytes();
         let mut rest = &uri[matched..];
@@ -35,19 +51,67 @@ impl ScriptAlias {
     }
 }
 
+/// `template` with $0-$9 and & replaced by the groups of a match of
+/// `subject`, and \\x by x, as Apache's ap_pregsub does.
+fn substitute(template: &[u8], subject: &[u8], groups: &[Option<(usize, usize)>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(template.len());
+    let mut bytes = template.iter().copied().peekable();
+    while let Some(byte) = bytes.next() {
+        let group = match byte {
+            b'&' => Some(0),
+            b'$' if bytes.peek().is_some_and(u8::is_ascii_digit) => {
+                bytes.next().map(|digit| usize::from(digit - b'0'))
+            }
+            b'\\' if matches!(bytes.peek(), Some(b'$' | b'&')) => {
+                out.extend(bytes.next());
+                continue;
+            }
+            _ => None,
+        };
+        match group {
+            Some(n) => {
+                if let Some(Some((start, end))) = groups.get(n) {
+                    out.extend_from_slice(&subject[*start..*end]);
+                }
+            }
+            None => out.push(byte),
+        }
+    }
+    out
+}
+
+/// Parses the arguments of one `WSGIScriptAliasMatch` line.
+pub fn parse_script_alias_match(args: &[&str]) -> Result<ScriptAlias, String> {
+    let [pattern, ..] = args else {
+        return Err("WSGIScriptAliasMatch takes a regex, a script path, and options: WSGIScriptAliasMatch ^/([^/]+) /srv/$1.wsgi".into());
+    };
+    let regex = Regex::new(pattern).map_err(|error| {
+        format!("WSGIScriptAliasMatch: '{pattern}' is not a valid regular expression: {error}")
+    })?;
+    let mut alias = parse_alias("WSGIScriptAliasMatch", args, false)?;
+    alias.pattern = Some(Arc::new(regex));
+    Ok(alias)
+}
+
 /// Parses the arguments of one `WSGIScriptAlias` line.
 pub fn parse_script_alias(args: &[&str]) -> Result<ScriptAlias, String> {
+    parse_alias("WSGIScriptAlias", args, true)
+}
+
+fn parse_alias(directive: &str, args: &[&str], url_is_path: bool) -> Result<ScriptAlias, String> {
     let [url_path, script, options @ ..] = args else {
-        return Err("WSGIScriptAlias takes a URL path, a script path, and options: WSGIScriptAlias /app /srv/app.wsgi".into());
-    };
-    if !url_path.starts_with('/') {
         return Err(format!(
-            "WSGIScriptAlias: the URL path '{url_path}' must start with '/'"
+            "{directive} takes a URL path (or regex), a script path, and options: {directive} /app /srv/app.wsgi"
+        ));
+    };
+    if url_is_path && !url_path.starts_with('/') {
+        return Err(format!(
+            "{directive}: the URL path '{url_path}' must start with '/'"
         ));
     }
     if !script.starts_with('/') {
         return Err(format!(
-            "WSGIScriptAlias: the script path '{script}' must be absolute"
+            "{directive}: the script path '{script}' must be absolute"
         ));
     }
     let mut alias = ScriptAlias {
@@ -58,27 +122,30 @@ pub fn parse_script_alias(args: &[&str]) -> Result<ScriptAlias, String> {
     for option in options {
         let Some((name, value)) = option.split_once('=') else {
             return Err(format!(
-                "WSGIScriptAlias: '{option}' is not an option; options look like callable-object=app"
+                "{directive}: '{option}' is not an option; options look like callable-object=app"
             ));
         };
         match name {
             "callable-object" => {
-                alias.callable = Some(parse_callable("WSGIScriptAlias callable-object", value)?)
+                alias.callable = Some(parse_callable(
+                    &format!("{directive} callable-object"),
+                    value,
+                )?)
             }
             "application-group" => alias.application_group = Some(value.to_string()),
             "pass-authorization" => {
                 alias.pass_authorization =
-                    Some(on_off("WSGIScriptAlias pass-authorization", value)?)
+                    Some(on_off(&format!("{directive} pass-authorization"), value)?)
             }
             "process-group" if process_group_is_embedded(value) => {}
             "process-group" => {
                 return Err(format!(
-                    "WSGIScriptAlias: process-group={value} names a daemon process group, and mod_rwsgi does not support daemon mode yet; leave the option out (or use %{{GLOBAL}}) to run the application in Apache's own processes"
+                    "{directive}: process-group={value} names a daemon process group, and mod_rwsgi does not support daemon mode yet; leave the option out (or use %{{GLOBAL}}) to run the application in Apache's own processes"
                 ));
             }
             _ => {
                 return Err(format!(
-                    "WSGIScriptAlias: unknown option '{name}'; accepted: callable-object, application-group, pass-authorization, process-group=%{{GLOBAL}}"
+                    "{directive}: unknown option '{name}'; accepted: callable-object, application-group, pass-authorization, process-group=%{{GLOBAL}}"
                 ));
             }
         }
