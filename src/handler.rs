@@ -3,17 +3,39 @@
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::apache::{ChunkedPolicy, FileType, Level, Request, status};
+use crate::apache::{ChunkedPolicy, FileType, Level, Request, Server, status};
 use crate::config::{
-    DEFAULT_APPLICATION_GROUP, DEFAULT_CALLABLE, DirConfig, MapHeadToGet, ScriptAlias, ServerConfig,
+    DEFAULT_APPLICATION_GROUP, DEFAULT_CALLABLE, DirConfig, MapHeadToGet, ProcessSettings,
+    ScriptAlias, ServerConfig,
 };
 use crate::{interpreter, wsgi};
 
 /// Set on requests mapped by WSGIScriptAlias; its value is the index of the
 /// alias in the server's list.
 const ALIAS_NOTE: &std::ffi::CStr = c"mod_rwsgi.alias";
+
+/// child_init: starts Python in this child, then runs WSGIImportScript's
+/// scripts so the first requests find them loaded.
+pub fn child_init(main: Server, process: &ProcessSettings, imports: &[PathBuf]) {
+    interpreter::start_in_child(main, process);
+    for script in imports {
+        let imported = interpreter::with_python(|py| wsgi::preload(py, script));
+        let failure = match imported {
+            Ok(Ok(())) => continue,
+            Ok(Err(reason)) | Err(interpreter::Unavailable(reason)) => reason,
+        };
+        main.log(
+            Level::Error,
+            &format!(
+                "mod_rwsgi (pid={}): Failed to import WSGI script '{}' (WSGIImportScript).\n{failure}",
+                std::process::id(),
+                script.display()
+            ),
+        );
+    }
+}
 
 /// translate_name: maps a URL under a WSGIScriptAlias to its script, leaving
 /// the rest of the path for Apache's directory walk to turn into PATH_INFO.

@@ -209,3 +209,63 @@ fn a_bad_regex_in_wsgi_script_alias_match_is_a_config_error() {
         "{output}"
     );
 }
+
+#[test]
+fn wsgi_import_script_runs_the_script_as_each_child_starts() {
+    let apache = Apache::start(&format!(
+        "{ONE_PROCESS}WSGIImportScript @APPS@/preload_marker.wsgi process-group=%{{GLOBAL}} application-group=%{{GLOBAL}}\n"
+    ));
+    // No request is made: the child ran it on its own.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let markers = apache.root().join("markers");
+    let imported = loop {
+        let found = std::fs::read_dir(&markers)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .any(|e| e.file_name().to_string_lossy().starts_with("imported-"));
+        if found || std::time::Instant::now() > deadline {
+            break found;
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert!(imported, "{}", apache.error_log());
+}
+
+#[test]
+fn an_imported_script_is_not_executed_again_by_its_first_request() {
+    let apache = Apache::start(&format!(
+        "{ONE_PROCESS}WSGIImportScript @APPS@/load_counter.wsgi process-group=%{{GLOBAL}} application-group=%{{GLOBAL}}\nWSGIScriptAlias /count @APPS@/load_counter.wsgi\n"
+    ));
+    let answer = apache.get("/count").text();
+    assert!(answer.ends_with(" 1"), "executed twice: {answer}");
+}
+
+#[test]
+fn an_import_script_that_fails_is_logged_and_the_child_serves_on() {
+    let apache = Apache::start(&format!(
+        "{ONE_PROCESS}WSGIImportScript @APPS@/raises_on_import.wsgi process-group=%{{GLOBAL}} application-group=%{{GLOBAL}}\nWSGIScriptAlias /hello @APPS@/hello.wsgi\n"
+    ));
+    assert_eq!(apache.get("/hello").status, 200);
+    let log = apache.wait_for_log("Failed to import WSGI script");
+    assert!(
+        log.contains("raises_on_import.wsgi' (WSGIImportScript)"),
+        "{log}"
+    );
+    assert!(
+        log.contains("RuntimeError: raised while importing"),
+        "{log}"
+    );
+}
+
+#[test]
+fn wsgi_import_script_needs_both_groups() {
+    let (ok, output) =
+        Apache::check_config("WSGIImportScript /srv/a.wsgi process-group=%{GLOBAL}\n");
+    assert!(!ok, "{output}");
+    assert!(
+        output.contains(
+            "WSGIImportScript needs both process-group= and application-group=, as in mod_wsgi"
+        ),
+        "{output}"
+    );
+}

@@ -182,7 +182,17 @@ unsafe extern "C" fn child_init(_pool: *mut ffi::apr_pool_t, server: *mut ffi::s
         // SAFETY: Apache passes the main server_rec of the configuration,
         // whose ServerConfig create_server_config made.
         let (main, config) = unsafe { (Server::from_raw(server), &*config_of(server)) };
-        crate::interpreter::start_in_child(main, &config.process)
+        let mut imports = Vec::new();
+        let mut each = server;
+        while !each.is_null() {
+            // SAFETY: the list of the configuration's servers, each
+            // configured by us.
+            unsafe {
+                imports.extend((*config_of(each)).import_scripts.iter().cloned());
+                each = (*each).next;
+            }
+        }
+        crate::handler::child_init(main, &config.process, &imports)
     })
 }
 

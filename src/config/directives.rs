@@ -76,7 +76,10 @@ pub static DIRECTIVES: [Directive; 42] = [
     }),
     directive!(c"WSGIHandlerScript", ServerOrDirectory, c"WSGIHandlerScript handler-name /path/to/script.wsgi", not_yet),
     directive!(c"WSGIDispatchScript", ServerOrDirectory, c"WSGIDispatchScript /path/to/script.py", not_yet),
-    directive!(c"WSGIImportScript", Server, c"WSGIImportScript /path/to/script.wsgi process-group=name application-group=name", not_yet),
+    directive!(c"WSGIImportScript", Server, c"WSGIImportScript /path/to/script.wsgi process-group=%{GLOBAL} application-group=name: execute the script as each child starts", |t, name, args| {
+        t.server.import_scripts.push(parse_import_script(name, args)?);
+        Ok(())
+    }),
     // Request handling.
     directive!(c"WSGIPassAuthorization", FileInfo, c"WSGIPassAuthorization On|Off: pass the Authorization header to the app as HTTP_AUTHORIZATION (default Off)", |t, name, args| {
         t.dir.pass_authorization = Some(on_off(name, one(name, args)?)?);
@@ -265,6 +268,38 @@ fn absolute(name: &str, path: &str) -> Result<PathBuf, String> {
         Ok(PathBuf::from(path))
     } else {
         Err(format!("{name}: '{path}' must be an absolute path"))
+    }
+}
+
+/// `WSGIImportScript path process-group=... application-group=...`: both
+/// options are required, as in mod_wsgi.
+fn parse_import_script(name: &str, args: &[&str]) -> Result<PathBuf, String> {
+    let [script, options @ ..] = args else {
+        return Err(format!(
+            "{name} takes a script path, process-group= and application-group="
+        ));
+    };
+    let script = absolute(name, script)?;
+    let (mut process_group, mut application_group) = (None, None);
+    for option in options {
+        match option.split_once('=') {
+            Some(("process-group", group)) => process_group = Some(group),
+            Some(("application-group", group)) => application_group = Some(group),
+            _ => {
+                return Err(format!(
+                    "{name}: unknown option '{option}'; accepted: process-group, application-group"
+                ));
+            }
+        }
+    }
+    match (process_group, application_group) {
+        (Some(group), Some(_)) if process_group_is_embedded(group) => Ok(script),
+        (Some(group), Some(_)) => Err(format!(
+            "{name}: process-group={group} names a daemon process group, and mod_rwsgi does not support daemon mode yet; use process-group=%{{GLOBAL}}"
+        )),
+        _ => Err(format!(
+            "{name} needs both process-group= and application-group=, as in mod_wsgi"
+        )),
     }
 }
 

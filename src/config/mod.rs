@@ -18,6 +18,8 @@ pub const DEFAULT_APPLICATION_GROUP: &str = "%{RESOURCE}";
 #[derive(Clone, Debug, Default)]
 pub struct ServerConfig {
     pub script_aliases: Vec<ScriptAlias>,
+    /// WSGIImportScript: scripts executed when each child starts.
+    pub import_scripts: Vec<PathBuf>,
     /// Process-wide settings; only the main server's count (the directives
     /// are refused inside <VirtualHost>).
     pub process: ProcessSettings,
@@ -138,6 +140,8 @@ impl ServerConfig {
         script_aliases.extend(base.script_aliases.iter().cloned());
         Self {
             script_aliases,
+            // Imports are per process: each server's own are run once.
+            import_scripts: vhost.import_scripts.clone(),
             process: base.process.clone(),
             ignored: Vec::new(),
         }

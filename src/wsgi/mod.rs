@@ -26,6 +26,12 @@ use input::Input;
 use response::Response;
 use start_response::StartResponse;
 
+/// Executes a script ahead of its first request (WSGIImportScript); Err
+/// carries the exception and its traceback.
+pub fn preload(py: Python<'_>, script: &Path) -> Result<(), String> {
+    script::preload(py, script).map_err(|err| format_exception(py, &err))
+}
+
 /// What serves a request, as the configuration chose it.
 pub struct Application {
     pub script: PathBuf,

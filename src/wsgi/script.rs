@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -31,32 +32,53 @@ pub fn load<'py>(
     callable: &str,
     reload: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let module = {
-        let mut scripts = SCRIPTS
-            .lock_py_attached(py)
-            .unwrap_or_else(|e| e.into_inner());
-        let scripts = scripts.get_or_insert_with(HashMap::new);
-        match scripts.get(path) {
-            Some(loaded) if loaded.mtime == mtime || !reload => loaded.module.bind(py).clone(),
-            _ => {
-                let module = execute(py, path)?;
-                scripts.insert(
-                    path.to_path_buf(),
-                    LoadedScript {
-                        mtime,
-                        module: module.clone().unbind(),
-                    },
-                );
-                module
-            }
-        }
-    };
+    let module = module_for(py, path, mtime, reload)?;
     module.getattr_opt(callable)?.ok_or_else(|| {
         PyAttributeError::new_err(format!(
             "Target WSGI script '{}' does not contain WSGI application '{callable}'.",
             path.display()
         ))
     })
+}
+
+/// Executes the script at `path` now, unless it is loaded already
+/// (WSGIImportScript): requests for it then find it loaded.
+pub fn preload(py: Python<'_>, path: &Path) -> PyResult<()> {
+    let metadata = std::fs::metadata(path).map_err(|e| {
+        PyOSError::new_err(format!("cannot read WSGI script '{}': {e}", path.display()))
+    })?;
+    // The modification time as Apache's stat() reports it (microseconds),
+    // so that the first request does not take the script for changed.
+    let mtime = metadata.mtime() * 1_000_000 + metadata.mtime_nsec() / 1000;
+    module_for(py, path, mtime, true).map(drop)
+}
+
+/// The script's module: the loaded one, or the script executed (again)
+/// when it is new, or changed and `reload` allows.
+fn module_for<'py>(
+    py: Python<'py>,
+    path: &Path,
+    mtime: i64,
+    reload: bool,
+) -> PyResult<Bound<'py, PyModule>> {
+    let mut scripts = SCRIPTS
+        .lock_py_attached(py)
+        .unwrap_or_else(|e| e.into_inner());
+    let scripts = scripts.get_or_insert_with(HashMap::new);
+    match scripts.get(path) {
+        Some(loaded) if loaded.mtime == mtime || !reload => Ok(loaded.module.bind(py).clone()),
+        _ => {
+            let module = execute(py, path)?;
+            scripts.insert(
+                path.to_path_buf(),
+                LoadedScript {
+                    mtime,
+                    module: module.clone().unbind(),
+                },
+            );
+            Ok(module)
+        }
+    }
 }
 
 /// mod_wsgi names a script's module after a hash of its path, so that two
