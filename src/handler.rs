@@ -189,5 +189,6 @@ fn application(
         application_group: wsgi::application_group::expand(group_spec, request, script_name),
         reload: config.reloads_scripts(),
         sendfile: config.enable_sendfile,
+        error_override: config.error_override.unwrap_or(false),
     }
 }

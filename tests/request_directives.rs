@@ -269,3 +269,41 @@ fn wsgi_import_script_needs_both_groups() {
         "{output}"
     );
 }
+
+#[test]
+fn without_wsgi_error_override_the_apps_error_body_is_sent() {
+    let apache = Apache::start(
+        "WSGIScriptAlias /status @APPS@/error_status.wsgi\nErrorDocument 404 \"Apache's page\"\n",
+    );
+    let response = apache.get("/status?404");
+    assert_eq!(response.status, 404);
+    assert_eq!(response.text(), "the app's own body for 404");
+    assert_eq!(response.header("X-From-App"), Some("yes"));
+}
+
+/// mod_wsgi 4.9 honours WSGIErrorOverride only in daemon mode; mod_rwsgi
+/// honours it in Apache's own processes, as the directive's name promises.
+#[test]
+fn wsgi_error_override_answers_error_statuses_with_apaches_error_document() {
+    let apache = Apache::start(
+        "WSGIScriptAlias /status @APPS@/error_status.wsgi\nWSGIErrorOverride On\nErrorDocument 404 \"Apache's own not found page\"\n",
+    );
+    let not_found = apache.get("/status?404");
+    assert_eq!(not_found.status, 404);
+    assert_eq!(not_found.text(), "Apache's own not found page");
+    assert_eq!(not_found.header("X-From-App"), None);
+    let unauthorized = apache.get("/status?401");
+    assert_eq!(unauthorized.status, 401);
+    assert!(
+        !unauthorized.text().contains("the app's own body"),
+        "{}",
+        unauthorized.text()
+    );
+    assert_eq!(
+        unauthorized.header("WWW-Authenticate"),
+        Some("Basic realm=\"app\"")
+    );
+    let fine = apache.get("/status?200");
+    assert_eq!(fine.text(), "the app's own body for 200");
+    assert_eq!(fine.header("X-From-App"), Some("yes"));
+}

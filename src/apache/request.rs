@@ -184,6 +184,11 @@ impl<'r> Request<'r> {
         unsafe { ffi::ap_get_server_port(self.raw()) }
     }
 
+    /// Headers Apache sends even with its own error responses.
+    pub fn err_headers_out(&self) -> Table<'r> {
+        self.table(self.r().err_headers_out)
+    }
+
     pub fn headers_out(&self) -> Table<'r> {
         self.table(self.r().headers_out)
     }

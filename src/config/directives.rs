@@ -107,7 +107,10 @@ pub static DIRECTIVES: [Directive; 42] = [
         t.dir.enable_sendfile = Some(on_off(name, one(name, args)?)?);
         Ok(())
     }),
-    directive!(c"WSGIErrorOverride", FileInfo, c"WSGIErrorOverride On|Off", not_yet),
+    directive!(c"WSGIErrorOverride", FileInfo, c"WSGIErrorOverride On|Off: answer the app's error statuses with Apache's ErrorDocument (default Off)", |t, name, args| {
+        t.dir.error_override = Some(on_off(name, one(name, args)?)?);
+        Ok(())
+    }),
     directive!(c"WSGITrustedProxyHeaders", FileInfo, c"WSGITrustedProxyHeaders header ...", not_yet),
     directive!(c"WSGITrustedProxies", FileInfo, c"WSGITrustedProxies address ...", not_yet),
     directive!(c"WSGIPassApacheRequest", ServerOrDirectory, c"WSGIPassApacheRequest On|Off", not_yet),

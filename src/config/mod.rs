@@ -87,6 +87,9 @@ pub struct DirConfig {
     /// `WSGIEnableSendfile`: force sendfile for wsgi.file_wrapper on or off
     /// (unset: Apache's EnableSendfile decides, as for static files).
     pub enable_sendfile: Option<bool>,
+    /// `WSGIErrorOverride` (default Off): an error status from the app is
+    /// answered with Apache's own error document.
+    pub error_override: Option<bool>,
 }
 
 /// `WSGIMapHEADToGET Off|On|Auto`, as in mod_wsgi.
@@ -115,6 +118,7 @@ impl DirConfig {
             script_reloading: pick(&specific.script_reloading, &base.script_reloading),
             application_group: pick(&specific.application_group, &base.application_group),
             enable_sendfile: pick(&specific.enable_sendfile, &base.enable_sendfile),
+            error_override: pick(&specific.error_override, &base.error_override),
         }
     }
 

@@ -42,6 +42,8 @@ pub struct Application {
     pub reload: bool,
     /// WSGIEnableSendfile for wsgi.file_wrapper; None: as EnableSendfile.
     pub sendfile: Option<bool>,
+    /// WSGIErrorOverride: Apache answers the app's error statuses.
+    pub error_override: bool,
 }
 
 /// Serves `request` with `application`. Returns the status for Apache: OK
@@ -89,7 +91,11 @@ pub fn serve(py: Python<'_>, request: Request<'_>, application: &Application) ->
     let shared = unsafe { SharedRequest::new(request) };
     let _ended = EndOnDrop(shared.clone());
     let _serving = ServingGuard::new(&shared);
-    let response = Arc::new(Response::new(shared.clone(), application.sendfile));
+    let response = Arc::new(Response::new(
+        shared.clone(),
+        application.sendfile,
+        application.error_override,
+    ));
     let errors = match Bound::new(py, ErrorLog::new(shared.clone())) {
         Ok(errors) => errors,
         Err(err) => return fail(py, &response, script, err),
@@ -145,7 +151,7 @@ fn run_app(
         Err(err) => Err(err),
     };
     match sent.and(closed).and_then(|()| response.finish(py)) {
-        Ok(()) => status::OK,
+        Ok(()) => response.overridden_status().map_or(status::OK, i32::from),
         Err(err) => fail(py, response, script, err),
     }
 }

@@ -35,6 +35,11 @@ struct State {
     length: Option<u64>,
     body_sent: u64,
     client_gone: bool,
+    /// WSGIErrorOverride On: an error status is answered by Apache (its
+    /// ErrorDocument), not with the app's body.
+    error_override: bool,
+    /// The head of an error response handed to Apache that way.
+    overridden: Option<Head>,
 }
 
 /// A block of body the state has let through: its length, and the head to
@@ -49,6 +54,9 @@ impl State {
     /// Lets through up to `len` more body bytes under the Content-Length in
     /// force. None when nothing needs to reach Apache.
     fn claim(&mut self, len: u64) -> Option<Claim> {
+        if self.overridden.is_some() || self.override_error() {
+            return None;
+        }
         let allowed = self
             .length
             .map_or(u64::MAX, |length| length.saturating_sub(self.body_sent));
@@ -64,6 +72,18 @@ impl State {
         })
     }
 
+    /// Under WSGIErrorOverride, takes an error head that has not gone out
+    /// away from the response: nothing of it will be sent.
+    fn override_error(&mut self) -> bool {
+        let is_error = self.head.as_ref().is_some_and(|head| head.code >= 400);
+        if self.error_override && is_error && !self.headers_sent {
+            self.overridden = self.head.take();
+            self.headers_sent = true;
+            return true;
+        }
+        false
+    }
+
     /// The head, the first time it is asked for: it goes out exactly once.
     fn head_to_send(&mut self) -> Option<Head> {
         let head = if self.headers_sent {
@@ -77,20 +97,30 @@ impl State {
 }
 
 impl Response {
-    pub fn new(request: SharedRequest, sendfile: Option<bool>) -> Self {
+    pub fn new(request: SharedRequest, sendfile: Option<bool>, error_override: bool) -> Self {
         Self {
             request,
             sendfile,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                error_override,
+                ..State::default()
+            }),
         }
+    }
+
+    /// The error status handed to Apache under WSGIErrorOverride.
+    pub fn overridden_status(&self) -> Option<u16> {
+        self.state().overridden.as_ref().map(|head| head.code)
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether the client has (or will have) the status and headers.
     pub fn headers_sent(&self) -> bool {
-        self.state().headers_sent
+        let state = self.state();
+        state.headers_sent && state.overridden.is_none()
     }
 
     pub fn client_gone(&self) -> bool {
@@ -219,6 +249,10 @@ impl Response {
                     "the application returned without calling start_response()",
                 ));
             }
+            if state.overridden.is_some() || state.override_error() {
+                drop(state);
+                return self.hand_error_to_apache(py);
+            }
             let head = state.head_to_send();
             (head, state.length, state.body_sent)
         };
@@ -239,6 +273,28 @@ impl Response {
             })
         });
         self.check_sent(result)
+    }
+
+    /// Leaves the overridden error to Apache, keeping the app's
+    /// WWW-Authenticate challenge, without which a 401 is useless.
+    fn hand_error_to_apache(&self, py: Python<'_>) -> PyResult<()> {
+        let challenges: Vec<Vec<u8>> = self
+            .state()
+            .overridden
+            .iter()
+            .flat_map(|head| &head.headers)
+            .filter(|(name, _)| name.eq_ignore_ascii_case(b"www-authenticate"))
+            .map(|(_, value)| value.clone())
+            .collect();
+        let request = &self.request;
+        let kept = py.detach(|| {
+            request.with(|r| {
+                for challenge in &challenges {
+                    r.err_headers_out().add(b"WWW-Authenticate", challenge);
+                }
+            })
+        });
+        kept.map_err(|_| request_ended("start_response()"))
     }
 
     /// Cuts the response short after an error once the headers are out.
