@@ -135,7 +135,14 @@ pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -
                 .set(b"HTTP_AUTHORIZATION", authorization);
         }
     }
-    let application = application(&request, script, alias, config);
+    let forwarded_https = match &config.trusted_proxy_headers {
+        Some(headers) => {
+            wsgi::proxy_headers::apply(&request, headers, config.trusted_proxies.as_deref())
+        }
+        None => None,
+    };
+    let mut application = application(&request, script, alias, config);
+    application.forwarded_https = forwarded_https;
 
     let log_to = request.server();
     match interpreter::with_python(|py| wsgi::serve(py, request, &application)) {
@@ -190,5 +197,6 @@ fn application(
         reload: config.reloads_scripts(),
         sendfile: config.enable_sendfile,
         error_override: config.error_override.unwrap_or(false),
+        forwarded_https: None,
     }
 }

@@ -52,6 +52,12 @@ type Answer = (u16, BTreeMap<String, String>);
 /// test can also check they are the answers it expects (two gateways
 /// failing alike would otherwise pass).
 fn assert_same_environ(site: &str, requests: &[&str]) -> Vec<Answer> {
+    assert_same_environ_but(site, requests, &[])
+}
+
+/// As [`assert_same_environ`], leaving out `deliberate` keys, where
+/// mod_rwsgi differs from mod_wsgi on purpose (each caller says why).
+fn assert_same_environ_but(site: &str, requests: &[&str], deliberate: &[&str]) -> Vec<Answer> {
     let ours = Apache::start_gateway(Gateway::Rwsgi, site);
     let theirs = Apache::start_gateway(Gateway::ModWsgi, site);
     let mut differences = Vec::new();
@@ -67,7 +73,10 @@ fn assert_same_environ(site: &str, requests: &[&str]) -> Vec<Answer> {
             ));
         }
         let keys: std::collections::BTreeSet<_> = our_env.keys().chain(their_env.keys()).collect();
-        for key in keys {
+        for key in keys
+            .into_iter()
+            .filter(|key| !deliberate.contains(&key.as_str()))
+        {
             let (a, b) = (our_env.get(key), their_env.get(key));
             if a != b {
                 differences.push(format!("{first_line}: {key} = {a:?}, mod_wsgi {b:?}"));
@@ -444,4 +453,59 @@ fn wsgi_script_alias_match_maps_urls_as_mod_wsgi_maps_them() {
         "'@ROOT@/apps/cgi_environ.wsgi'"
     );
     assert_eq!(answers[3].0, 404);
+}
+
+const PROXIED: &str = "GET /app/x HTTP/1.1\nHost: internal.test\n\
+    X-Forwarded-For: 203.0.113.9, 127.0.0.1\nX-Real-IP: 6.6.6.6\n\
+    X-Forwarded-Host: public.example\nX-Forwarded-Port: 443\n\
+    X-Forwarded-Proto: https\nX-Script-Name: /mount\nConnection: close\n\n";
+
+fn proxy_site(proxies: &str) -> String {
+    format!(
+        "{ALIAS}WSGITrustedProxyHeaders X-Forwarded-For X-Forwarded-Host X-Forwarded-Port X-Forwarded-Proto X-Script-Name\n\
+         WSGITrustedProxies {proxies}\n"
+    )
+}
+
+#[test]
+fn headers_from_a_trusted_proxy_replace_apaches_view_as_in_mod_wsgi() {
+    let answers = assert_same_environ(&proxy_site("127.0.0.1 10.0.0.0/8"), &[PROXIED]);
+    let env = &answers[0];
+    assert_eq!(value(env, "REMOTE_ADDR"), "'203.0.113.9'");
+    assert_eq!(value(env, "HTTP_HOST"), "'public.example'");
+    assert_eq!(value(env, "SERVER_PORT"), "'443'");
+    assert_eq!(value(env, "SCRIPT_NAME"), "'/mount'");
+    assert_eq!(value(env, "wsgi.url_scheme"), "'https'");
+    assert_eq!(
+        value(env, "HTTP_X_REAL_IP"),
+        "absent",
+        "a synonym of a trusted header"
+    );
+}
+
+#[test]
+fn headers_from_an_untrusted_peer_are_stripped_as_in_mod_wsgi() {
+    // Debian's mod_wsgi 4.9.4 leaves X-Forwarded-Port from an untrusted
+    // peer in environ, where an app may still believe it; mod_rwsgi strips
+    // it like every other trusted header (newer mod_wsgi does too).
+    let answers = assert_same_environ_but(
+        &proxy_site("10.0.0.1"),
+        &[PROXIED],
+        &["HTTP_X_FORWARDED_PORT"],
+    );
+    let env = &answers[0];
+    assert_eq!(value(env, "REMOTE_ADDR"), "'127.0.0.1'");
+    assert_eq!(value(env, "HTTP_HOST"), "'internal.test'");
+    assert_eq!(value(env, "SCRIPT_NAME"), "'/app'");
+    assert_eq!(value(env, "wsgi.url_scheme"), "'http'");
+    for stripped in [
+        "HTTP_X_FORWARDED_FOR",
+        "HTTP_X_FORWARDED_HOST",
+        "HTTP_X_FORWARDED_PORT",
+        "HTTP_X_FORWARDED_PROTO",
+        "HTTP_X_SCRIPT_NAME",
+        "HTTP_X_REAL_IP",
+    ] {
+        assert_eq!(value(env, stripped), "absent", "{stripped}");
+    }
 }

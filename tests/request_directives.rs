@@ -307,3 +307,37 @@ fn wsgi_error_override_answers_error_statuses_with_apaches_error_document() {
     assert_eq!(fine.text(), "the app's own body for 200");
     assert_eq!(fine.header("X-From-App"), Some("yes"));
 }
+
+#[test]
+fn without_wsgi_trusted_proxies_every_peer_is_believed() {
+    let apache = Apache::start(
+        "WSGIScriptAlias /probe @APPS@/probe.wsgi\nWSGITrustedProxyHeaders X-Forwarded-For\n",
+    );
+    let request = "GET /probe?environ=REMOTE_ADDR HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 198.51.100.7, 10.1.1.1\r\nConnection: close\r\n\r\n";
+    assert_eq!(
+        apache.raw(request.as_bytes()).text(),
+        r#"{"value": "198.51.100.7"}"#
+    );
+}
+
+#[test]
+fn unknown_proxy_headers_and_bad_addresses_are_config_errors() {
+    for (line, message) in [
+        (
+            "WSGITrustedProxyHeaders X-Forwarded-Colour",
+            "WSGITrustedProxyHeaders: 'X-Forwarded-Colour' is not a proxy header mod_rwsgi knows; accepted: X-Forwarded-For,",
+        ),
+        (
+            "WSGITrustedProxies 10.0.0.0/33",
+            "WSGITrustedProxies: '10.0.0.0/33' is not an IP address or network",
+        ),
+        (
+            "WSGITrustedProxies proxy.example",
+            "WSGITrustedProxies: 'proxy.example' is not an IP address or network",
+        ),
+    ] {
+        let (ok, output) = Apache::check_config(&format!("{line}\n"));
+        assert!(!ok, "{line}: {output}");
+        assert!(output.contains(message), "{line}: {output}");
+    }
+}

@@ -86,4 +86,10 @@ impl<'r> Table<'r> {
             )
         }
     }
+
+    /// Removes every entry with this key.
+    pub fn unset(&self, key: &CStr) {
+        // SAFETY: live table; the key is only read.
+        unsafe { ffi::apr_table_unset(self.raw, key.as_ptr()) }
+    }
 }

@@ -8,7 +8,7 @@ use std::ffi::CStr;
 use std::path::{Path, PathBuf};
 
 use super::script_alias::{parse_callable, parse_script_alias, parse_script_alias_match};
-use super::{DirConfig, MapHeadToGet, PythonHome, ServerConfig};
+use super::{DirConfig, MapHeadToGet, ProxyHeader, PythonHome, ServerConfig, TrustedProxy};
 
 /// Where a directive may appear, in Apache's terms; the same places as in
 /// mod_wsgi.
@@ -111,8 +111,29 @@ pub static DIRECTIVES: [Directive; 42] = [
         t.dir.error_override = Some(on_off(name, one(name, args)?)?);
         Ok(())
     }),
-    directive!(c"WSGITrustedProxyHeaders", FileInfo, c"WSGITrustedProxyHeaders header ...", not_yet),
-    directive!(c"WSGITrustedProxies", FileInfo, c"WSGITrustedProxies address ...", not_yet),
+    directive!(c"WSGITrustedProxyHeaders", FileInfo, c"WSGITrustedProxyHeaders X-Forwarded-For X-Forwarded-Proto ...: proxy headers that replace Apache's view of the request", |t, name, args| {
+        if args.is_empty() {
+            return Err(format!("{name} takes one or more header names"));
+        }
+        let headers = args.iter().map(|arg| {
+            ProxyHeader::parse(arg).ok_or_else(|| {
+                let accepted: Vec<&str> = ProxyHeader::ALL.iter().map(|h| h.header_name()).collect();
+                format!("{name}: '{arg}' is not a proxy header mod_rwsgi knows; accepted: {}", accepted.join(", "))
+            })
+        });
+        t.dir.trusted_proxy_headers = Some(headers.collect::<Result<_, _>>()?);
+        Ok(())
+    }),
+    directive!(c"WSGITrustedProxies", FileInfo, c"WSGITrustedProxies 10.0.0.1 192.168.0.0/16 ...: the proxies whose headers are believed", |t, name, args| {
+        if args.is_empty() {
+            return Err(format!("{name} takes one or more addresses or networks"));
+        }
+        let proxies = args.iter().map(|arg| {
+            TrustedProxy::parse(arg).ok_or_else(|| format!("{name}: '{arg}' is not an IP address or network (such as 10.0.0.1 or 10.0.0.0/8)"))
+        });
+        t.dir.trusted_proxies = Some(proxies.collect::<Result<_, _>>()?);
+        Ok(())
+    }),
     directive!(c"WSGIPassApacheRequest", ServerOrDirectory, c"WSGIPassApacheRequest On|Off", not_yet),
     directive!(c"WSGIIgnoreActivity", FileInfo, c"WSGIIgnoreActivity On|Off: daemon processes only", |t, name, args| {
         on_off(name, one(name, args)?)?;

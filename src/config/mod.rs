@@ -90,6 +90,12 @@ pub struct DirConfig {
     /// `WSGIErrorOverride` (default Off): an error status from the app is
     /// answered with Apache's own error document.
     pub error_override: Option<bool>,
+    /// `WSGITrustedProxyHeaders`: headers from a proxy that may replace
+    /// Apache's view of the request.
+    pub trusted_proxy_headers: Option<Vec<ProxyHeader>>,
+    /// `WSGITrustedProxies`: the peers those headers are believed from
+    /// (unset: every peer).
+    pub trusted_proxies: Option<Vec<TrustedProxy>>,
 }
 
 /// `WSGIMapHEADToGET Off|On|Auto`, as in mod_wsgi.
@@ -119,6 +125,11 @@ impl DirConfig {
             application_group: pick(&specific.application_group, &base.application_group),
             enable_sendfile: pick(&specific.enable_sendfile, &base.enable_sendfile),
             error_override: pick(&specific.error_override, &base.error_override),
+            trusted_proxy_headers: pick(
+                &specific.trusted_proxy_headers,
+                &base.trusted_proxy_headers,
+            ),
+            trusted_proxies: pick(&specific.trusted_proxies, &base.trusted_proxies),
         }
     }
 
@@ -158,5 +169,109 @@ impl ServerConfig {
             .iter()
             .enumerate()
             .find_map(|(index, alias)| alias.filename_for(uri).map(|filename| (index, filename)))
+    }
+}
+
+/// A header WSGITrustedProxyHeaders may name: mod_wsgi's set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyHeader {
+    XForwardedFor,
+    XClientIp,
+    XRealIp,
+    XForwardedHost,
+    XHost,
+    XForwardedServer,
+    XForwardedPort,
+    XScriptName,
+    XForwardedScriptName,
+    XForwardedProto,
+    XForwardedScheme,
+    XScheme,
+    XForwardedHttps,
+    XForwardedSsl,
+    XHttps,
+}
+
+impl ProxyHeader {
+    pub const ALL: [ProxyHeader; 15] = [
+        Self::XForwardedFor,
+        Self::XClientIp,
+        Self::XRealIp,
+        Self::XForwardedHost,
+        Self::XHost,
+        Self::XForwardedServer,
+        Self::XForwardedPort,
+        Self::XScriptName,
+        Self::XForwardedScriptName,
+        Self::XForwardedProto,
+        Self::XForwardedScheme,
+        Self::XScheme,
+        Self::XForwardedHttps,
+        Self::XForwardedSsl,
+        Self::XHttps,
+    ];
+
+    /// The header's name as a client sends it.
+    pub fn header_name(self) -> &'static str {
+        match self {
+            Self::XForwardedFor => "X-Forwarded-For",
+            Self::XClientIp => "X-Client-IP",
+            Self::XRealIp => "X-Real-IP",
+            Self::XForwardedHost => "X-Forwarded-Host",
+            Self::XHost => "X-Host",
+            Self::XForwardedServer => "X-Forwarded-Server",
+            Self::XForwardedPort => "X-Forwarded-Port",
+            Self::XScriptName => "X-Script-Name",
+            Self::XForwardedScriptName => "X-Forwarded-Script-Name",
+            Self::XForwardedProto => "X-Forwarded-Proto",
+            Self::XForwardedScheme => "X-Forwarded-Scheme",
+            Self::XScheme => "X-Scheme",
+            Self::XForwardedHttps => "X-Forwarded-HTTPS",
+            Self::XForwardedSsl => "X-Forwarded-SSL",
+            Self::XHttps => "X-HTTPS",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|header| header.header_name().eq_ignore_ascii_case(name))
+    }
+}
+
+/// An address or network in WSGITrustedProxies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrustedProxy {
+    network: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl TrustedProxy {
+    /// "10.0.0.1", "10.0.0.0/8", "::1", "fd00::/8".
+    pub fn parse(text: &str) -> Option<Self> {
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix.parse::<u8>().ok()?)),
+            None => (text, None),
+        };
+        let network: std::net::IpAddr = address.parse().ok()?;
+        let bits = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(bits);
+        (prefix <= bits).then_some(Self { network, prefix })
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr::{V4, V6};
+        // An IPv4 client may reach an IPv6 socket as ::ffff:a.b.c.d.
+        let ip = match ip {
+            V6(v6) => v6.to_ipv4_mapped().map_or(ip, V4),
+            v4 => v4,
+        };
+        let (network, ip, bits) = match (self.network, ip) {
+            (V4(n), V4(i)) => (u128::from(u32::from(n)), u128::from(u32::from(i)), 32),
+            (V6(n), V6(i)) => (u128::from(n), u128::from(i), 128),
+            _ => return false,
+        };
+        let shift = bits - u32::from(self.prefix);
+        shift >= bits || (network >> shift) == (ip >> shift)
     }
 }

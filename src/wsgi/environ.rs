@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use super::file_wrapper::FileWrapper;
-use super::latin1;
+use super::{Application, latin1};
 use crate::apache::{Mpm, Request};
 use crate::interpreter;
 
@@ -14,7 +14,7 @@ use crate::interpreter;
 pub fn build<'py>(
     py: Python<'py>,
     request: &Request<'_>,
-    application_group: &[u8],
+    application: &Application,
 ) -> PyResult<Bound<'py, PyAny>> {
     let environ = PyDict::new(py);
     for (key, value) in request.subprocess_env().entries() {
@@ -37,10 +37,12 @@ pub fn build<'py>(
         multiprocess: true,
     });
     environ.set_item(intern!(py, "wsgi.version"), PyTuple::new(py, [1, 0])?)?;
-    environ.set_item(
-        intern!(py, "wsgi.url_scheme"),
-        latin1(py, request.scheme())?,
-    )?;
+    let scheme = match application.forwarded_https {
+        Some(true) => intern!(py, "https").clone(),
+        Some(false) => intern!(py, "http").clone(),
+        None => latin1(py, request.scheme())?,
+    };
+    environ.set_item(intern!(py, "wsgi.url_scheme"), scheme)?;
     environ.set_item(intern!(py, "wsgi.multithread"), mpm.threaded)?;
     environ.set_item(intern!(py, "wsgi.multiprocess"), mpm.multiprocess)?;
     environ.set_item(intern!(py, "wsgi.run_once"), false)?;
@@ -54,7 +56,7 @@ pub fn build<'py>(
     environ.set_item(intern!(py, "mod_rwsgi.process_group"), intern!(py, ""))?;
     environ.set_item(
         intern!(py, "mod_rwsgi.application_group"),
-        latin1(py, application_group)?,
+        latin1(py, &application.application_group)?,
     )?;
     if let Some(id) = request.log_id() {
         environ.set_item(intern!(py, "mod_rwsgi.request_id"), latin1(py, id)?)?;

@@ -7,6 +7,7 @@ mod environ;
 mod errors;
 mod file_wrapper;
 mod input;
+pub mod proxy_headers;
 mod response;
 mod script;
 mod start_response;
@@ -44,6 +45,8 @@ pub struct Application {
     pub sendfile: Option<bool>,
     /// WSGIErrorOverride: Apache answers the app's error statuses.
     pub error_override: bool,
+    /// The scheme a trusted proxy header decided (true: https).
+    pub forwarded_https: Option<bool>,
 }
 
 /// Serves `request` with `application`. Returns the status for Apache: OK
@@ -74,7 +77,7 @@ pub fn serve(py: Python<'_>, request: Request<'_>, application: &Application) ->
         }
     };
     application_group::note_served(&application.application_group, &request);
-    let environ = match environ::build(py, &request, &application.application_group) {
+    let environ = match environ::build(py, &request, application) {
         Ok(environ) => environ,
         Err(err) => {
             let headline = exception_headline(script);

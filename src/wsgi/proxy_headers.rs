@@ -1,0 +1,201 @@
+//! WSGITrustedProxyHeaders and WSGITrustedProxies: what a reverse proxy in
+//! front of Apache says about the original request (client address, host,
+//! port, scheme, mount point) replaces Apache's view in environ, but only
+//! when the peer is a trusted proxy. Every synonym of a trusted header that
+//! did not win is removed from environ, so a client cannot spoof one through
+//! another.
+
+use std::ffi::CStr;
+use std::net::IpAddr;
+
+use crate::apache::{Request, Table};
+use crate::config::{ProxyHeader, TrustedProxy};
+
+/// What each kind of header sets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Category {
+    Client,
+    Host,
+    Server,
+    Port,
+    ScriptName,
+    Scheme,
+}
+
+fn category(header: ProxyHeader) -> Category {
+    use ProxyHeader::*;
+    match header {
+        XForwardedFor | XClientIp | XRealIp => Category::Client,
+        XForwardedHost | XHost => Category::Host,
+        XForwardedServer => Category::Server,
+        XForwardedPort => Category::Port,
+        XScriptName | XForwardedScriptName => Category::ScriptName,
+        XForwardedProto | XForwardedScheme | XScheme | XForwardedHttps | XForwardedSsl | XHttps => {
+            Category::Scheme
+        }
+    }
+}
+
+/// Applies the trusted headers to the CGI environment of `request`.
+/// Returns the scheme a trusted header decided (Some(true) for https).
+pub fn apply(
+    request: &Request<'_>,
+    headers: &[ProxyHeader],
+    proxies: Option<&[TrustedProxy]>,
+) -> Option<bool> {
+    if headers.is_empty() {
+        return None;
+    }
+    let env = request.subprocess_env();
+    let peer_trusted = match proxies {
+        None => true,
+        Some(proxies) => env
+            .get(c"REMOTE_ADDR")
+            .and_then(parse_ip)
+            .is_some_and(|ip| proxies.iter().any(|p| p.contains(ip))),
+    };
+    let mut winners: Vec<(Category, ProxyHeader)> = Vec::new();
+    let mut https = None;
+    for &header in headers {
+        let category = category(header);
+        if !peer_trusted {
+            continue;
+        }
+        let Some(value) = env.get(header.env_name()) else {
+            continue;
+        };
+        let value = value.to_vec();
+        if let Some(scheme) = apply_one(&env, header, &value, proxies) {
+            https = Some(scheme);
+        }
+        // As in mod_wsgi: applied in the order configured, the last of a
+        // kind wins.
+        winners.retain(|(c, _)| *c != category);
+        winners.push((category, header));
+    }
+    // Synonyms of every trusted header's kind go, but for the winner.
+    for &header in headers {
+        let category = category(header);
+        let winner = winners
+            .iter()
+            .find(|(c, _)| *c == category)
+            .map(|(_, h)| *h);
+        for synonym in ProxyHeader::ALL {
+            if self::category(synonym) == category && Some(synonym) != winner {
+                env.unset(synonym.env_name());
+            }
+        }
+    }
+    https
+}
+
+/// Applies one trusted header's value; Some(https) for a scheme header.
+fn apply_one(
+    env: &Table<'_>,
+    header: ProxyHeader,
+    value: &[u8],
+    proxies: Option<&[TrustedProxy]>,
+) -> Option<bool> {
+    use ProxyHeader::*;
+    match header {
+        XForwardedFor => forwarded_for(env, value, proxies),
+        XClientIp | XRealIp => env.set(b"REMOTE_ADDR", value),
+        XForwardedHost | XHost => env.set(b"HTTP_HOST", value),
+        XForwardedServer => env.set(b"SERVER_NAME", value),
+        XForwardedPort => env.set(b"SERVER_PORT", value),
+        XScriptName | XForwardedScriptName => env.set(b"SCRIPT_NAME", value),
+        XForwardedProto | XForwardedScheme | XScheme => {
+            return scheme_name(value).inspect(|&https| set_https(env, https));
+        }
+        XForwardedHttps | XForwardedSsl | XHttps => {
+            return flag(value).inspect(|&https| set_https(env, https));
+        }
+    }
+    None
+}
+
+/// wsgi.url_scheme carries the forwarded scheme; an HTTPS variable from
+/// mod_ssl (about the hop from the proxy) must not contradict it.
+fn set_https(env: &Table<'_>, https: bool) {
+    if !https {
+        env.unset(c"HTTPS");
+    }
+}
+
+fn scheme_name(value: &[u8]) -> Option<bool> {
+    match value.to_ascii_lowercase().as_slice() {
+        b"https" => Some(true),
+        b"http" => Some(false),
+        _ => None,
+    }
+}
+
+fn flag(value: &[u8]) -> Option<bool> {
+    match value.to_ascii_lowercase().as_slice() {
+        b"on" | b"true" | b"1" => Some(true),
+        b"off" | b"false" | b"0" => Some(false),
+        _ => None,
+    }
+}
+
+/// X-Forwarded-For: "client, proxy1, proxy2". With a list of trusted
+/// proxies, the client is the address left of the trusted ones at the right
+/// end (and the header keeps only it and what follows); without one, the
+/// first address.
+fn forwarded_for(env: &Table<'_>, value: &[u8], proxies: Option<&[TrustedProxy]>) {
+    let items: Vec<&[u8]> = value
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|item| !item.is_empty())
+        .collect();
+    let Some(&last) = items.last() else {
+        return;
+    };
+    let Some(proxies) = proxies else {
+        env.set(b"REMOTE_ADDR", items[0]);
+        return;
+    };
+    let mut first_trusted = None;
+    for (i, item) in items.iter().enumerate().rev() {
+        match parse_ip(item) {
+            Some(ip) if proxies.iter().any(|p| p.contains(ip)) => first_trusted = Some(i),
+            _ => break,
+        }
+    }
+    let (client, kept) = match first_trusted {
+        Some(i) => {
+            let start = i.saturating_sub(1);
+            (items[start], items[start..].join(&b", "[..]))
+        }
+        None => (last, last.to_vec()),
+    };
+    env.set(b"REMOTE_ADDR", client);
+    env.set(b"HTTP_X_FORWARDED_FOR", &kept);
+}
+
+fn parse_ip(text: &[u8]) -> Option<IpAddr> {
+    std::str::from_utf8(text).ok()?.parse().ok()
+}
+
+impl ProxyHeader {
+    fn env_name(self) -> &'static CStr {
+        use ProxyHeader::*;
+        match self {
+            XForwardedFor => c"HTTP_X_FORWARDED_FOR",
+            XClientIp => c"HTTP_X_CLIENT_IP",
+            XRealIp => c"HTTP_X_REAL_IP",
+            XForwardedHost => c"HTTP_X_FORWARDED_HOST",
+            XHost => c"HTTP_X_HOST",
+            XForwardedServer => c"HTTP_X_FORWARDED_SERVER",
+            XForwardedPort => c"HTTP_X_FORWARDED_PORT",
+            XScriptName => c"HTTP_X_SCRIPT_NAME",
+            XForwardedScriptName => c"HTTP_X_FORWARDED_SCRIPT_NAME",
+            XForwardedProto => c"HTTP_X_FORWARDED_PROTO",
+            XForwardedScheme => c"HTTP_X_FORWARDED_SCHEME",
+            XScheme => c"HTTP_X_SCHEME",
+            XForwardedHttps => c"HTTP_X_FORWARDED_HTTPS",
+            XForwardedSsl => c"HTTP_X_FORWARDED_SSL",
+            XHttps => c"HTTP_X_HTTPS",
+        }
+    }
+}
