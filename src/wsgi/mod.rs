@@ -62,7 +62,25 @@ pub fn serve(py: Python<'_>, request: Request<'_>, application: &Application) ->
         application.reload,
     );
     let app = match loaded {
-        Ok(app) => app,
+        Ok(script::Loaded {
+            app,
+            reload_failure: None,
+        }) => app,
+        Ok(script::Loaded {
+            app,
+            reload_failure: Some(err),
+        }) => {
+            request.log(
+                Level::Error,
+                &format!(
+                    "mod_rwsgi (pid={}): Reloading the changed WSGI script '{}' failed; the version loaded before keeps serving until the file changes again.\n{}",
+                    std::process::id(),
+                    script.display(),
+                    format_exception(py, &err)
+                ),
+            );
+            app
+        }
         Err(err) => {
             let headline = format!(
                 "mod_rwsgi (pid={}): Failed to load WSGI script '{}'.",

@@ -16,6 +16,16 @@ use pyo3::types::{PyBytes, PyModule};
 struct LoadedScript {
     mtime: i64,
     module: Py<PyModule>,
+    /// The modification time of a changed file that failed to execute:
+    /// not tried again until the file changes once more.
+    failed_mtime: Option<i64>,
+}
+
+/// A script's callable, and why a changed version of the script could not
+/// replace the loaded one (which then keeps serving).
+pub struct Loaded<'py> {
+    pub app: Bound<'py, PyAny>,
+    pub reload_failure: Option<PyErr>,
 }
 
 /// Scripts loaded in this process, by path. The lock is also held while a
@@ -31,13 +41,17 @@ pub fn load<'py>(
     mtime: i64,
     callable: &str,
     reload: bool,
-) -> PyResult<Bound<'py, PyAny>> {
-    let module = module_for(py, path, mtime, reload)?;
-    module.getattr_opt(callable)?.ok_or_else(|| {
+) -> PyResult<Loaded<'py>> {
+    let (module, reload_failure) = module_for(py, path, mtime, reload)?;
+    let app = module.getattr_opt(callable)?.ok_or_else(|| {
         PyAttributeError::new_err(format!(
             "Target WSGI script '{}' does not contain WSGI application '{callable}'.",
             path.display()
         ))
+    })?;
+    Ok(Loaded {
+        app,
+        reload_failure,
     })
 }
 
@@ -54,31 +68,47 @@ pub fn preload(py: Python<'_>, path: &Path) -> PyResult<()> {
 }
 
 /// The script's module: the loaded one, or the script executed (again)
-/// when it is new, or changed and `reload` allows.
+/// when it is new, or changed and `reload` allows. A changed script that
+/// fails to execute (a half-written file during a deploy, a syntax error)
+/// leaves the loaded version serving; the failure comes back with it.
 fn module_for<'py>(
     py: Python<'py>,
     path: &Path,
     mtime: i64,
     reload: bool,
-) -> PyResult<Bound<'py, PyModule>> {
+) -> PyResult<(Bound<'py, PyModule>, Option<PyErr>)> {
     let mut scripts = SCRIPTS
         .lock_py_attached(py)
         .unwrap_or_else(|e| e.into_inner());
     let scripts = scripts.get_or_insert_with(HashMap::new);
-    match scripts.get(path) {
-        Some(loaded) if loaded.mtime == mtime || !reload => Ok(loaded.module.bind(py).clone()),
-        _ => {
-            let module = execute(py, path)?;
-            scripts.insert(
-                path.to_path_buf(),
-                LoadedScript {
-                    mtime,
-                    module: module.clone().unbind(),
-                },
-            );
-            Ok(module)
+    if let Some(loaded) = scripts.get_mut(path) {
+        let current = loaded.mtime == mtime || !reload || loaded.failed_mtime == Some(mtime);
+        if current {
+            return Ok((loaded.module.bind(py).clone(), None));
         }
+        return match execute(py, path) {
+            Ok(module) => {
+                loaded.mtime = mtime;
+                loaded.module = module.clone().unbind();
+                loaded.failed_mtime = None;
+                Ok((module, None))
+            }
+            Err(err) => {
+                loaded.failed_mtime = Some(mtime);
+                Ok((loaded.module.bind(py).clone(), Some(err)))
+            }
+        };
     }
+    let module = execute(py, path)?;
+    scripts.insert(
+        path.to_path_buf(),
+        LoadedScript {
+            mtime,
+            module: module.clone().unbind(),
+            failed_mtime: None,
+        },
+    );
+    Ok((module, None))
 }
 
 /// mod_wsgi names a script's module after a hash of its path, so that two
@@ -107,9 +137,14 @@ fn execute<'py>(py: Python<'py>, path: &Path) -> PyResult<Bound<'py, PyModule>> 
         true,
     ))?;
     let modules = py.import("sys")?.getattr("modules")?;
+    let previous = modules.get_item(&name).ok();
     modules.set_item(&name, &module)?;
     if let Err(err) = builtins.getattr("exec")?.call1((code, module.dict())) {
-        let _ = modules.del_item(&name);
+        // The version still serving (if any) stays importable by name.
+        let _ = match previous {
+            Some(previous) => modules.set_item(&name, previous),
+            None => modules.del_item(&name),
+        };
         return Err(err);
     }
     Ok(module)
