@@ -341,3 +341,24 @@ fn unknown_proxy_headers_and_bad_addresses_are_config_errors() {
         assert!(output.contains(message), "{line}: {output}");
     }
 }
+
+#[test]
+fn every_directive_mod_rwsgi_knows_is_documented_and_known_to_apache() {
+    let source = include_str!("../src/config/directives.rs");
+    let docs = include_str!("../docs/directives.md");
+    let names: Vec<&str> = source
+        .split("directive!(c\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert_eq!(names.len(), 42, "{names:?}");
+    for name in &names {
+        assert!(
+            docs.contains(&format!("| `{name}` |")),
+            "{name} is missing from docs/directives.md"
+        );
+        // Apache knows the name: a misuse gets our message, not "Invalid command".
+        let (_, output) = Apache::check_config(&format!("{name}\n"));
+        assert!(!output.contains("Invalid command"), "{name}: {output}");
+    }
+}

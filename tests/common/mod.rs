@@ -176,14 +176,15 @@ fn new_server_root() -> PathBuf {
 }
 
 /// Builds the httpd.conf for a test: the fixed base plus `site`, in which
-/// @APPS@ names the directory of fixture apps, @ROOT@ the ServerRoot and
-/// @MODULES@ Apache's module directory.
+/// @APPS@ names the directory of fixture apps, @ROOT@ the ServerRoot,
+/// @MODULES@ Apache's module directory and @PORT@ the port it listens on.
 fn config_text(root: &Path, port: u16, mpm: Mpm, gateway: Gateway, site: &str) -> String {
     let modules = apache_modules_dir().display().to_string();
     let site = site
         .replace("@APPS@", &root.join("apps").display().to_string())
         .replace("@ROOT@", &root.display().to_string())
-        .replace("@MODULES@", &modules);
+        .replace("@MODULES@", &modules)
+        .replace("@PORT@", &port.to_string());
     format!(
         r#"ServerRoot "{root}"
 Listen 127.0.0.1:{port}
