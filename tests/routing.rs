@@ -130,7 +130,7 @@ fn a_script_alias_needs_two_paths() {
     let (ok, output) = Apache::check_config("WSGIScriptAlias /app");
     assert!(!ok, "{output}");
     assert!(
-        output.contains("takes a URL path, a script path"),
+        output.contains("WSGIScriptAlias takes a URL path (or regex), a script path"),
         "{output}"
     );
 }

@@ -42,13 +42,8 @@ pub fn load<'py>(
     callable: &str,
     reload: bool,
 ) -> PyResult<Loaded<'py>> {
-    let (module, reload_failure) = module_for(py, path, mtime, reload)?;
-    let app = module.getattr_opt(callable)?.ok_or_else(|| {
-        PyAttributeError::new_err(format!(
-            "Target WSGI script '{}' does not contain WSGI application '{callable}'.",
-            path.display()
-        ))
-    })?;
+    let (module, reload_failure) = module_for(py, path, mtime, reload, Some(callable))?;
+    let app = app_of(&module, path, callable)?;
     Ok(Loaded {
         app,
         reload_failure,
@@ -64,18 +59,33 @@ pub fn preload(py: Python<'_>, path: &Path) -> PyResult<()> {
     // The modification time as Apache's stat() reports it (microseconds),
     // so that the first request does not take the script for changed.
     let mtime = metadata.mtime() * 1_000_000 + metadata.mtime_nsec() / 1000;
-    module_for(py, path, mtime, true).map(drop)
+    module_for(py, path, mtime, true, None).map(drop)
+}
+
+fn app_of<'py>(
+    module: &Bound<'py, PyModule>,
+    path: &Path,
+    callable: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    module.getattr_opt(callable)?.ok_or_else(|| {
+        PyAttributeError::new_err(format!(
+            "Target WSGI script '{}' does not contain WSGI application '{callable}'.",
+            path.display()
+        ))
+    })
 }
 
 /// The script's module: the loaded one, or the script executed (again)
 /// when it is new, or changed and `reload` allows. A changed script that
-/// fails to execute (a half-written file during a deploy, a syntax error)
-/// leaves the loaded version serving; the failure comes back with it.
+/// fails to execute or lacks `callable` (a half-written file during a
+/// deploy, a syntax error) leaves the loaded version serving; the failure
+/// comes back with it.
 fn module_for<'py>(
     py: Python<'py>,
     path: &Path,
     mtime: i64,
     reload: bool,
+    callable: Option<&str>,
 ) -> PyResult<(Bound<'py, PyModule>, Option<PyErr>)> {
     let mut scripts = SCRIPTS
         .lock_py_attached(py)
@@ -86,7 +96,11 @@ fn module_for<'py>(
         if current {
             return Ok((loaded.module.bind(py).clone(), None));
         }
-        return match execute(py, path) {
+        let executed = execute(py, path).and_then(|module| match callable {
+            Some(callable) => app_of(&module, path, callable).map(|_| module),
+            None => Ok(module),
+        });
+        return match executed {
             Ok(module) => {
                 loaded.mtime = mtime;
                 loaded.module = module.clone().unbind();
@@ -95,7 +109,12 @@ fn module_for<'py>(
             }
             Err(err) => {
                 loaded.failed_mtime = Some(mtime);
-                Ok((loaded.module.bind(py).clone(), Some(err)))
+                let module = loaded.module.bind(py).clone();
+                // The version still serving stays importable by its name.
+                py.import("sys")?
+                    .getattr("modules")?
+                    .set_item(module_name(path), &module)?;
+                Ok((module, Some(err)))
             }
         };
     }
