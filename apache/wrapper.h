@@ -6,6 +6,7 @@
 #include "http_main.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "mod_auth.h"
 #include "util_script.h"
 #include "ap_mpm.h"
 #include "apr_buckets.h"

@@ -7,9 +7,12 @@
 //! - `interpreter`: the embedded CPython's life in each child.
 //! - `wsgi`: the PEP 3333 gateway (environ, input, errors, start_response,
 //!   response writing, script loading).
-//! - `handler`: the glue between Apache's hooks and the gateway.
+//! - `handler`: the glue between Apache's content hooks and the gateway.
+//! - `auth`: the glue between Apache's access, authentication and
+//!   authorization phases and the scripts that decide them.
 
 mod apache;
+mod auth;
 mod config;
 mod handler;
 mod interpreter;

@@ -20,6 +20,25 @@ pub use request::{ChunkedPolicy, ClientGone, FileType, Request, RequestEnded, Sh
 pub use server::{Mpm, Server};
 pub use table::Table;
 
+/// What an authentication provider answers Apache about a user.
+pub enum Authn {
+    Granted,
+    Denied,
+    /// For Digest: the user exists, with this hex MD5 of user:realm:password.
+    UserFound(Vec<u8>),
+    UserNotFound,
+    Error,
+}
+
+/// What an authorization provider answers about a `Require` line.
+pub enum Authz {
+    Granted,
+    Denied,
+    /// No authenticated user to decide about (Apache then authenticates).
+    DeniedNoUser,
+    Error,
+}
+
 /// The status codes a handler returns to Apache.
 pub mod status {
     pub const OK: i32 = 0;

@@ -79,6 +79,16 @@ const fn req_override(allowed: Allowed) -> c_int {
     }) as c_int
 }
 
+static AUTHN_PROVIDER: Shared<ffi::authn_provider> = Shared(ffi::authn_provider {
+    check_password: Some(check_password),
+    get_realm_hash: Some(get_realm_hash),
+});
+
+static AUTHZ_PROVIDER: Shared<ffi::authz_provider> = Shared(ffi::authz_provider {
+    check_authorization: Some(check_group),
+    parse_require_line: None,
+});
+
 /// mod_wsgi runs its alias translation after mod_alias and before userdir.
 static TRANSLATE_AFTER: Shared<[*const c_char; 2]> = Shared([c"mod_alias.c".as_ptr(), null()]);
 static TRANSLATE_BEFORE: Shared<[*const c_char; 3]> = Shared([
@@ -103,7 +113,7 @@ fn catching<T>(what: &str, fallback: T, f: impl FnOnce() -> T) -> T {
     })
 }
 
-unsafe extern "C" fn register_hooks(_pool: *mut ffi::apr_pool_t) {
+unsafe extern "C" fn register_hooks(pool: *mut ffi::apr_pool_t) {
     catching("register_hooks", (), || {
         let middle = ffi::APR_HOOK_MIDDLE as c_int;
         // SAFETY: Apache calls register_hooks while it may register hooks;
@@ -118,6 +128,26 @@ unsafe extern "C" fn register_hooks(_pool: *mut ffi::apr_pool_t) {
                 middle,
             );
             ffi::ap_hook_handler(Some(handler), null(), null(), middle);
+            ffi::ap_hook_access_checker(Some(access_checker), null(), null(), middle);
+            // `AuthBasicProvider wsgi` / `AuthDigestProvider wsgi` and
+            // `Require wsgi-group`, as mod_wsgi names them.
+            let per_conf = ffi::AP_AUTH_INTERNAL_PER_CONF as c_int;
+            ffi::ap_register_auth_provider(
+                pool,
+                c"authn".as_ptr(),
+                c"wsgi".as_ptr(),
+                c"0".as_ptr(),
+                (&raw const AUTHN_PROVIDER.0).cast(),
+                per_conf,
+            );
+            ffi::ap_register_auth_provider(
+                pool,
+                c"authz".as_ptr(),
+                c"wsgi-group".as_ptr(),
+                c"0".as_ptr(),
+                (&raw const AUTHZ_PROVIDER.0).cast(),
+                per_conf,
+            );
         }
     })
 }
@@ -217,6 +247,125 @@ unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
             None => status::DECLINED,
         }
     })
+}
+
+unsafe extern "C" fn access_checker(r: *mut ffi::request_rec) -> c_int {
+    catching("the access checker", status::INTERNAL_SERVER_ERROR, || {
+        // SAFETY: Apache passes a live request for the duration of the hook.
+        match unsafe { Request::from_raw(r) } {
+            Some(request) => {
+                let config = dir_config(&request);
+                crate::auth::check_access(request, config)
+            }
+            None => status::DECLINED,
+        }
+    })
+}
+
+/// Reads a string Apache passes to a provider.
+unsafe fn provider_arg<'a>(arg: *const c_char) -> &'a [u8] {
+    if arg.is_null() {
+        b""
+    } else {
+        // SAFETY: Apache passes NUL-terminated strings that live for the call.
+        unsafe { CStr::from_ptr(arg) }.to_bytes()
+    }
+}
+
+fn authn_status(outcome: super::Authn) -> ffi::authn_status {
+    match outcome {
+        super::Authn::Granted => ffi::authn_status_AUTH_GRANTED,
+        super::Authn::Denied => ffi::authn_status_AUTH_DENIED,
+        super::Authn::UserFound(_) => ffi::authn_status_AUTH_USER_FOUND,
+        super::Authn::UserNotFound => ffi::authn_status_AUTH_USER_NOT_FOUND,
+        super::Authn::Error => ffi::authn_status_AUTH_GENERAL_ERROR,
+    }
+}
+
+unsafe extern "C" fn check_password(
+    r: *mut ffi::request_rec,
+    user: *const c_char,
+    password: *const c_char,
+) -> ffi::authn_status {
+    catching(
+        "the wsgi authentication provider",
+        ffi::authn_status_AUTH_GENERAL_ERROR,
+        || {
+            // SAFETY: Apache passes a live request and strings for the call.
+            let (request, user, password) = unsafe {
+                (
+                    Request::from_raw(r),
+                    provider_arg(user),
+                    provider_arg(password),
+                )
+            };
+            let Some(request) = request else {
+                return ffi::authn_status_AUTH_GENERAL_ERROR;
+            };
+            let config = dir_config(&request);
+            authn_status(crate::auth::check_password(request, config, user, password))
+        },
+    )
+}
+
+unsafe extern "C" fn get_realm_hash(
+    r: *mut ffi::request_rec,
+    user: *const c_char,
+    realm: *const c_char,
+    rethash: *mut *mut c_char,
+) -> ffi::authn_status {
+    catching(
+        "the wsgi authentication provider",
+        ffi::authn_status_AUTH_GENERAL_ERROR,
+        || {
+            // SAFETY: Apache passes a live request and strings for the call.
+            let (request, user, realm) = unsafe {
+                (
+                    Request::from_raw(r),
+                    provider_arg(user),
+                    provider_arg(realm),
+                )
+            };
+            let Some(request) = request else {
+                return ffi::authn_status_AUTH_GENERAL_ERROR;
+            };
+            let config = dir_config(&request);
+            // SAFETY: the request pool outlives the provider call.
+            let pool = unsafe { (*r).pool };
+            let outcome = crate::auth::get_realm_hash(request, config, user, realm);
+            if let super::Authn::UserFound(hash) = &outcome {
+                // SAFETY: Apache passes somewhere to store the hash, which must
+                // live in the request pool.
+                unsafe { *rethash = pool::strdup(pool, hash).cast_mut() };
+            }
+            authn_status(outcome)
+        },
+    )
+}
+
+unsafe extern "C" fn check_group(
+    r: *mut ffi::request_rec,
+    require_line: *const c_char,
+    _parsed: *const c_void,
+) -> ffi::authz_status {
+    catching(
+        "the wsgi-group authorization provider",
+        ffi::authz_status_AUTHZ_GENERAL_ERROR,
+        || {
+            // SAFETY: Apache passes a live request and the Require line's text.
+            let (request, line) = unsafe { (Request::from_raw(r), provider_arg(require_line)) };
+            let Some(request) = request else {
+                return ffi::authz_status_AUTHZ_GENERAL_ERROR;
+            };
+            let config = dir_config(&request);
+            match crate::auth::check_group(request, config, line) {
+                super::Authz::Granted => ffi::authz_status_AUTHZ_GRANTED,
+                super::Authz::Denied => ffi::authz_status_AUTHZ_DENIED,
+                super::Authz::DeniedNoUser => ffi::authz_status_AUTHZ_DENIED_NO_USER,
+                super::Authz::Error => ffi::authz_status_AUTHZ_GENERAL_ERROR,
+            }
+        },
+    )
 }
 
 fn server_config<'r>(request: &Request<'r>) -> &'r ServerConfig {

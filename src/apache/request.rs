@@ -82,6 +82,16 @@ impl<'r> Request<'r> {
         (!ptr.is_null()).then(|| unsafe { CStr::from_ptr(ptr) }.to_bytes())
     }
 
+    /// The authenticated user, once authentication has run.
+    pub fn user(&self) -> Option<&'r [u8]> {
+        Self::c_str(self.r().user)
+    }
+
+    /// The client's address as Apache sees it (after mod_remoteip).
+    pub fn useragent_ip(&self) -> &'r [u8] {
+        Self::c_str(self.r().useragent_ip).unwrap_or_default()
+    }
+
     pub fn handler(&self) -> Option<&'r [u8]> {
         Self::c_str(self.r().handler)
     }

@@ -8,7 +8,9 @@ use std::ffi::CStr;
 use std::path::{Path, PathBuf};
 
 use super::script_alias::{parse_callable, parse_script_alias, parse_script_alias_match};
-use super::{DirConfig, MapHeadToGet, ProxyHeader, PythonHome, ServerConfig, TrustedProxy};
+use super::{
+    AuthScript, DirConfig, MapHeadToGet, ProxyHeader, PythonHome, ServerConfig, TrustedProxy,
+};
 
 /// Where a directive may appear, in Apache's terms; the same places as in
 /// mod_wsgi.
@@ -240,10 +242,22 @@ pub static DIRECTIVES: [Directive; 42] = [
     }),
     directive!(c"WSGIServerMetrics", Server, c"WSGIServerMetrics On|Off", not_yet),
     // Authentication and access.
-    directive!(c"WSGIAccessScript", AuthConfig, c"WSGIAccessScript /path/to/script.wsgi", not_yet),
-    directive!(c"WSGIAuthUserScript", AuthConfig, c"WSGIAuthUserScript /path/to/script.wsgi", not_yet),
-    directive!(c"WSGIAuthGroupScript", AuthConfig, c"WSGIAuthGroupScript /path/to/script.wsgi", not_yet),
-    directive!(c"WSGIGroupAuthoritative", AuthConfig, c"WSGIGroupAuthoritative On|Off", not_yet),
+    directive!(c"WSGIAccessScript", AuthConfig, c"WSGIAccessScript /path/to/script.wsgi [application-group=name]: allow_access(environ, host) decides who may in", |t, name, args| {
+        t.dir.access_script = Some(parse_auth_script(name, args)?);
+        Ok(())
+    }),
+    directive!(c"WSGIAuthUserScript", AuthConfig, c"WSGIAuthUserScript /path/to/script.wsgi [application-group=name]: check_password / get_realm_hash for AuthBasicProvider wsgi / AuthDigestProvider wsgi", |t, name, args| {
+        t.dir.auth_user_script = Some(parse_auth_script(name, args)?);
+        Ok(())
+    }),
+    directive!(c"WSGIAuthGroupScript", AuthConfig, c"WSGIAuthGroupScript /path/to/script.wsgi [application-group=name]: groups_for_user for Require wsgi-group", |t, name, args| {
+        t.dir.auth_group_script = Some(parse_auth_script(name, args)?);
+        Ok(())
+    }),
+    directive!(c"WSGIGroupAuthoritative", AuthConfig, c"WSGIGroupAuthoritative On|Off", |t, name, args| {
+        on_off(name, one(name, args)?)?;
+        ignored(t, name, "under Apache 2.4, Require wsgi-group is an authorization provider, and AuthMerging/RequireAny decide what a failed check means")
+    }),
 ];
 
 /// A directive of mod_wsgi's that mod_rwsgi refuses until it implements it:
@@ -293,6 +307,30 @@ fn absolute(name: &str, path: &str) -> Result<PathBuf, String> {
     } else {
         Err(format!("{name}: '{path}' must be an absolute path"))
     }
+}
+
+/// `WSGIAccessScript`/`WSGIAuthUserScript`/`WSGIAuthGroupScript path
+/// [application-group=name]`.
+fn parse_auth_script(name: &str, args: &[&str]) -> Result<AuthScript, String> {
+    let [script, options @ ..] = args else {
+        return Err(format!("{name} takes a script path and application-group="));
+    };
+    let mut auth = AuthScript {
+        script: absolute(name, script)?,
+        application_group: None,
+    };
+    for option in options {
+        match option.split_once('=') {
+            Some(("application-group", group)) => auth.application_group = Some(group.to_string()),
+            Some(("process-group", group)) if process_group_is_embedded(group) => {}
+            _ => {
+                return Err(format!(
+                    "{name}: unknown option '{option}'; accepted: application-group"
+                ));
+            }
+        }
+    }
+    Ok(auth)
 }
 
 /// `WSGIImportScript path process-group=... application-group=...`: both

@@ -96,6 +96,20 @@ pub struct DirConfig {
     /// `WSGITrustedProxies`: the peers those headers are believed from
     /// (unset: every peer).
     pub trusted_proxies: Option<Vec<TrustedProxy>>,
+    /// `WSGIAccessScript`: allow_access(environ, host) decides who may in.
+    pub access_script: Option<AuthScript>,
+    /// `WSGIAuthUserScript`: the `wsgi` AuthBasicProvider/AuthDigestProvider
+    /// (check_password, get_realm_hash).
+    pub auth_user_script: Option<AuthScript>,
+    /// `WSGIAuthGroupScript`: groups_for_user for `Require wsgi-group`.
+    pub auth_group_script: Option<AuthScript>,
+}
+
+/// A script of access or authentication functions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthScript {
+    pub script: PathBuf,
+    pub application_group: Option<String>,
 }
 
 /// `WSGIMapHEADToGET Off|On|Auto`, as in mod_wsgi.
@@ -130,6 +144,9 @@ impl DirConfig {
                 &base.trusted_proxy_headers,
             ),
             trusted_proxies: pick(&specific.trusted_proxies, &base.trusted_proxies),
+            access_script: pick(&specific.access_script, &base.access_script),
+            auth_user_script: pick(&specific.auth_user_script, &base.auth_user_script),
+            auth_group_script: pick(&specific.auth_group_script, &base.auth_group_script),
         }
     }
 

@@ -3,6 +3,7 @@
 //! through the safe types of the `apache` layer.
 
 pub mod application_group;
+pub mod auth;
 mod environ;
 mod errors;
 mod file_wrapper;
@@ -54,45 +55,8 @@ pub struct Application {
 /// produce the error page.
 pub fn serve(py: Python<'_>, request: Request<'_>, application: &Application) -> i32 {
     let script = application.script.as_path();
-    let loaded = script::load(
-        py,
-        script,
-        request.file_mtime(),
-        &application.callable,
-        application.reload,
-    );
-    let app = match loaded {
-        Ok(script::Loaded {
-            app,
-            reload_failure: None,
-        }) => app,
-        Ok(script::Loaded {
-            app,
-            reload_failure: Some(err),
-        }) => {
-            request.log(
-                Level::Error,
-                &format!(
-                    "mod_rwsgi (pid={}): Reloading the changed WSGI script '{}' failed; the version loaded before keeps serving until the file changes again.\n{}",
-                    std::process::id(),
-                    script.display(),
-                    format_exception(py, &err)
-                ),
-            );
-            app
-        }
-        Err(err) => {
-            let headline = format!(
-                "mod_rwsgi (pid={}): Failed to load WSGI script '{}'.",
-                std::process::id(),
-                script.display()
-            );
-            request.log(
-                Level::Error,
-                &format!("{headline}\n{}", format_exception(py, &err)),
-            );
-            return status::INTERNAL_SERVER_ERROR;
-        }
+    let Some(app) = load_app(py, &request, application, request.file_mtime()) else {
+        return status::INTERNAL_SERVER_ERROR;
     };
     application_group::note_served(&application.application_group, &request);
     let environ = match environ::build(py, &request, application) {
@@ -130,6 +94,51 @@ pub fn serve(py: Python<'_>, request: Request<'_>, application: &Application) ->
     };
     errors.get().flush_pending();
     status
+}
+
+/// The application's callable, loaded (or reloaded) as needed; None, with
+/// the reason logged, when it cannot be.
+fn load_app<'py>(
+    py: Python<'py>,
+    request: &Request<'_>,
+    application: &Application,
+    mtime: i64,
+) -> Option<Bound<'py, PyAny>> {
+    let script = application.script.as_path();
+    let loaded = script::load(py, script, mtime, &application.callable, application.reload);
+    match loaded {
+        Ok(script::Loaded {
+            app,
+            reload_failure: None,
+        }) => Some(app),
+        Ok(script::Loaded {
+            app,
+            reload_failure: Some(err),
+        }) => {
+            request.log(
+                Level::Error,
+                &format!(
+                    "mod_rwsgi (pid={}): Reloading the changed WSGI script '{}' failed; the version loaded before keeps serving until the file changes again.\n{}",
+                    std::process::id(),
+                    script.display(),
+                    format_exception(py, &err)
+                ),
+            );
+            Some(app)
+        }
+        Err(err) => {
+            let headline = format!(
+                "mod_rwsgi (pid={}): Failed to load WSGI script '{}'.",
+                std::process::id(),
+                script.display()
+            );
+            request.log(
+                Level::Error,
+                &format!("{headline}\n{}", format_exception(py, &err)),
+            );
+            None
+        }
+    }
 }
 
 struct EndOnDrop(SharedRequest);

@@ -53,13 +53,16 @@ pub fn load<'py>(
 /// Executes the script at `path` now, unless it is loaded already
 /// (WSGIImportScript): requests for it then find it loaded.
 pub fn preload(py: Python<'_>, path: &Path) -> PyResult<()> {
-    let metadata = std::fs::metadata(path).map_err(|e| {
-        PyOSError::new_err(format!("cannot read WSGI script '{}': {e}", path.display()))
-    })?;
-    // The modification time as Apache's stat() reports it (microseconds),
-    // so that the first request does not take the script for changed.
-    let mtime = metadata.mtime() * 1_000_000 + metadata.mtime_nsec() / 1000;
+    let mtime = file_mtime(path).map_err(PyOSError::new_err)?;
     module_for(py, path, mtime, true, None).map(drop)
+}
+
+/// The modification time of `path` as Apache's stat() reports it
+/// (microseconds), so that a request for it does not take it for changed.
+pub fn file_mtime(path: &Path) -> Result<i64, String> {
+    let metadata = std::fs::metadata(path)
+        .map_err(|e| format!("cannot read WSGI script '{}': {e}", path.display()))?;
+    Ok(metadata.mtime() * 1_000_000 + metadata.mtime_nsec() / 1000)
 }
 
 fn app_of<'py>(
