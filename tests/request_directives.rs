@@ -169,11 +169,11 @@ fn the_embedded_process_group_is_accepted() {
 #[test]
 fn a_directive_not_supported_yet_is_refused_not_ignored() {
     let (ok, output) =
-        Apache::check_config("<Location />\nWSGIAccessScript /srv/access.wsgi\n</Location>\n");
+        Apache::check_config("<Location />\nWSGIDispatchScript /srv/dispatch.py\n</Location>\n");
     assert!(!ok, "{output}");
     assert!(
         output.contains(
-            "WSGIAccessScript is a mod_wsgi directive that mod_rwsgi does not support yet"
+            "WSGIDispatchScript is a mod_wsgi directive that mod_rwsgi does not support yet"
         ),
         "{output}"
     );
