@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use crate::apache::{ChunkedPolicy, FileType, Level, Request, Server, status};
 use crate::config::{
-    DEFAULT_APPLICATION_GROUP, DEFAULT_CALLABLE, DirConfig, MapHeadToGet, ProcessSettings,
-    ScriptAlias, ServerConfig,
+    DEFAULT_APPLICATION_GROUP, DEFAULT_CALLABLE, DirConfig, HandlerScript, MapHeadToGet,
+    ProcessSettings, ScriptAlias, ServerConfig,
 };
 use crate::{interpreter, wsgi};
 
@@ -55,15 +55,33 @@ pub fn translate(request: &Request<'_>, config: &ServerConfig) -> i32 {
     status::OK
 }
 
-/// The content handler for `wsgi-script` and `application/x-httpd-wsgi`.
-pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -> i32 {
-    if !matches!(
-        request.handler(),
-        Some(b"wsgi-script" | b"application/x-httpd-wsgi")
-    ) {
-        return status::DECLINED;
+/// What serves a request that is ours.
+enum Chosen<'c> {
+    /// A WSGI script: the requested file, reached through a WSGIScriptAlias
+    /// (then `alias`) or a `wsgi-script` handler.
+    Script {
+        path: PathBuf,
+        alias: Option<&'c ScriptAlias>,
+    },
+    /// WSGIHandlerScript: the handler's script serves the requested URL.
+    Handler(&'c HandlerScript),
+}
+
+/// Which script serves this request, or the status to answer instead
+/// (DECLINED when the request is not ours).
+fn choose<'c>(
+    request: &Request<'_>,
+    server: &'c ServerConfig,
+    config: &'c DirConfig,
+) -> Result<Chosen<'c>, i32> {
+    let handler = request.handler().unwrap_or_default();
+    if let Some(handler_script) = config.handler_script(handler) {
+        return Ok(Chosen::Handler(handler_script));
     }
-    let script = Path::new(OsStr::from_bytes(request.filename().unwrap_or_default())).to_path_buf();
+    if !matches!(handler, b"wsgi-script" | b"application/x-httpd-wsgi") {
+        return Err(status::DECLINED);
+    }
+    let path = Path::new(OsStr::from_bytes(request.filename().unwrap_or_default())).to_path_buf();
     match request.file_type() {
         FileType::File => {}
         FileType::Missing => {
@@ -71,20 +89,20 @@ pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -
                 Level::Error,
                 &format!(
                     "mod_rwsgi: Target WSGI script not found or unable to stat: {}",
-                    script.display()
+                    path.display()
                 ),
             );
-            return status::NOT_FOUND;
+            return Err(status::NOT_FOUND);
         }
         FileType::Directory | FileType::Other => {
             request.log(
                 Level::Error,
                 &format!(
                     "mod_rwsgi: Attempt to invoke directory as WSGI application: {}",
-                    script.display()
+                    path.display()
                 ),
             );
-            return status::FORBIDDEN;
+            return Err(status::FORBIDDEN);
         }
     }
     let alias = request
@@ -97,11 +115,25 @@ pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -
             Level::Error,
             &format!(
                 "mod_rwsgi: Options ExecCGI is off in this directory: {}",
-                script.display()
+                path.display()
             ),
         );
-        return status::FORBIDDEN;
+        return Err(status::FORBIDDEN);
     }
+    Ok(Chosen::Script { path, alias })
+}
+
+/// The content handler: `wsgi-script` and `application/x-httpd-wsgi`, and
+/// the names of WSGIHandlerScript handlers.
+pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -> i32 {
+    let chosen = match choose(&request, server, config) {
+        Ok(chosen) => chosen,
+        Err(status) => return status,
+    };
+    let (script, alias) = match &chosen {
+        Chosen::Script { path, alias } => (path.clone(), *alias),
+        Chosen::Handler(handler) => (handler.script.clone(), None),
+    };
     if server.process.restrict_embedded {
         request.log(
             Level::Error,
@@ -141,7 +173,13 @@ pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -
         }
         None => None,
     };
-    let mut application = application(&request, script, alias, config);
+    let mut application = match application(&request, &chosen, config) {
+        Ok(application) => application,
+        Err(reason) => {
+            request.log(Level::Error, &format!("mod_rwsgi: {reason}"));
+            return status::NOT_FOUND;
+        }
+    };
     application.forwarded_https = forwarded_https;
 
     let log_to = request.server();
@@ -170,33 +208,46 @@ fn presents_head_as_get(request: &Request<'_>, mode: MapHeadToGet) -> bool {
     }
 }
 
-/// What runs for this request: a WSGIScriptAlias option wins over the
-/// directory's directive, which wins over mod_wsgi's default.
+/// What runs for this request: a WSGIScriptAlias (or WSGIHandlerScript)
+/// option wins over the directory's directive, which wins over mod_wsgi's
+/// default. Err when a handler script cannot be found.
 fn application(
     request: &Request<'_>,
-    script: std::path::PathBuf,
-    alias: Option<&ScriptAlias>,
+    chosen: &Chosen<'_>,
     config: &DirConfig,
-) -> wsgi::Application {
-    let callable = alias
-        .and_then(|alias| alias.callable.clone())
-        .or_else(|| config.callable_object.clone())
-        .unwrap_or_else(|| DEFAULT_CALLABLE.to_string());
-    let group_spec = alias
-        .and_then(|alias| alias.application_group.as_deref())
+) -> Result<wsgi::Application, String> {
+    let (script, callable, group, mtime) = match chosen {
+        Chosen::Script { path, alias } => (
+            path.clone(),
+            alias
+                .and_then(|alias| alias.callable.clone())
+                .or_else(|| config.callable_object.clone())
+                .unwrap_or_else(|| DEFAULT_CALLABLE.to_string()),
+            alias.and_then(|alias| alias.application_group.as_deref()),
+            request.file_mtime(),
+        ),
+        Chosen::Handler(handler) => (
+            handler.script.clone(),
+            handler.callable.clone(),
+            handler.application_group.as_deref(),
+            wsgi::script_mtime(&handler.script)?,
+        ),
+    };
+    let group_spec = group
         .or(config.application_group.as_deref())
         .unwrap_or(DEFAULT_APPLICATION_GROUP);
     let script_name = request
         .subprocess_env()
         .get(c"SCRIPT_NAME")
         .unwrap_or_default();
-    wsgi::Application {
+    Ok(wsgi::Application {
         script,
         callable,
+        mtime,
         application_group: wsgi::application_group::expand(group_spec, request, script_name),
         reload: config.reloads_scripts(),
         sendfile: config.enable_sendfile,
         error_override: config.error_override.unwrap_or(false),
         forwarded_https: None,
-    }
+    })
 }

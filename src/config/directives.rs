@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use super::script_alias::{parse_callable, parse_script_alias, parse_script_alias_match};
 use super::{
-    AuthScript, DirConfig, MapHeadToGet, ProxyHeader, PythonHome, ServerConfig, TrustedProxy,
+    AuthScript, DirConfig, HandlerScript, MapHeadToGet, ProxyHeader, PythonHome, ServerConfig,
+    TrustedProxy,
 };
 
 /// Where a directive may appear, in Apache's terms; the same places as in
@@ -76,7 +77,12 @@ pub static DIRECTIVES: [Directive; 42] = [
         t.dir.callable_object = Some(parse_callable(name, one(name, args)?)?);
         Ok(())
     }),
-    directive!(c"WSGIHandlerScript", ServerOrDirectory, c"WSGIHandlerScript handler-name /path/to/script.wsgi", not_yet),
+    directive!(c"WSGIHandlerScript", ServerOrDirectory, c"WSGIHandlerScript handler-name /path/to/script.wsgi [application-group=name] [callable-object=name]: requests Apache gives to handler-name are served by the script's handle_request", |t, name, args| {
+        let handler = parse_handler_script(name, args)?;
+        t.dir.handler_scripts.retain(|h| h.handler != handler.handler);
+        t.dir.handler_scripts.push(handler);
+        Ok(())
+    }),
     directive!(c"WSGIDispatchScript", ServerOrDirectory, c"WSGIDispatchScript /path/to/script.py", not_yet),
     directive!(c"WSGIImportScript", Server, c"WSGIImportScript /path/to/script.wsgi process-group=%{GLOBAL} application-group=name: execute the script as each child starts", |t, name, args| {
         t.server.import_scripts.push(parse_import_script(name, args)?);
@@ -307,6 +313,44 @@ fn absolute(name: &str, path: &str) -> Result<PathBuf, String> {
     } else {
         Err(format!("{name}: '{path}' must be an absolute path"))
     }
+}
+
+/// `WSGIHandlerScript name path [process-group=%{GLOBAL}]
+/// [application-group=name] [callable-object=name]`.
+fn parse_handler_script(name: &str, args: &[&str]) -> Result<HandlerScript, String> {
+    let [handler, script, options @ ..] = args else {
+        return Err(format!(
+            "{name} takes a handler name and a script path: {name} my-handler /srv/handler.wsgi"
+        ));
+    };
+    let mut parsed = HandlerScript {
+        handler: handler.to_string(),
+        script: absolute(name, script)?,
+        callable: "handle_request".to_string(),
+        application_group: None,
+    };
+    for option in options {
+        match option.split_once('=') {
+            Some(("application-group", group)) => {
+                parsed.application_group = Some(group.to_string())
+            }
+            Some(("callable-object", callable)) => {
+                parsed.callable = parse_callable(name, callable)?
+            }
+            Some(("process-group", group)) if process_group_is_embedded(group) => {}
+            Some(("process-group", group)) => {
+                return Err(format!(
+                    "{name}: process-group={group} names a daemon process group, and mod_rwsgi does not support daemon mode yet; use process-group=%{{GLOBAL}}"
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "{name}: unknown option '{option}'; accepted: application-group, callable-object, process-group=%{{GLOBAL}}"
+                ));
+            }
+        }
+    }
+    Ok(parsed)
 }
 
 /// `WSGIAccessScript`/`WSGIAuthUserScript`/`WSGIAuthGroupScript path

@@ -103,6 +103,18 @@ pub struct DirConfig {
     pub auth_user_script: Option<AuthScript>,
     /// `WSGIAuthGroupScript`: groups_for_user for `Require wsgi-group`.
     pub auth_group_script: Option<AuthScript>,
+    /// `WSGIHandlerScript`: Apache handler names served by a script's
+    /// handle_request (or callable-object=).
+    pub handler_scripts: Vec<HandlerScript>,
+}
+
+/// `WSGIHandlerScript name /path/script.wsgi [options]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HandlerScript {
+    pub handler: String,
+    pub script: PathBuf,
+    pub callable: String,
+    pub application_group: Option<String>,
 }
 
 /// A script of access or authentication functions.
@@ -147,6 +159,13 @@ impl DirConfig {
             access_script: pick(&specific.access_script, &base.access_script),
             auth_user_script: pick(&specific.auth_user_script, &base.auth_user_script),
             auth_group_script: pick(&specific.auth_group_script, &base.auth_group_script),
+            // A more specific section's handler of the same name wins.
+            handler_scripts: specific
+                .handler_scripts
+                .iter()
+                .chain(&base.handler_scripts)
+                .cloned()
+                .collect(),
         }
     }
 
@@ -156,6 +175,13 @@ impl DirConfig {
 
     pub fn map_head_to_get(&self) -> MapHeadToGet {
         self.map_head_to_get.unwrap_or(MapHeadToGet::Auto)
+    }
+
+    /// The handler script registered for Apache handler `name`.
+    pub fn handler_script(&self, name: &[u8]) -> Option<&HandlerScript> {
+        self.handler_scripts
+            .iter()
+            .find(|h| h.handler.as_bytes() == name)
     }
 
     pub fn reloads_scripts(&self) -> bool {

@@ -43,13 +43,14 @@ pub fn call<T>(
     let application = Application {
         script: path.to_path_buf(),
         callable: function.to_string(),
+        mtime,
         application_group: application_group::expand(group, &request, script_name),
         reload: true,
         sendfile: None,
         error_override: false,
         forwarded_https: None,
     };
-    let function = load_app(py, &request, &application, mtime)?;
+    let function = load_app(py, &request, &application, application.mtime)?;
     let environ = match environ::build(py, &request, &application) {
         Ok(environ) => environ,
         Err(err) => {

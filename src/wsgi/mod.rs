@@ -34,10 +34,17 @@ pub fn preload(py: Python<'_>, script: &Path) -> Result<(), String> {
     script::preload(py, script).map_err(|err| format_exception(py, &err))
 }
 
+/// The modification time of a script, as Apache's stat() would give it.
+pub fn script_mtime(path: &Path) -> Result<i64, String> {
+    script::file_mtime(path)
+}
+
 /// What serves a request, as the configuration chose it.
 pub struct Application {
     pub script: PathBuf,
     pub callable: String,
+    /// The script's modification time, as Apache's stat() gives it.
+    pub mtime: i64,
     /// The application group mod_wsgi would run it in (environ reports it).
     pub application_group: Vec<u8>,
     /// WSGIScriptReloading: load the script again when its file changed.
@@ -55,7 +62,7 @@ pub struct Application {
 /// produce the error page.
 pub fn serve(py: Python<'_>, request: Request<'_>, application: &Application) -> i32 {
     let script = application.script.as_path();
-    let Some(app) = load_app(py, &request, application, request.file_mtime()) else {
+    let Some(app) = load_app(py, &request, application, application.mtime) else {
         return status::INTERNAL_SERVER_ERROR;
     };
     application_group::note_served(&application.application_group, &request);
