@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::{Apache, Gateway, SharedDir};
 
 /// What Debian's apache2.conf loads and the examples rely on.
@@ -34,21 +32,8 @@ fn srv() -> SharedDir {
     }
     srv.write("site/static/style.css", "body { color: black }\n");
     srv.write("www/index.html", "<p>static</p>\n");
-    let venv = Command::new("/usr/bin/python3")
-        .args(["-m", "venv", "--without-pip"])
-        .arg(srv.0.join("venv"))
-        .output()
-        .expect("python3 -m venv");
-    assert!(
-        venv.status.success(),
-        "{}",
-        String::from_utf8_lossy(&venv.stderr)
-    );
-    let chmod = Command::new("chmod")
-        .args(["-R", "a+rX"])
-        .arg(&srv.0)
-        .status();
-    assert!(chmod.is_ok_and(|s| s.success()));
+    srv.virtualenv("venv");
+    srv.share();
     srv
 }
 

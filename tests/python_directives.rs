@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::{Apache, Mpm, SharedDir};
 
 const PROBE: &str = "WSGIScriptAlias /probe @APPS@/probe.wsgi\n";
@@ -13,25 +11,12 @@ const PROBE: &str = "WSGIScriptAlias /probe @APPS@/probe.wsgi\n";
 /// module of its own.
 fn virtualenv() -> SharedDir {
     let dir = SharedDir::new("venv");
-    let made = Command::new("/usr/bin/python3")
-        .args(["-m", "venv", "--without-pip"])
-        .arg(dir.0.join("env"))
-        .output()
-        .expect("run python3 -m venv");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    dir.virtualenv("env");
     dir.write(
         "env/lib/python3.11/site-packages/rwsgi_venv_probe.py",
         "WHERE = 'venv'\n",
     );
-    let chmod = Command::new("chmod")
-        .args(["-R", "a+rX"])
-        .arg(&dir.0)
-        .status();
-    assert!(chmod.is_ok_and(|s| s.success()));
+    dir.share();
     dir
 }
 

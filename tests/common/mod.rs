@@ -430,6 +430,38 @@ impl SharedDir {
     }
 }
 
+impl SharedDir {
+    /// Makes a virtualenv (without pip) at `relative`, from the Python
+    /// mod_rwsgi is built with.
+    pub fn virtualenv(&self, relative: &str) -> PathBuf {
+        let venv = self.0.join(relative);
+        let made = Command::new("/usr/bin/python3")
+            .args(["-m", "venv", "--without-pip"])
+            .arg(&venv)
+            .output()
+            .expect("run python3 -m venv");
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        venv
+    }
+
+    /// Lets Apache's user read everything written here so far.
+    pub fn share(&self) {
+        let chmod = Command::new("chmod")
+            .args(["-R", "a+rX"])
+            .arg(&self.0)
+            .status();
+        assert!(
+            chmod.is_ok_and(|s| s.success()),
+            "chmod -R a+rX {}",
+            self.0.display()
+        );
+    }
+}
+
 impl Drop for SharedDir {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
