@@ -1,5 +1,6 @@
-# mod_rwsgi: `make run` serves examples/hello.py on http://127.0.0.1:8000/,
-# `make test` runs every test. Both install what is missing first.
+# mod_rwsgi: `make run` serves examples/hello.py on http://127.0.0.1:8000/
+# with rwsgi-express, `make test` runs every test. Both install what is
+# missing first.
 
 PYTHON ?= /usr/bin/python3
 export PYO3_PYTHON := $(PYTHON)
@@ -13,6 +14,10 @@ PACKAGES := apache2 apache2-dev libclang-dev python3-dev gcc binutils \
   libapache2-mod-wsgi-py3 apache2-utils openssl curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 MODULE := target/release/mod_rwsgi.so
+EXPRESS := target/release/rwsgi-express
+# Where `make run` puts the example: a directory Apache's user can read
+# even when the checkout is in a private home directory.
+RUN_DIR := /tmp/rwsgi-example
 
 .PHONY: all deps build test run install clean
 
@@ -37,10 +42,13 @@ test: build
 	cargo test --release
 
 run: build
-	conf/run-example.sh $(MODULE) examples/hello.py 8000
+	install -d -m 755 $(RUN_DIR)
+	install -m 644 examples/hello.py $(RUN_DIR)/hello.py
+	$(EXPRESS) start-server $(RUN_DIR)/hello.py --port 8000 --log-to-terminal --access-log
 
 install: build
 	install -D -m 644 $(MODULE) "$$($(APXS) -q LIBEXECDIR)/mod_rwsgi.so"
+	install -D -m 755 $(EXPRESS) /usr/local/bin/rwsgi-express
 	@if [ -d /etc/apache2/mods-available ]; then \
 	  sed "s|@LIBEXECDIR@|$$($(APXS) -q LIBEXECDIR)|" conf/rwsgi.load > /etc/apache2/mods-available/rwsgi.load; \
 	  install -m 644 conf/rwsgi.conf /etc/apache2/mods-available/rwsgi.conf; \

@@ -155,6 +155,12 @@ fn generate_bindings(apache: &ApacheBuildInfo) {
 
 fn check_python() {
     let config = pyo3_build_config::get();
+    // rwsgi-express checks apps with the same Python the module embeds.
+    println!(
+        "cargo:rustc-env=RWSGI_PYTHON={}",
+        env::var("PYO3_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into())
+    );
+    println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
     // Shown in SERVER_SOFTWARE and the Server header, as mod_wsgi does.
     println!(
         "cargo:rustc-env=RWSGI_PYTHON_VERSION={}.{}",

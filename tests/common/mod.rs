@@ -110,6 +110,10 @@ pub fn module_path() -> PathBuf {
 
 fn newest_mtime(path: &Path) -> Option<std::time::SystemTime> {
     let meta = fs::metadata(path).ok()?;
+    // rwsgi-express's sources do not go into the module.
+    if path.ends_with("src/bin") {
+        return None;
+    }
     if meta.is_dir() {
         fs::read_dir(path)
             .ok()?
