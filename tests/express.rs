@@ -501,3 +501,149 @@ fn module_config_prints_the_load_module_line() {
         format!("LoadModule rwsgi_module \"{}\"\n", module_path().display())
     );
 }
+
+#[test]
+fn python_path_and_python_home_are_where_the_app_imports_from() {
+    let dir = app_dir();
+    dir.virtualenv("venv");
+    dir.write(
+        "venv/lib/python3.11/site-packages/from_venv.py",
+        "WHERE = 'venv'\n",
+    );
+    dir.write("lib/from_path.py", "WHERE = 'path'\n");
+    dir.write(
+        "imports.py",
+        "import sys\nimport from_path, from_venv\n\n\ndef application(environ, start_response):\n    start_response('200 OK', [('Content-Type', 'text/plain')])\n    return [(from_path.WHERE + ' ' + from_venv.WHERE + ' ' + sys.prefix).encode()]\n",
+    );
+    dir.share();
+    let (venv, lib) = (dir.0.join("venv"), dir.0.join("lib"));
+    let express = Express::start(
+        &dir,
+        &[
+            "imports.py",
+            "--python-home",
+            venv.to_str().unwrap(),
+            "--python-path",
+            lib.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        express.get("/").text(),
+        format!("path venv {}", venv.display()),
+        "{}",
+        express.error_log()
+    );
+}
+
+#[test]
+fn an_include_file_adds_apache_configuration() {
+    let dir = app_dir();
+    let include = dir.write(
+        "extra.conf",
+        &format!(
+            "LoadModule headers_module {}/mod_headers.so\nHeader always set X-Included yes\n",
+            common::apache_modules_dir().display()
+        ),
+    );
+    dir.share();
+    let express = Express::start(
+        &dir,
+        &["hello.wsgi", "--include-file", include.to_str().unwrap()],
+    );
+    assert_eq!(express.get("/").header("X-Included"), Some("yes"));
+}
+
+#[test]
+fn limit_request_body_refuses_larger_bodies() {
+    let dir = app_dir();
+    let express = Express::start(&dir, &["hello.wsgi", "--limit-request-body", "100"]);
+    assert_eq!(http::post(express.port, "/", &[b'x'; 101]).status, 413);
+    assert_eq!(http::post(express.port, "/", &[b'x'; 100]).status, 200);
+}
+
+#[test]
+fn access_log_records_requests_in_the_server_root() {
+    let dir = app_dir();
+    let express = Express::start(&dir, &["hello.wsgi", "--access-log"]);
+    assert_eq!(express.get("/logged").status, 200);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let log = loop {
+        let log =
+            std::fs::read_to_string(express.server_root.join("access_log")).unwrap_or_default();
+        if log.contains("GET /logged") || Instant::now() > deadline {
+            break log;
+        }
+        sleep(Duration::from_millis(50));
+    };
+    assert!(log.contains("\"GET /logged HTTP/1.1\" 200 14"), "{log}");
+}
+
+#[test]
+fn processes_threads_and_max_clients_size_apache() {
+    let dir = app_dir();
+    let root = dir.0.join("server-root");
+    let out = Command::new(EXPRESS)
+        .args([
+            "setup-server",
+            "hello.wsgi",
+            "--processes",
+            "3",
+            "--threads",
+            "7",
+            "--max-clients",
+            "12",
+        ])
+        .arg("--server-root")
+        .arg(&root)
+        .arg("--rwsgi-module")
+        .arg(module_path())
+        .current_dir(&dir.0)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let conf = std::fs::read_to_string(root.join("httpd.conf")).unwrap();
+    for line in [
+        "StartServers 3",
+        "ServerLimit 3",
+        "ThreadsPerChild 7",
+        "MaxRequestWorkers 12",
+    ] {
+        assert!(
+            conf.lines().any(|l| l == line),
+            "{line} missing from:\n{conf}"
+        );
+    }
+}
+
+#[test]
+fn a_layout_other_than_debians_is_used_when_given() {
+    // A from-source-like tree: bin/httpd and modules/ side by side.
+    let dir = app_dir();
+    let tree = SharedDir::new("apache-tree");
+    std::fs::create_dir_all(tree.0.join("bin")).unwrap();
+    std::os::unix::fs::symlink(common::apache_binary(), tree.0.join("bin/httpd")).unwrap();
+    std::os::unix::fs::symlink(common::apache_modules_dir(), tree.0.join("modules")).unwrap();
+    let express = Express::start(
+        &dir,
+        &[
+            "hello.wsgi",
+            "--httpd-executable",
+            tree.0.join("bin/httpd").to_str().unwrap(),
+            "--modules-directory",
+            tree.0.join("modules").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(express.get("/").text(), "Hello, World!\n");
+    let conf = std::fs::read_to_string(express.server_root.join("httpd.conf")).unwrap();
+    assert!(
+        conf.contains(&format!(
+            "{}/mod_mpm_event.so",
+            tree.0.join("modules").display()
+        )),
+        "{conf}"
+    );
+}
