@@ -90,9 +90,13 @@ impl Express {
 
     /// SIGTERM, as a service manager stops it; returns how long it took.
     fn stop(&mut self) -> Duration {
+        self.stop_with(libc::SIGTERM)
+    }
+
+    fn stop_with(&mut self, signal: i32) -> Duration {
         let started = Instant::now();
         // SAFETY: signalling the child we started.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        unsafe { libc::kill(self.child.id() as i32, signal) };
         let deadline = Instant::now() + Duration::from_secs(15);
         while matches!(self.child.try_wait(), Ok(None)) {
             assert!(Instant::now() < deadline, "rwsgi-express did not stop");
@@ -190,6 +194,16 @@ fn start_server_serves_a_wsgi_script_and_stops_cleanly_within_seconds() {
     assert_eq!(response.status, 200, "{}", express.error_log());
     assert_eq!(response.text(), "Hello, World!\n");
     let took = express.stop();
+    assert!(took < Duration::from_secs(8), "stopping took {took:?}");
+    assert!(processes_mentioning(&express.server_root).is_empty());
+}
+
+#[test]
+fn ctrl_c_stops_apache_and_its_children() {
+    let dir = app_dir();
+    let mut express = Express::start(&dir, &["hello.wsgi"]);
+    assert_eq!(express.get("/").status, 200);
+    let took = express.stop_with(libc::SIGINT);
     assert!(took < Duration::from_secs(8), "stopping took {took:?}");
     assert!(processes_mentioning(&express.server_root).is_empty());
 }
