@@ -19,7 +19,7 @@ EXPRESS := target/release/rwsgi-express
 # even when the checkout is in a private home directory.
 RUN_DIR := /tmp/rwsgi-example
 
-.PHONY: all deps build test run install clean
+.PHONY: all deps build test run install clean bench bench-smoke bench-deps
 
 all: build
 
@@ -38,13 +38,27 @@ build: deps
 	cargo build --release
 	cp -f target/release/libmod_rwsgi.so $(MODULE)
 
-test: build
+# The benchmark's smoke run first (every workload about a second, answers
+# checked), so that the output ends with cargo test's summary.
+test: build bench-smoke
 	cargo test --release
 
 run: build
 	install -d -m 755 $(RUN_DIR)
 	install -m 644 examples/hello.py $(RUN_DIR)/hello.py
 	$(EXPRESS) start-server $(RUN_DIR)/hello.py --port 8000 --log-to-terminal --access-log
+
+# The benchmark's own needs: wrk drives it, mod_wsgi is compared.
+bench-deps:
+	@dpkg-query -W -f='$${Status}' wrk 2>/dev/null | grep -q "ok installed" || { \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk; }
+
+bench: build bench-deps
+	cargo bench --bench side_by_side
+
+bench-smoke: build bench-deps
+	cargo bench --bench side_by_side -- --smoke
 
 install: build
 	install -D -m 644 $(MODULE) "$$($(APXS) -q LIBEXECDIR)/mod_rwsgi.so"

@@ -47,6 +47,8 @@ impl Mpm {
 pub enum Gateway {
     Rwsgi,
     ModWsgi,
+    /// Neither: plain Apache (the benchmark's native ceiling).
+    None,
 }
 
 impl Gateway {
@@ -62,6 +64,7 @@ impl Gateway {
                 );
                 format!("LoadModule wsgi_module {}", path.display())
             }
+            Gateway::None => String::new(),
         }
     }
 }
@@ -378,7 +381,7 @@ impl Drop for Apache {
         // sub-interpreters under Python 3.11, and its crashes are not ours to
         // catch: it is killed outright.
         let patience = match self.gateway {
-            Gateway::Rwsgi => Duration::from_secs(10),
+            Gateway::Rwsgi | Gateway::None => Duration::from_secs(10),
             Gateway::ModWsgi => Duration::ZERO,
         };
         // SAFETY: signalling a child we spawned.
@@ -396,7 +399,7 @@ impl Drop for Apache {
             .find(|line| line.contains("exit signal") || line.contains("Segmentation fault"))
             .map(str::to_string);
         let _ = fs::remove_dir_all(&self.root);
-        if let (Some(line), Gateway::Rwsgi) = (crashed, self.gateway) {
+        if let (Some(line), Gateway::Rwsgi | Gateway::None) = (crashed, self.gateway) {
             if !std::thread::panicking() {
                 panic!("an Apache child crashed: {line}\nerror log:\n{log}");
             }

@@ -1,0 +1,462 @@
+//! `make bench`: mod_rwsgi against Apache's own ceiling (a native C handler
+//! and a static file) and against Debian's mod_wsgi in embedded and daemon
+//! mode, all on the same Apache build with the same MPM settings, driven by
+//! wrk in interleaved rounds. Prints medians, min/max and every ratio, and
+//! writes the table to target/bench-results.md.
+//!
+//! `make bench-smoke` (`-- --smoke`) runs every workload for about a second
+//! after checking each target's answer, so the harness never rots.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{Apache, Gateway, SharedDir};
+
+/// Same MPM settings for every target: two processes of 25 threads,
+/// started up front, keep-alive without a request limit.
+const MPM: &str = "\
+StartServers 2
+ServerLimit 2
+ThreadsPerChild 25
+ThreadLimit 25
+MaxRequestWorkers 50
+MinSpareThreads 50
+MaxSpareThreads 50
+MaxKeepAliveRequests 0
+KeepAliveTimeout 5
+LogLevel warn
+";
+
+const FILE_SIZE: usize = 10 * 1024 * 1024;
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Workload {
+    Hello,
+    Block64k,
+    Stream1m,
+    File10m,
+    Post1m,
+    Headers30,
+    Latency64,
+}
+
+impl Workload {
+    const ALL: [Workload; 7] = [
+        Workload::Hello,
+        Workload::Block64k,
+        Workload::Stream1m,
+        Workload::File10m,
+        Workload::Post1m,
+        Workload::Headers30,
+        Workload::Latency64,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Workload::Hello => "hello (13 B)",
+            Workload::Block64k => "64 KiB one-item list",
+            Workload::Stream1m => "1 MiB as 16 KiB chunks",
+            Workload::File10m => "10 MiB file (file_wrapper / static)",
+            Workload::Post1m => "1 MiB POST echoed",
+            Workload::Headers30 => "30 headers, environ read",
+            Workload::Latency64 => "hello at 64 connections",
+        }
+    }
+
+    fn connections(self) -> u32 {
+        match self {
+            Workload::Latency64 => 64,
+            Workload::File10m | Workload::Stream1m | Workload::Post1m => 8,
+            _ => 32,
+        }
+    }
+
+    fn wsgi_path(self) -> &'static str {
+        match self {
+            Workload::Hello | Workload::Latency64 => "/hello",
+            Workload::Block64k => "/block",
+            Workload::Stream1m => "/stream",
+            Workload::File10m => "/file",
+            Workload::Post1m => "/echo",
+            Workload::Headers30 => "/headers",
+        }
+    }
+
+    fn script(self, dir: &Path) -> Option<PathBuf> {
+        match self {
+            Workload::Post1m => Some(dir.join("post.lua")),
+            Workload::Headers30 => Some(dir.join("headers.lua")),
+            _ => None,
+        }
+    }
+
+    /// What a correct answer looks like: (length, first bytes).
+    fn expected(self) -> (usize, &'static [u8]) {
+        match self {
+            Workload::Hello | Workload::Latency64 => (13, b"Hello, World!"),
+            Workload::Block64k => (65536, b"xxxx"),
+            Workload::Stream1m => (1 << 20, b"ssss"),
+            Workload::File10m => (FILE_SIZE, b"\x00\x01\x02\x03"),
+            Workload::Post1m => (1 << 20, b"pppp"),
+            Workload::Headers30 => (0, b""),
+        }
+    }
+}
+
+struct Target {
+    name: &'static str,
+    apache: Apache,
+    native: bool,
+}
+
+impl Target {
+    /// The path serving `workload`, or None when this target has none.
+    fn path(&self, workload: Workload) -> Option<&'static str> {
+        if !self.native {
+            return Some(workload.wsgi_path());
+        }
+        match workload {
+            Workload::Hello | Workload::Latency64 => Some("/hello"),
+            Workload::File10m => Some("/static/file.bin"),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Default, Clone)]
+struct Sample {
+    requests_per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    /// Answers other than 2xx/3xx: real failures.
+    failed: u64,
+    /// Connection-level errors wrk counts (a read or timeout at the end of a
+    /// run happens against Apache's own handler too): reported, not fatal.
+    socket_errors: u64,
+}
+
+fn main() {
+    let smoke = std::env::args().any(|a| a == "--smoke");
+    let (rounds, seconds) = if smoke { (1, 1) } else { (5, 3) };
+    let bench_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches");
+    let shared = SharedDir::new("bench");
+    for app in ["hello", "block", "stream", "file", "echo", "headers"] {
+        let source = std::fs::read_to_string(bench_dir.join(format!("apps/{app}.wsgi"))).unwrap();
+        shared.write(&format!("apps/{app}.wsgi"), &source);
+    }
+    let data: Vec<u8> = (0..FILE_SIZE).map(|i| (i % 251) as u8).collect();
+    std::fs::create_dir_all(shared.0.join("static")).unwrap();
+    std::fs::write(shared.0.join("static/file.bin"), &data).unwrap();
+    let native_module = build_native_module(&shared, &bench_dir);
+    shared.share();
+
+    let targets = start_targets(&shared, &native_module);
+    for target in &targets {
+        for workload in Workload::ALL {
+            if let Some(path) = target.path(workload) {
+                check_answer(target, workload, path);
+            }
+        }
+    }
+    eprintln!(
+        "answers checked; {rounds} interleaved round(s) of {seconds} s per workload and target"
+    );
+
+    let mut samples: BTreeMap<(Workload, &'static str), Vec<Sample>> = BTreeMap::new();
+    for round in 0..rounds {
+        for workload in Workload::ALL {
+            for target in &targets {
+                let Some(path) = target.path(workload) else {
+                    continue;
+                };
+                let sample = wrk(target.apache.port, path, workload, seconds, &bench_dir);
+                assert_eq!(
+                    sample.failed,
+                    0,
+                    "{} {}: failed answers (round {round}): {}",
+                    target.name,
+                    workload.name(),
+                    target.apache.error_log()
+                );
+                samples
+                    .entry((workload, target.name))
+                    .or_default()
+                    .push(sample);
+            }
+        }
+    }
+    let rss: Vec<(&str, f64)> = targets
+        .iter()
+        .map(|t| (t.name, max_child_rss_mib(t.apache.parent_pid())))
+        .collect();
+    let report = report(&targets, &samples, &rss, rounds, seconds);
+    println!("{report}");
+    if !smoke {
+        let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-results.md");
+        std::fs::write(&out, &report).unwrap();
+        eprintln!("written to {}", out.display());
+    }
+}
+
+/// Compiles the native handler with apxs, for the benchmark only.
+fn build_native_module(shared: &SharedDir, bench_dir: &Path) -> PathBuf {
+    let source = std::fs::read_to_string(bench_dir.join("native/mod_native_hello.c")).unwrap();
+    let path = shared.write("native/mod_native_hello.c", &source);
+    let apxs = std::env::var("APXS").unwrap_or_else(|_| "apxs".into());
+    let out = Command::new(&apxs)
+        .arg("-c")
+        .arg(&path)
+        .current_dir(shared.0.join("native"))
+        .output()
+        .expect("run apxs (Debian package apache2-dev)");
+    assert!(
+        out.status.success(),
+        "apxs -c failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    shared.0.join("native/.libs/mod_native_hello.so")
+}
+
+fn start_targets(shared: &SharedDir, native_module: &Path) -> Vec<Target> {
+    let root = shared.0.display();
+    let apps = shared.0.join("apps");
+    let apps = apps.display();
+    let wsgi_site = format!(
+        "{MPM}LoadModule env_module @MODULES@/mod_env.so\n\
+         SetEnv BENCH_FILE {root}/static/file.bin\n\
+         WSGIApplicationGroup %{{GLOBAL}}\n\
+         WSGIScriptAlias /hello {apps}/hello.wsgi\n\
+         WSGIScriptAlias /block {apps}/block.wsgi\n\
+         WSGIScriptAlias /stream {apps}/stream.wsgi\n\
+         WSGIScriptAlias /file {apps}/file.wsgi\n\
+         WSGIScriptAlias /echo {apps}/echo.wsgi\n\
+         WSGIScriptAlias /headers {apps}/headers.wsgi\n\
+         LimitRequestBody 0\n"
+    );
+    let native_site = format!(
+        "{MPM}LoadModule alias_module @MODULES@/mod_alias.so\n\
+         LoadModule native_hello_module {}\n\
+         <Location /hello>\nSetHandler native-hello\n</Location>\n\
+         Alias /static {root}/static\n\
+         <Directory {root}/static>\nRequire all granted\n</Directory>\n",
+        native_module.display()
+    );
+    let daemon_site = format!(
+        "WSGIDaemonProcess bench processes=2 threads=25 display-name=%{{GROUP}}\n\
+         WSGIProcessGroup bench\n{wsgi_site}"
+    );
+    vec![
+        Target {
+            name: "native",
+            apache: Apache::start_gateway(Gateway::None, &native_site),
+            native: true,
+        },
+        Target {
+            name: "mod_rwsgi",
+            apache: Apache::start_gateway(Gateway::Rwsgi, &wsgi_site),
+            native: false,
+        },
+        Target {
+            name: "mod_wsgi",
+            apache: Apache::start_gateway(Gateway::ModWsgi, &wsgi_site),
+            native: false,
+        },
+        Target {
+            name: "mod_wsgi-daemon",
+            apache: Apache::start_gateway(Gateway::ModWsgi, &daemon_site),
+            native: false,
+        },
+    ]
+}
+
+/// One request with the workload's method and body; the answer must be the
+/// right one before any timing counts.
+fn check_answer(target: &Target, workload: Workload, path: &str) {
+    let response = match workload {
+        Workload::Post1m => common::http::post(target.apache.port, path, &vec![b'p'; 1 << 20]),
+        Workload::Headers30 => {
+            let headers: String = (1..=30)
+                .map(|i| {
+                    format!("X-Bench-Header-{i}: value number {i} for the environ workload\r\n")
+                })
+                .collect();
+            common::http::raw(
+                target.apache.port,
+                format!(
+                    "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Connection: close\r\n\r\n"
+                )
+                .as_bytes(),
+            )
+        }
+        _ => common::http::get(target.apache.port, path),
+    };
+    let context = format!(
+        "{} {}: {}",
+        target.name,
+        workload.name(),
+        target.apache.error_log()
+    );
+    assert_eq!(response.status, 200, "{context}");
+    if workload == Workload::Headers30 {
+        // Host and Connection too.
+        assert_eq!(response.text(), "32", "{context}");
+        return;
+    }
+    let (length, start) = workload.expected();
+    assert_eq!(response.body.len(), length, "{context}");
+    assert!(response.body.starts_with(start), "{context}");
+}
+
+fn wrk(port: u16, path: &str, workload: Workload, seconds: u32, bench_dir: &Path) -> Sample {
+    let mut command = Command::new("wrk");
+    command
+        .arg("-t2")
+        .arg(format!("-c{}", workload.connections()))
+        .arg(format!("-d{seconds}s"))
+        .arg("--latency");
+    if let Some(script) = workload.script(bench_dir) {
+        command.arg("-s").arg(script);
+    }
+    let out = command
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .output()
+        .expect("run wrk (Debian package wrk)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut sample = Sample::default();
+    for line in text.lines().map(str::trim) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["Requests/sec:", value] => sample.requests_per_second = value.parse().unwrap_or(0.0),
+            ["50%", value] => sample.p50_ms = millis(value),
+            ["99%", value] => sample.p99_ms = millis(value),
+            ["Non-2xx", "or", "3xx", "responses:", n] => {
+                sample.failed += n.parse::<u64>().unwrap_or(1)
+            }
+            ["Socket", "errors:", rest @ ..] => {
+                sample.socket_errors += rest
+                    .iter()
+                    .filter_map(|w| w.trim_end_matches(',').parse::<u64>().ok())
+                    .sum::<u64>();
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        sample.requests_per_second > 0.0,
+        "wrk printed no rate:\n{text}"
+    );
+    sample
+}
+
+fn millis(text: &str) -> f64 {
+    let (number, unit) =
+        text.split_at(text.find(|c: char| c.is_alphabetic()).unwrap_or(text.len()));
+    let value: f64 = number.parse().unwrap_or(0.0);
+    match unit {
+        "us" => value / 1000.0,
+        "s" => value * 1000.0,
+        _ => value,
+    }
+}
+
+/// The largest resident set of the Apache parent's children, in MiB.
+fn max_child_rss_mib(parent: u32) -> f64 {
+    let mut largest = 0u64;
+    for entry in std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()) {
+        let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        if field("PPid:") == Some(u64::from(parent)) {
+            largest = largest.max(field("VmRSS:").unwrap_or(0));
+        }
+    }
+    largest as f64 / 1024.0
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[values.len() / 2]
+}
+
+fn report(
+    targets: &[Target],
+    samples: &BTreeMap<(Workload, &'static str), Vec<Sample>>,
+    rss: &[(&str, f64)],
+    rounds: usize,
+    seconds: u32,
+) -> String {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Measured in one run on {cores} cores: wrk -t2, {rounds} interleaved round(s) of {seconds} s per workload and target, medians (min-max) of requests/s; ratios are of medians from this run.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| workload | target | req/s median (min-max) | vs native/static | vs mod_wsgi embedded | p50 ms | p99 ms | socket errors |"
+    );
+    let _ = writeln!(out, "| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for workload in Workload::ALL {
+        let rate = |name: &str| -> Option<f64> {
+            samples.get(&(workload, name)).map(|s| {
+                let mut r: Vec<f64> = s.iter().map(|x| x.requests_per_second).collect();
+                median(&mut r)
+            })
+        };
+        let (native, mod_wsgi) = (rate("native"), rate("mod_wsgi"));
+        for target in targets {
+            let Some(runs) = samples.get(&(workload, target.name)) else {
+                continue;
+            };
+            let mut rates: Vec<f64> = runs.iter().map(|s| s.requests_per_second).collect();
+            let (min, max) = (
+                rates.iter().cloned().fold(f64::MAX, f64::min),
+                rates.iter().cloned().fold(0.0, f64::max),
+            );
+            let med = median(&mut rates);
+            let mut p50: Vec<f64> = runs.iter().map(|s| s.p50_ms).collect();
+            let mut p99: Vec<f64> = runs.iter().map(|s| s.p99_ms).collect();
+            let ratio = |base: Option<f64>| match base {
+                Some(base) if base > 0.0 && target.name != "native" => format!("{:.2}", med / base),
+                _ => "-".into(),
+            };
+            let vs_wsgi = if target.name == "mod_wsgi" {
+                "-".into()
+            } else {
+                ratio(mod_wsgi)
+            };
+            let socket_errors: u64 = runs.iter().map(|s| s.socket_errors).sum();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.0} ({:.0}-{:.0}) | {} | {} | {:.2} | {:.2} | {socket_errors} |",
+                workload.name(),
+                target.name,
+                med,
+                min,
+                max,
+                ratio(native),
+                vs_wsgi,
+                median(&mut p50),
+                median(&mut p99)
+            );
+        }
+    }
+    let _ = writeln!(out, "\n| target | largest child RSS after the run (MiB) |");
+    let _ = writeln!(out, "| --- | --- |");
+    for (name, mib) in rss {
+        let _ = writeln!(out, "| {name} | {mib:.1} |");
+    }
+    out
+}
