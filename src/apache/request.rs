@@ -256,6 +256,13 @@ impl<'r> Request<'r> {
         if status == 0 { Ok(()) } else { Err(status) }
     }
 
+    /// How many body bytes Apache has yet to read, when the body has a
+    /// Content-Length (None for a chunked body).
+    pub fn body_remaining(&self) -> Option<u64> {
+        let r = self.r();
+        (r.read_chunked == 0).then(|| u64::try_from(r.remaining).unwrap_or(0))
+    }
+
     /// Reads the next piece of the body into `buf`; Ok(0) at its end. The
     /// first call answers `Expect: 100-continue`.
     pub fn read_body(&self, buf: &mut [u8]) -> Result<usize, BodyError> {
