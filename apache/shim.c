@@ -70,16 +70,6 @@ apr_status_t rwsgi_pass_file(request_rec *r, apr_bucket_brigade *bb, int fd,
     return rv;
 }
 
-apr_status_t rwsgi_pass_eos(request_rec *r, apr_bucket_brigade *bb)
-{
-    apr_status_t rv;
-
-    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
-    rv = ap_pass_brigade(r->output_filters, bb);
-    apr_brigade_cleanup(bb);
-    return rv;
-}
-
 apr_status_t rwsgi_pass_abort(request_rec *r, apr_bucket_brigade *bb)
 {
     apr_bucket_alloc_t *ba = r->connection->bucket_alloc;

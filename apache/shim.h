@@ -23,9 +23,6 @@ void rwsgi_log_error(const char *file, int line, int module_index, int level,
 apr_status_t rwsgi_pass_bytes(request_rec *r, apr_bucket_brigade *bb,
                               const char *data, apr_size_t len, int flush);
 
-/* Ends the response with an EOS bucket. */
-apr_status_t rwsgi_pass_eos(request_rec *r, apr_bucket_brigade *bb);
-
 /* apr_brigade_create needs the connection's bucket allocator. */
 apr_bucket_brigade *rwsgi_brigade_create(request_rec *r);
 

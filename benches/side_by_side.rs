@@ -6,6 +6,7 @@
 //!
 //! `make bench-smoke` (`-- --smoke`) runs every workload for about a second
 //! after checking each target's answer, so the harness never rots.
+//! `-- --only hello --rounds 5 --seconds 3` narrows a run while profiling.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -17,16 +18,17 @@ use std::process::Command;
 
 use common::{Apache, Gateway, SharedDir};
 
-/// Same MPM settings for every target: two processes of 25 threads,
-/// started up front, keep-alive without a request limit.
+/// Same MPM settings for every target: two processes of 32 threads (64
+/// workers, one per connection of the latency workload), started up front,
+/// keep-alive without a request limit.
 const MPM: &str = "\
 StartServers 2
 ServerLimit 2
-ThreadsPerChild 25
-ThreadLimit 25
-MaxRequestWorkers 50
-MinSpareThreads 50
-MaxSpareThreads 50
+ThreadsPerChild 32
+ThreadLimit 32
+MaxRequestWorkers 64
+MinSpareThreads 64
+MaxSpareThreads 64
 MaxKeepAliveRequests 0
 KeepAliveTimeout 5
 LogLevel warn
@@ -141,8 +143,26 @@ struct Sample {
 }
 
 fn main() {
-    let smoke = std::env::args().any(|a| a == "--smoke");
-    let (rounds, seconds) = if smoke { (1, 1) } else { (5, 3) };
+    let args: Vec<String> = std::env::args().collect();
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let (mut rounds, mut seconds) = if smoke { (1, 1) } else { (5, 3) };
+    if let Some(n) = value("--rounds").and_then(|v| v.parse().ok()) {
+        rounds = n;
+    }
+    if let Some(n) = value("--seconds").and_then(|v| v.parse().ok()) {
+        seconds = n;
+    }
+    let only = value("--only");
+    let workloads: Vec<Workload> = Workload::ALL
+        .into_iter()
+        .filter(|w| only.as_deref().is_none_or(|o| w.name().starts_with(o)))
+        .collect();
     let bench_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches");
     let shared = SharedDir::new("bench");
     for app in ["hello", "block", "stream", "file", "echo", "headers"] {
@@ -169,7 +189,7 @@ fn main() {
 
     let mut samples: BTreeMap<(Workload, &'static str), Vec<Sample>> = BTreeMap::new();
     for round in 0..rounds {
-        for workload in Workload::ALL {
+        for &workload in &workloads {
             for target in &targets {
                 let Some(path) = target.path(workload) else {
                     continue;
@@ -196,7 +216,7 @@ fn main() {
         .collect();
     let report = report(&targets, &samples, &rss, rounds, seconds);
     println!("{report}");
-    if !smoke {
+    if !smoke && only.is_none() {
         let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-results.md");
         std::fs::write(&out, &report).unwrap();
         eprintln!("written to {}", out.display());
@@ -247,7 +267,7 @@ fn start_targets(shared: &SharedDir, native_module: &Path) -> Vec<Target> {
         native_module.display()
     );
     let daemon_site = format!(
-        "WSGIDaemonProcess bench processes=2 threads=25 display-name=%{{GROUP}}\n\
+        "WSGIDaemonProcess bench processes=2 threads=32 display-name=%{{GROUP}}\n\
          WSGIProcessGroup bench\n{wsgi_site}"
     );
     vec![

@@ -183,8 +183,14 @@ pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -
     application.forwarded_https = forwarded_https;
 
     let log_to = request.server();
-    match interpreter::with_python(|py| wsgi::serve(py, request, &application)) {
-        Ok(status) => status,
+    match interpreter::with_python(|py| wsgi::serve(py, &request, &application)) {
+        Ok(served) => {
+            // Sent with the GIL released, now that Python is done.
+            if let Some(deferred) = served.deferred {
+                deferred.send(&request);
+            }
+            served.status
+        }
         Err(interpreter::Unavailable(reason)) => {
             log_to.log(
                 Level::Error,

@@ -381,13 +381,6 @@ impl<'r> Request<'r> {
         self.client_gone(status)
     }
 
-    /// Ends the response normally.
-    pub fn end_body(&self) -> Result<(), ClientGone> {
-        // SAFETY: live request.
-        let status = unsafe { ffi::rwsgi_pass_eos(self.raw(), self.brigade()) };
-        self.client_gone(status)
-    }
-
     /// Ends a response that was cut short, so that the client sees it
     /// incomplete: no last chunk, connection closed.
     pub fn abort_body(&self) {
@@ -406,27 +399,28 @@ impl<'r> Request<'r> {
 /// Every use goes through a lock, and after [`SharedRequest::end`] every use
 /// fails with [`RequestEnded`] instead of touching freed memory.
 #[derive(Clone)]
-pub struct SharedRequest(Arc<Mutex<Option<SendRequest>>>);
+pub struct SharedRequest(Arc<Mutex<Option<RequestPtr>>>);
 
-struct SendRequest(Request<'static>);
+/// Points at the hook's own [`Request`], which stays where it is.
+struct RequestPtr(*const Request<'static>);
 
 // SAFETY: the Request is only ever used while the mutex is held, so one
-// thread at a time touches the request_rec; it is removed (by `end`) before
-// the hook call that owns it returns.
-unsafe impl Send for SendRequest {}
+// thread at a time touches it; the pointer is removed (by `end`) before the
+// Request it points at is used directly again, moved or dropped.
+unsafe impl Send for RequestPtr {}
 
 #[derive(Debug)]
 pub struct RequestEnded;
 
 impl SharedRequest {
     /// # Safety
-    /// [`SharedRequest::end`] must be called before the hook call that
-    /// received `request` returns.
-    pub unsafe fn new(request: Request<'_>) -> Self {
-        // SAFETY: the lifetime is erased here and restored by the contract
-        // above: the request is unreachable after `end`.
-        let request: Request<'static> = unsafe { std::mem::transmute(request) };
-        Self(Arc::new(Mutex::new(Some(SendRequest(request)))))
+    /// Until [`SharedRequest::end`] is called, `request` must be used only
+    /// through the returned value, and must not move or be dropped.
+    pub unsafe fn new(request: &Request<'_>) -> Self {
+        // The lifetime is erased here and restored by the contract above:
+        // the pointer is unreachable after `end`.
+        let ptr = (request as *const Request<'_>).cast::<Request<'static>>();
+        Self(Arc::new(Mutex::new(Some(RequestPtr(ptr)))))
     }
 
     pub fn with<T>(&self, f: impl FnOnce(&Request<'_>) -> T) -> Result<T, RequestEnded> {
@@ -435,7 +429,10 @@ impl SharedRequest {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         match guard.as_ref() {
-            Some(SendRequest(request)) => Ok(f(request)),
+            // SAFETY: while the pointer is in the mutex, the Request lives
+            // where it points and only the lock holder uses it (new's
+            // contract).
+            Some(RequestPtr(request)) => Ok(f(unsafe { &**request })),
             None => Err(RequestEnded),
         }
     }

@@ -63,8 +63,8 @@ pub fn call<T>(
         }
     };
     // SAFETY: `_ended` ends the shared request before this function
-    // returns, inside the hook call that owns the request.
-    let shared = unsafe { SharedRequest::new(request) };
+    // returns; until then `request` is used only through `shared`.
+    let shared = unsafe { SharedRequest::new(&request) };
     let _ended = EndOnDrop(shared.clone());
     let _serving = ServingGuard::new(&shared);
     let log = |message: &str| {

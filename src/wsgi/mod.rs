@@ -25,6 +25,7 @@ pub use errors::redirect_standard_streams;
 use errors::{ErrorLog, ServingGuard};
 use file_wrapper::FileWrapper;
 use input::Input;
+pub use response::Deferred;
 use response::Response;
 use start_response::StartResponse;
 
@@ -60,13 +61,13 @@ pub struct Application {
 /// Serves `request` with `application`. Returns the status for Apache: OK
 /// once a response was sent, an HTTP error status when Apache should
 /// produce the error page.
-pub fn serve(py: Python<'_>, request: Request<'_>, application: &Application) -> i32 {
+pub fn serve(py: Python<'_>, request: &Request<'_>, application: &Application) -> Served {
     let script = application.script.as_path();
-    let Some(app) = load_app(py, &request, application, application.mtime) else {
-        return status::INTERNAL_SERVER_ERROR;
+    let Some(app) = load_app(py, request, application, application.mtime) else {
+        return Served::status(status::INTERNAL_SERVER_ERROR);
     };
-    application_group::note_served(&application.application_group, &request);
-    let environ = match environ::build(py, &request, application) {
+    application_group::note_served(&application.application_group, request);
+    let environ = match environ::build(py, request, application) {
         Ok(environ) => environ,
         Err(err) => {
             let headline = exception_headline(script);
@@ -74,12 +75,12 @@ pub fn serve(py: Python<'_>, request: Request<'_>, application: &Application) ->
                 Level::Error,
                 &format!("{headline}\n{}", format_exception(py, &err)),
             );
-            return status::INTERNAL_SERVER_ERROR;
+            return Served::status(status::INTERNAL_SERVER_ERROR);
         }
     };
 
     // SAFETY: `_ended` ends the shared request when this function returns or
-    // unwinds, before the handler hook that owns the request returns.
+    // unwinds; until then `request` is used only through `shared`.
     let shared = unsafe { SharedRequest::new(request) };
     let _ended = EndOnDrop(shared.clone());
     let _serving = ServingGuard::new(&shared);
@@ -90,7 +91,7 @@ pub fn serve(py: Python<'_>, request: Request<'_>, application: &Application) ->
     ));
     let errors = match Bound::new(py, ErrorLog::new(shared.clone())) {
         Ok(errors) => errors,
-        Err(err) => return fail(py, &response, script, err),
+        Err(err) => return Served::status(fail(py, &response, script, err)),
     };
     let added = Bound::new(py, Input::new(shared.clone()))
         .and_then(|input| environ.set_item(pyo3::intern!(py, "wsgi.input"), input))
@@ -100,7 +101,29 @@ pub fn serve(py: Python<'_>, request: Request<'_>, application: &Application) ->
         Err(err) => fail(py, &response, script, err),
     };
     errors.get().flush_pending();
-    status
+    Served {
+        status,
+        deferred: (status == status::OK)
+            .then(|| response.take_deferred())
+            .flatten(),
+    }
+}
+
+/// What serving a request left for the handler to do.
+pub struct Served {
+    /// The status for Apache.
+    pub status: i32,
+    /// A small response body to send once the GIL is released.
+    pub deferred: Option<Deferred>,
+}
+
+impl Served {
+    fn status(status: i32) -> Self {
+        Self {
+            status,
+            deferred: None,
+        }
+    }
 }
 
 /// The application's callable, loaded (or reloaded) as needed; None, with
@@ -196,30 +219,34 @@ fn run_app(
 /// Sends each block of the app's iterable before asking for the next.
 fn send_iterable(py: Python<'_>, result: &Bound<'_, PyAny>, response: &Response) -> PyResult<()> {
     // A one-item list or tuple has a known length: send it with a
-    // Content-Length rather than chunked.
+    // Content-Length rather than chunked, in one pass without a flush.
     if let Some(item) = single_item(result) {
-        if let Ok(bytes) = item.cast::<PyBytes>() {
-            response.set_length_if_unset(bytes.as_bytes().len() as u64);
-        }
+        let bytes = as_bytes(&item)?;
+        response.set_length_if_unset(bytes.as_bytes().len() as u64);
+        return response.write_only_block(py, bytes.as_bytes());
     }
     for item in result.try_iter()? {
         let item = item?;
-        let bytes = item.cast::<PyBytes>().map_err(|_| {
-            pyo3::exceptions::PyTypeError::new_err(format!(
-                "sequence of byte string values expected, value of type {} found",
-                type_name(&item)
-            ))
-        })?;
-        response.write(py, bytes.as_bytes())?;
+        response.write(py, as_bytes(&item)?.as_bytes())?;
     }
     Ok(())
 }
 
+fn as_bytes<'a, 'py>(item: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, PyBytes>> {
+    item.cast::<PyBytes>().map_err(|_| {
+        pyo3::exceptions::PyTypeError::new_err(format!(
+            "sequence of byte string values expected, value of type {} found",
+            type_name(item)
+        ))
+    })
+}
+
 fn single_item<'py>(result: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
-    if let Ok(list) = result.cast::<PyList>() {
+    // Exactly a list or tuple: a subclass may iterate differently.
+    if let Ok(list) = result.cast_exact::<PyList>() {
         return (list.len() == 1).then(|| list.get_item(0).ok()).flatten();
     }
-    let tuple = result.cast::<PyTuple>().ok()?;
+    let tuple = result.cast_exact::<PyTuple>().ok()?;
     (tuple.len() == 1).then(|| tuple.get_item(0).ok()).flatten()
 }
 

@@ -40,6 +40,36 @@ struct State {
     error_override: bool,
     /// The head of an error response handed to Apache that way.
     overridden: Option<Head>,
+    /// The only block of a small response, kept to be sent after the GIL is
+    /// released (see [`Deferred`]).
+    deferred: Option<Deferred>,
+}
+
+/// The largest only-block body kept for sending after the GIL is released:
+/// copying it costs less than releasing and taking the GIL once more.
+const DEFER_LIMIT: usize = 16 * 1024;
+
+/// A whole small response (head and body) that the handler sends once the
+/// app is done and the GIL is released, saving a GIL hand-off per request.
+pub struct Deferred {
+    head: Option<Head>,
+    length: Option<u64>,
+    body: Vec<u8>,
+}
+
+impl Deferred {
+    /// Sends it; Apache ends the response when the handler returns.
+    pub fn send(self, r: &Request<'_>) {
+        if let Some(head) = &self.head {
+            send_head(r, head, self.length);
+        }
+        if !self.body.is_empty() && r.write_body(&self.body, false).is_err() {
+            r.log(
+                Level::Info,
+                "mod_rwsgi: the client closed the connection before the response was complete",
+            );
+        }
+    }
 }
 
 /// A block of body the state has let through: its length, and the head to
@@ -120,7 +150,7 @@ impl Response {
     /// Whether the client has (or will have) the status and headers.
     pub fn headers_sent(&self) -> bool {
         let state = self.state();
-        state.headers_sent && state.overridden.is_none()
+        state.headers_sent && state.overridden.is_none() && state.deferred.is_none()
     }
 
     pub fn client_gone(&self) -> bool {
@@ -159,8 +189,38 @@ impl Response {
     }
 
     /// Sends one block of the body (with the headers first, if not yet sent),
-    /// cut at the Content-Length the app declared.
+    /// cut at the Content-Length the app declared, and flushes it to the
+    /// client before the app is asked for more.
     pub fn write(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
+        self.write_block(py, data, true)
+    }
+
+    /// Sends the body's only block. No flush: Apache ends the response (and
+    /// writes it out) as soon as the handler returns. A small one is kept
+    /// for the handler to send after the GIL is released.
+    pub fn write_only_block(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
+        if data.len() <= DEFER_LIMIT {
+            let mut state = self.started()?;
+            if state.deferred.is_none() && !state.headers_sent && !state.override_error() {
+                if let Some(claim) = state.claim(data.len() as u64) {
+                    state.deferred = Some(Deferred {
+                        head: claim.head,
+                        length: claim.length,
+                        body: data[..claim.take as usize].to_vec(),
+                    });
+                    return Ok(());
+                }
+            }
+        }
+        self.write_block(py, data, false)
+    }
+
+    /// The kept small response, for the handler to send.
+    pub fn take_deferred(&self) -> Option<Deferred> {
+        self.state().deferred.take()
+    }
+
+    fn write_block(&self, py: Python<'_>, data: &[u8], flush: bool) -> PyResult<()> {
         let claim = {
             let mut state = self.started()?;
             if data.is_empty() {
@@ -169,7 +229,7 @@ impl Response {
             state.claim(data.len() as u64)
         };
         self.send(py, claim, |r, take| {
-            r.write_body(&data[..take as usize], true)
+            r.write_body(&data[..take as usize], flush)
         })
     }
 
@@ -242,7 +302,7 @@ impl Response {
     /// Ends the response: sends the headers if nothing was sent yet, and
     /// closes the connection if the body fell short of its Content-Length.
     pub fn finish(&self, py: Python<'_>) -> PyResult<()> {
-        let (head, length, sent) = {
+        let deferred_head = {
             let mut state = self.state();
             if state.head.is_none() && !state.headers_sent {
                 return Err(PyRuntimeError::new_err(
@@ -253,23 +313,47 @@ impl Response {
                 drop(state);
                 return self.hand_error_to_apache(py);
             }
-            let head = state.head_to_send();
-            (head, state.length, state.body_sent)
+            let short = matches!(state.length, Some(length) if state.body_sent < length);
+            if state.deferred.is_some() && !short {
+                // The handler sends it, complete, after the GIL is released.
+                return Ok(());
+            }
+            // Cut short: a kept block goes out now (without holding the
+            // state across the GIL release), then the connection is closed.
+            let deferred = state.deferred.take();
+            let head = if deferred.is_some() {
+                None
+            } else {
+                state.head_to_send()
+            };
+            (deferred, head, state.length, state.body_sent)
         };
+        let (deferred, head, length, sent) = deferred_head;
+        if let Some(deferred) = deferred {
+            let request = &self.request;
+            py.detach(|| request.with(|r| deferred.send(r)))
+                .map_err(|_| request_ended("the response"))?;
+        }
+        // A complete response needs no I/O here: once the handler returns,
+        // Apache sends the end of the response (and the headers, for an
+        // empty body) itself, so the GIL is kept.
         let request = &self.request;
-        let result = py.detach(|| {
-            request.with(|r| {
+        let complete = request
+            .with(|r| {
                 if let Some(head) = &head {
                     send_head(r, head, length);
                 }
-                match length {
-                    Some(length) if sent < length && !r.is_header_only() => {
-                        r.log(Level::Error, &format!("mod_rwsgi: the response body ({sent} bytes) is shorter than its Content-Length ({length}); closing the connection"));
-                        r.abort_body();
-                        Ok(())
-                    }
-                    _ => r.end_body(),
-                }
+                !matches!(length, Some(length) if sent < length && !r.is_header_only())
+            })
+            .map_err(|_| request_ended("the response"))?;
+        if complete {
+            return Ok(());
+        }
+        let result = py.detach(|| {
+            request.with(|r| {
+                r.log(Level::Error, &format!("mod_rwsgi: the response body ({sent} bytes) is shorter than its Content-Length ({}); closing the connection", length.unwrap_or_default()));
+                r.abort_body();
+                Ok(())
             })
         });
         self.check_sent(result)
