@@ -195,9 +195,9 @@ impl Response {
         self.write_block(py, data, true)
     }
 
-    /// Sends the body's only block. No flush: Apache ends the response (and
-    /// writes it out) as soon as the handler returns. A small one is kept
-    /// for the handler to send after the GIL is released.
+    /// Sends the body's only block. A small one is kept for the handler to
+    /// send after the GIL is released (Apache ends the response and writes
+    /// it out when the handler returns).
     pub fn write_only_block(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
         if data.len() <= DEFER_LIMIT {
             let mut state = self.started()?;
@@ -212,7 +212,10 @@ impl Response {
                 }
             }
         }
-        self.write_block(py, data, false)
+        // A large block is flushed: written out while the app's bytes are
+        // still there, instead of Apache copying what the socket did not
+        // take at once.
+        self.write_block(py, data, true)
     }
 
     /// The kept small response, for the handler to send.
