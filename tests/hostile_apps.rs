@@ -8,13 +8,21 @@ use std::time::{Duration, Instant};
 
 use common::Apache;
 
-const SITE: &str = "WSGIScriptAlias /hostile @APPS@/hostile.wsgi\nWSGIScriptAlias /hello @APPS@/hello.wsgi\n";
+const SITE: &str =
+    "WSGIScriptAlias /hostile @APPS@/hostile.wsgi\nWSGIScriptAlias /hello @APPS@/hello.wsgi\n";
 
 #[test]
 fn an_app_returning_none_or_an_int_is_a_500_naming_the_type() {
     let apache = Apache::start(SITE);
-    for (case, logged) in [("none", "'NoneType' object is not iterable"), ("int", "'int' object is not iterable")] {
-        assert_eq!(apache.get(&format!("/hostile?{case}")).status, 500, "{case}");
+    for (case, logged) in [
+        ("none", "'NoneType' object is not iterable"),
+        ("int", "'int' object is not iterable"),
+    ] {
+        assert_eq!(
+            apache.get(&format!("/hostile?{case}")).status,
+            500,
+            "{case}"
+        );
         assert!(apache.wait_for_log(logged).contains(logged), "{case}");
     }
     assert_eq!(apache.get("/hello").status, 200);
@@ -25,7 +33,11 @@ fn iteration_that_raises_is_a_500_and_close_is_still_called() {
     let apache = Apache::start(SITE);
     assert_eq!(apache.get("/hostile?iteration-raises").status, 500);
     assert!(apache.wait_for_marker("iteration-closed"));
-    assert!(apache.wait_for_log("iteration refused").contains("RuntimeError: iteration refused"));
+    assert!(
+        apache
+            .wait_for_log("iteration refused")
+            .contains("RuntimeError: iteration refused")
+    );
 }
 
 #[test]
@@ -35,8 +47,15 @@ fn close_that_raises_is_logged_and_the_client_sees_an_incomplete_response() {
     // The body went out before close() failed: the response is cut short
     // (chunked without its last chunk), never passed off as complete.
     assert_eq!(response.status, 200);
-    assert!(!response.complete, "a failed close() must not look like success");
-    assert!(apache.wait_for_log("close refused").contains("RuntimeError: close refused"));
+    assert!(
+        !response.complete,
+        "a failed close() must not look like success"
+    );
+    assert!(
+        apache
+            .wait_for_log("close refused")
+            .contains("RuntimeError: close refused")
+    );
     assert_eq!(apache.get("/hello").status, 200);
 }
 
@@ -65,7 +84,10 @@ fn an_app_blocked_forever_in_one_thread_does_not_stop_the_others() {
     for _ in 0..50 {
         assert_eq!(apache.get("/hello").status, 200);
     }
-    assert!(started.elapsed() < Duration::from_secs(10), "requests stalled behind the blocked one");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "requests stalled behind the blocked one"
+    );
     blocked.join().unwrap();
 }
 

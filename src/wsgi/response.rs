@@ -192,7 +192,16 @@ impl Response {
     /// cut at the Content-Length the app declared, and flushes it to the
     /// client before the app is asked for more.
     pub fn write(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
-        self.write_block(py, data, true)
+        let claim = {
+            let mut state = self.started()?;
+            if data.is_empty() {
+                return Ok(());
+            }
+            state.claim(data.len() as u64)
+        };
+        self.send(py, claim, |r, take| {
+            r.write_body(&data[..take as usize], true)
+        })
     }
 
     /// Sends the body's only block. A small one is kept for the handler to
@@ -212,28 +221,15 @@ impl Response {
                 }
             }
         }
-        // A large block is flushed: written out while the app's bytes are
-        // still there, instead of Apache copying what the socket did not
-        // take at once.
-        self.write_block(py, data, true)
+        // A large block is flushed like any other: written out while the
+        // app's bytes are there, instead of Apache copying what the socket
+        // did not take at once.
+        self.write(py, data)
     }
 
     /// The kept small response, for the handler to send.
     pub fn take_deferred(&self) -> Option<Deferred> {
         self.state().deferred.take()
-    }
-
-    fn write_block(&self, py: Python<'_>, data: &[u8], flush: bool) -> PyResult<()> {
-        let claim = {
-            let mut state = self.started()?;
-            if data.is_empty() {
-                return Ok(());
-            }
-            state.claim(data.len() as u64)
-        };
-        self.send(py, claim, |r, take| {
-            r.write_body(&data[..take as usize], flush)
-        })
     }
 
     /// Sends `available` bytes of the open file `fd` from `offset` (cut at
