@@ -20,6 +20,10 @@ const ALIAS_NOTE: &std::ffi::CStr = c"mod_rwsgi.alias";
 /// scripts so the first requests find them loaded.
 pub fn child_init(main: Server, process: &ProcessSettings, imports: &[PathBuf]) {
     interpreter::start_in_child(main, process);
+    if process.restrict_embedded {
+        // No Python here: the imports are for processes that have one.
+        return;
+    }
     for script in imports {
         let imported = interpreter::with_python(|py| wsgi::preload(py, script));
         let failure = match imported {
