@@ -163,6 +163,29 @@ fn fails(dir: &SharedDir, args: &[&str]) -> (i32, String) {
     (code, stderr)
 }
 
+/// Runs `rwsgi-express setup-server ARGS`, which must succeed; returns the
+/// httpd.conf it wrote and the server root.
+fn setup_server(dir: &SharedDir, args: &[&str]) -> (String, PathBuf) {
+    let root = dir.0.join("server-root");
+    let out = Command::new(EXPRESS)
+        .arg("setup-server")
+        .args(args)
+        .arg("--server-root")
+        .arg(&root)
+        .arg("--rwsgi-module")
+        .arg(module_path())
+        .current_dir(&dir.0)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let conf = std::fs::read_to_string(root.join("httpd.conf")).unwrap();
+    (conf, root)
+}
+
 fn app_dir() -> SharedDir {
     let dir = SharedDir::new("express");
     let hello = std::fs::read_to_string(concat!(
@@ -464,27 +487,8 @@ fn missing_apache_or_modules_name_the_package_to_install() {
 #[test]
 fn setup_server_writes_a_configuration_apache_accepts_and_a_control_script() {
     let dir = app_dir();
-    let root = dir.0.join("server-root");
-    let out = Command::new(EXPRESS)
-        .args([
-            "setup-server",
-            "hello.wsgi",
-            "--port",
-            &free_port().to_string(),
-        ])
-        .arg("--server-root")
-        .arg(&root)
-        .arg("--rwsgi-module")
-        .arg(module_path())
-        .current_dir(&dir.0)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let conf = std::fs::read_to_string(root.join("httpd.conf")).unwrap();
+    let port = free_port().to_string();
+    let (conf, root) = setup_server(&dir, &["hello.wsgi", "--port", &port]);
     assert!(conf.contains("WSGIScriptAlias \"/\""), "{conf}");
     let test = Command::new(root.join("apachectl"))
         .arg("configtest")
@@ -595,10 +599,9 @@ fn access_log_records_requests_in_the_server_root() {
 #[test]
 fn processes_threads_and_max_clients_size_apache() {
     let dir = app_dir();
-    let root = dir.0.join("server-root");
-    let out = Command::new(EXPRESS)
-        .args([
-            "setup-server",
+    let (conf, _) = setup_server(
+        &dir,
+        &[
             "hello.wsgi",
             "--processes",
             "3",
@@ -606,20 +609,8 @@ fn processes_threads_and_max_clients_size_apache() {
             "7",
             "--max-clients",
             "12",
-        ])
-        .arg("--server-root")
-        .arg(&root)
-        .arg("--rwsgi-module")
-        .arg(module_path())
-        .current_dir(&dir.0)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
-    let conf = std::fs::read_to_string(root.join("httpd.conf")).unwrap();
     for line in [
         "StartServers 3",
         "ServerLimit 3",

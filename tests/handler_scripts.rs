@@ -90,10 +90,8 @@ SetHandler other-handler
 
 #[test]
 fn a_handler_script_with_a_daemon_process_group_is_refused() {
-    let (ok, output) = Apache::check_config("WSGIHandlerScript h /srv/h.wsgi process-group=site\n");
-    assert!(!ok, "{output}");
-    assert!(
-        output.contains("process-group=site names a daemon process group"),
-        "{output}"
+    Apache::assert_config_refused(
+        "WSGIHandlerScript h /srv/h.wsgi process-group=site\n",
+        "process-group=site names a daemon process group",
     );
 }

@@ -42,14 +42,12 @@ fn python_home_set_to_a_virtualenv_runs_the_app_in_it() {
 #[test]
 fn python_home_that_is_not_a_python_is_refused_at_config_time() {
     let empty = SharedDir::new("not-python");
-    let (ok, output) = Apache::check_config(&format!("WSGIPythonHome {}\n", empty.0.display()));
-    assert!(!ok, "{output}");
-    assert!(
-        output.contains(&format!(
+    Apache::assert_config_refused(
+        &format!("WSGIPythonHome {}\n", empty.0.display()),
+        &format!(
             "WSGIPythonHome: {} is neither a virtualenv (no pyvenv.cfg) nor a Python 3.11 installation prefix",
             empty.0.display()
-        )),
-        "{output}"
+        ),
     );
 }
 
@@ -57,24 +55,17 @@ fn python_home_that_is_not_a_python_is_refused_at_config_time() {
 fn python_home_of_a_virtualenv_from_another_python_is_refused_at_config_time() {
     let venv = SharedDir::new("other-venv");
     venv.write("pyvenv.cfg", "home = /usr/local/bin\nversion = 3.12.1\n");
-    let (ok, output) = Apache::check_config(&format!("WSGIPythonHome {}\n", venv.0.display()));
-    assert!(!ok, "{output}");
-    assert!(
-        output.contains(
-            "is a virtualenv made from Python 3.12.1, but mod_rwsgi was built for Python 3.11"
-        ),
-        "{output}"
+    Apache::assert_config_refused(
+        &format!("WSGIPythonHome {}\n", venv.0.display()),
+        "is a virtualenv made from Python 3.12.1, but mod_rwsgi was built for Python 3.11",
     );
 }
 
 #[test]
 fn python_home_cannot_be_set_inside_a_virtual_host() {
-    let (ok, output) =
-        Apache::check_config("<VirtualHost *:80>\nWSGIPythonHome /usr\n</VirtualHost>\n");
-    assert!(!ok, "{output}");
-    assert!(
-        output.contains("WSGIPythonHome cannot occur within <VirtualHost> section"),
-        "{output}"
+    Apache::assert_config_refused(
+        "<VirtualHost *:80>\nWSGIPythonHome /usr\n</VirtualHost>\n",
+        "WSGIPythonHome cannot occur within <VirtualHost> section",
     );
 }
 
@@ -149,9 +140,13 @@ fn bad_python_setting_values_are_config_errors() {
             "WSGIPythonEggs: 'relative/dir' must be an absolute path",
         ),
     ] {
-        let (ok, output) = Apache::check_config(&format!("{line}\n"));
-        assert!(!ok, "{line}: {output}");
-        assert!(output.contains(message), "{line}: {output}");
+        Apache::assert_config_refused(
+            &format!(
+                "{line}
+"
+            ),
+            message,
+        );
     }
 }
 

@@ -148,12 +148,12 @@ fn daemon_mode_is_refused_with_a_sentence() {
             "process-group=site names a daemon process group",
         ),
     ] {
-        let (ok, output) = Apache::check_config(&format!("{line}\n"));
-        assert!(!ok, "{line}: {output}");
-        assert!(output.contains(message), "{line}: {output}");
-        assert!(
-            output.contains("httpd.conf"),
-            "{line}: names the file: {output}"
+        Apache::assert_config_refused(
+            &format!(
+                "{line}
+"
+            ),
+            message,
         );
     }
 }
@@ -168,45 +168,33 @@ fn the_embedded_process_group_is_accepted() {
 
 #[test]
 fn a_directive_not_supported_yet_is_refused_not_ignored() {
-    let (ok, output) =
-        Apache::check_config("<Location />\nWSGIDispatchScript /srv/dispatch.py\n</Location>\n");
-    assert!(!ok, "{output}");
-    assert!(
-        output.contains(
-            "WSGIDispatchScript is a mod_wsgi directive that mod_rwsgi does not support yet"
-        ),
-        "{output}"
+    Apache::assert_config_refused(
+        "<Location />\nWSGIDispatchScript /srv/dispatch.py\n</Location>\n",
+        "WSGIDispatchScript is a mod_wsgi directive that mod_rwsgi does not support yet",
     );
 }
 
 #[test]
 fn a_directive_in_a_place_mod_wsgi_forbids_is_refused_by_apache() {
-    let (ok, output) =
-        Apache::check_config("<Directory /srv>\nWSGIScriptAlias /a /srv/a.wsgi\n</Directory>\n");
-    assert!(!ok, "{output}");
-    assert!(
-        output.contains("WSGIScriptAlias not allowed in <Directory> context"),
-        "{output}"
+    Apache::assert_config_refused(
+        "<Directory /srv>\nWSGIScriptAlias /a /srv/a.wsgi\n</Directory>\n",
+        "WSGIScriptAlias not allowed in <Directory> context",
     );
 }
 
 #[test]
 fn a_wrong_number_of_arguments_is_a_config_error() {
-    let (ok, output) = Apache::check_config("WSGIPassAuthorization On Off\n");
-    assert!(!ok, "{output}");
-    assert!(
-        output.contains("WSGIPassAuthorization takes one argument, not 2"),
-        "{output}"
+    Apache::assert_config_refused(
+        "WSGIPassAuthorization On Off\n",
+        "WSGIPassAuthorization takes one argument, not 2",
     );
 }
 
 #[test]
 fn a_bad_regex_in_wsgi_script_alias_match_is_a_config_error() {
-    let (ok, output) = Apache::check_config("WSGIScriptAliasMatch ^/(unclosed /srv/$1.wsgi\n");
-    assert!(!ok, "{output}");
-    assert!(
-        output.contains("WSGIScriptAliasMatch: '^/(unclosed' is not a valid regular expression"),
-        "{output}"
+    Apache::assert_config_refused(
+        "WSGIScriptAliasMatch ^/(unclosed /srv/$1.wsgi\n",
+        "WSGIScriptAliasMatch: '^/(unclosed' is not a valid regular expression",
     );
 }
 
@@ -259,14 +247,9 @@ fn an_import_script_that_fails_is_logged_and_the_child_serves_on() {
 
 #[test]
 fn wsgi_import_script_needs_both_groups() {
-    let (ok, output) =
-        Apache::check_config("WSGIImportScript /srv/a.wsgi process-group=%{GLOBAL}\n");
-    assert!(!ok, "{output}");
-    assert!(
-        output.contains(
-            "WSGIImportScript needs both process-group= and application-group=, as in mod_wsgi"
-        ),
-        "{output}"
+    Apache::assert_config_refused(
+        "WSGIImportScript /srv/a.wsgi process-group=%{GLOBAL}\n",
+        "WSGIImportScript needs both process-group= and application-group=, as in mod_wsgi",
     );
 }
 
@@ -336,9 +319,13 @@ fn unknown_proxy_headers_and_bad_addresses_are_config_errors() {
             "WSGITrustedProxies: 'proxy.example' is not an IP address or network",
         ),
     ] {
-        let (ok, output) = Apache::check_config(&format!("{line}\n"));
-        assert!(!ok, "{line}: {output}");
-        assert!(output.contains(message), "{line}: {output}");
+        Apache::assert_config_refused(
+            &format!(
+                "{line}
+"
+            ),
+            message,
+        );
     }
 }
 

@@ -316,6 +316,19 @@ impl Apache {
         )
     }
 
+    /// Asserts `apache2 -t` refuses `site` with a message containing
+    /// `message`, and names the file (Apache's "Syntax error on line N of").
+    #[track_caller]
+    pub fn assert_config_refused(site: &str, message: &str) {
+        let (ok, output) = Self::check_config(site);
+        assert!(!ok, "accepted: {site}\n{output}");
+        assert!(output.contains(message), "{site}: {output}");
+        assert!(
+            output.contains("httpd.conf"),
+            "the file is not named: {output}"
+        );
+    }
+
     pub fn parent_pid(&self) -> u32 {
         self.process.id()
     }
