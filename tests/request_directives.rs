@@ -350,52 +350,39 @@ fn every_directive_mod_rwsgi_knows_is_documented_and_known_to_apache() {
     }
 }
 
-const HTACCESS_PROBE: &str = "GET /probe?environ=HTTP_AUTHORIZATION HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer t0ken\r\nConnection: close\r\n\r\n";
+/// Apache serving probe.wsgi from the apps directory, whose .htaccess
+/// holds `htaccess` under `AllowOverride allow`.
+fn with_htaccess(allow: &str, htaccess: &str) -> Apache {
+    let apache = Apache::start(&format!(
+        "WSGIScriptAlias /probe @APPS@/probe.wsgi\n<Directory @APPS@>\nAllowOverride {allow}\n</Directory>\n"
+    ));
+    std::fs::write(apache.apps().join(".htaccess"), htaccess).unwrap();
+    apache
+}
 
 #[test]
 fn an_htaccess_file_sets_file_info_directives_where_allow_override_permits() {
-    let apache = Apache::start(
-        "WSGIScriptAlias /probe @APPS@/probe.wsgi\n<Directory @APPS@>\nAllowOverride FileInfo\n</Directory>\n",
-    );
-    std::fs::write(
-        apache.apps().join(".htaccess"),
-        "WSGIPassAuthorization On\n",
-    )
-    .unwrap();
+    let apache = with_htaccess("FileInfo", "WSGIPassAuthorization On\n");
     assert_eq!(
-        apache.raw(HTACCESS_PROBE.as_bytes()).text(),
+        apache.raw(AUTHORIZATION_PROBE.as_bytes()).text(),
         r#"{"value": "Bearer t0ken"}"#
     );
 }
 
 #[test]
 fn an_htaccess_file_is_ignored_where_allow_override_is_none() {
-    let apache = Apache::start(
-        "WSGIScriptAlias /probe @APPS@/probe.wsgi\n<Directory @APPS@>\nAllowOverride None\n</Directory>\n",
-    );
-    std::fs::write(
-        apache.apps().join(".htaccess"),
-        "WSGIPassAuthorization On\n",
-    )
-    .unwrap();
+    let apache = with_htaccess("None", "WSGIPassAuthorization On\n");
     assert_eq!(
-        apache.raw(HTACCESS_PROBE.as_bytes()).text(),
+        apache.raw(AUTHORIZATION_PROBE.as_bytes()).text(),
         r#"{"value": null}"#
     );
 }
 
 #[test]
 fn a_directive_of_another_override_class_in_htaccess_is_an_error() {
-    let apache = Apache::start(
-        "WSGIScriptAlias /probe @APPS@/probe.wsgi\n<Directory @APPS@>\nAllowOverride FileInfo\n</Directory>\n",
-    );
     // WSGIAuthUserScript belongs to AuthConfig, which is not allowed here.
-    std::fs::write(
-        apache.apps().join(".htaccess"),
-        "WSGIAuthUserScript /srv/auth.wsgi\n",
-    )
-    .unwrap();
-    assert_eq!(apache.raw(HTACCESS_PROBE.as_bytes()).status, 500);
+    let apache = with_htaccess("FileInfo", "WSGIAuthUserScript /srv/auth.wsgi\n");
+    assert_eq!(apache.raw(AUTHORIZATION_PROBE.as_bytes()).status, 500);
     assert!(
         apache
             .wait_for_log("not allowed here")
