@@ -80,11 +80,7 @@ fn two_graceful_restarts_under_load_fail_no_request() {
         served.load(Ordering::Relaxed)
     );
     let log = apache.error_log();
-    assert_eq!(
-        log.matches("Doing graceful restart").count(),
-        2,
-        "{log}"
-    );
+    assert_eq!(log.matches("Doing graceful restart").count(), 2, "{log}");
 }
 
 /// Descriptors open and resident KiB of the Apache parent's children.
