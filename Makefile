@@ -8,10 +8,11 @@ APXS ?= $(shell command -v apxs 2>/dev/null || command -v apxs2 2>/dev/null || e
 export APXS
 
 # Debian/Ubuntu packages the build and the tests need.
-# libapache2-mod-wsgi-py3, apache2-utils (htpasswd), openssl and curl: tests
-# that compare environ with mod_wsgi, under Basic auth and over HTTPS.
+# libapache2-mod-wsgi-py3, apache2-utils (htpasswd), openssl, curl and
+# python3-venv: tests that compare with mod_wsgi, run under Basic auth and
+# over HTTPS, and install Flask from PyPI into a virtualenv.
 PACKAGES := apache2 apache2-dev libclang-dev python3-dev gcc binutils \
-  libapache2-mod-wsgi-py3 apache2-utils openssl curl
+  libapache2-mod-wsgi-py3 apache2-utils openssl curl python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 MODULE := target/release/mod_rwsgi.so
 EXPRESS := target/release/rwsgi-express
