@@ -1,6 +1,6 @@
-//! A real Flask application, installed from PyPI into a virtualenv, served
-//! by mod_rwsgi and by Debian's mod_wsgi on the same Apache: the same
-//! requests get the same status, headers and body.
+//! A real Flask application and a real Django project, installed from PyPI
+//! into virtualenvs, served by mod_rwsgi and by Debian's mod_wsgi on the
+//! same Apache: the same requests get the same status, headers and body.
 
 mod common;
 
@@ -49,8 +49,9 @@ fn flask_site() -> (SharedDir, String) {
 
 /// Status, headers and body, compared as HTTP compares them: headers by
 /// name (their order between names means nothing), without Date and Server
-/// (each gateway names itself), cookie values masked (Flask signs its
-/// session with the time), Allow's methods sorted (Flask lists a set).
+/// (each gateway names itself), cookie values and expiry times masked
+/// (sessions and CSRF tokens are random, and signed with the time), Allow's
+/// methods sorted (Flask lists a set).
 fn normalized(response: &http::Response) -> String {
     let mut out = format!("{}\n", response.status);
     let mut headers = response.headers.clone();
@@ -68,7 +69,18 @@ fn normalized(response: &http::Response) -> String {
         } else if name.eq_ignore_ascii_case("set-cookie") {
             let (cookie, attributes) = value.split_once(';').unwrap_or((value, ""));
             let cookie_name = cookie.split('=').next().unwrap_or_default();
-            format!("{cookie_name}=<value>;{attributes}")
+            // Expiry dates count from the second the cookie was set.
+            let attributes: Vec<String> = attributes
+                .split(';')
+                .map(|a| {
+                    if a.trim_start().to_ascii_lowercase().starts_with("expires=") {
+                        " expires=<time>".to_string()
+                    } else {
+                        a.to_string()
+                    }
+                })
+                .collect();
+            format!("{cookie_name}=<value>;{}", attributes.join(";"))
         } else {
             value.clone()
         };
@@ -209,4 +221,291 @@ fn a_flask_app_answers_as_it_does_under_mod_wsgi() {
         ours.wait_for_log("the view failed")
             .contains("RuntimeError: the view failed")
     );
+}
+
+/// A virtualenv with Django, the project copied beside it, migrated, with
+/// one user; the database directory writable by Apache's user.
+fn django_site() -> (SharedDir, String) {
+    let dir = SharedDir::new("django");
+    let venv = dir.0.join("env");
+    let made = Command::new("/usr/bin/python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let pip = Command::new(venv.join("bin/pip"))
+        .args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "django",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        pip.status.success(),
+        "pip install django: {}",
+        String::from_utf8_lossy(&pip.stderr)
+    );
+    let source =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/frameworks/django_site");
+    for file in [
+        "manage.py",
+        "mysite/__init__.py",
+        "mysite/settings.py",
+        "mysite/urls.py",
+        "mysite/views.py",
+        "mysite/wsgi.py",
+        "static/site.css",
+    ] {
+        dir.write(
+            &format!("site/{file}"),
+            &std::fs::read_to_string(source.join(file)).unwrap(),
+        );
+    }
+    std::fs::create_dir_all(dir.0.join("site/db")).unwrap();
+    let python = venv.join("bin/python");
+    let manage = |args: &[&str]| {
+        let out = Command::new(&python)
+            .arg("manage.py")
+            .args(args)
+            .current_dir(dir.0.join("site"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "manage.py {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    manage(&["migrate", "--verbosity", "0"]);
+    manage(&[
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User; User.objects.create_user('ada', 'ada@example.test', 'analytical')",
+    ]);
+    dir.share();
+    // SQLite writes the database and its journal: Apache's user must too.
+    let chmod = Command::new("chmod")
+        .args(["-R", "a+rwX"])
+        .arg(dir.0.join("site/db"))
+        .status();
+    assert!(chmod.is_ok_and(|s| s.success()));
+    let (root, venv) = (dir.0.join("site"), venv.display().to_string());
+    let root = root.display();
+    let site = format!(
+        "LoadModule alias_module @MODULES@/mod_alias.so\n\
+         WSGIPythonHome {venv}\nWSGIPythonPath {root}\nWSGIApplicationGroup %{{GLOBAL}}\n\
+         WSGIScriptAlias /app {root}/mysite/wsgi.py\n\
+         <Directory {root}/mysite>\nRequire all granted\n</Directory>\n\
+         Alias /static {root}/static\n<Directory {root}/static>\nRequire all granted\n</Directory>\n"
+    );
+    (dir, site)
+}
+
+/// One client of one gateway, with its own cookie jar.
+struct Client<'a> {
+    apache: &'a Apache,
+    cookies: std::collections::BTreeMap<String, String>,
+}
+
+impl Client<'_> {
+    fn send(&mut self, method: &str, path: &str, content_type: &str, body: &str) -> http::Response {
+        let cookies: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect();
+        let cookie = if cookies.is_empty() {
+            String::new()
+        } else {
+            format!("Cookie: {}\r\n", cookies.join("; "))
+        };
+        let body_headers = if method == "POST" {
+            format!(
+                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
+                body.len()
+            )
+        } else {
+            String::new()
+        };
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: example.test\r\n{cookie}{body_headers}Connection: close\r\n\r\n{body}"
+        );
+        let response = self.apache.raw(request.as_bytes());
+        for (name, value) in &response.headers {
+            if name.eq_ignore_ascii_case("set-cookie") {
+                let pair = value.split(';').next().unwrap_or_default();
+                if let Some((n, v)) = pair.split_once('=') {
+                    if v.is_empty() || value.contains("Max-Age=0") {
+                        self.cookies.remove(n);
+                    } else {
+                        self.cookies.insert(n.to_string(), v.to_string());
+                    }
+                }
+            }
+        }
+        response
+    }
+
+    /// The CSRF token in a form Django rendered.
+    fn token(response: &http::Response) -> String {
+        let text = response.text();
+        text.split("name=\"csrfmiddlewaretoken\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+/// The Django corpus: every answer, normalized, with CSRF tokens masked.
+fn django_answers(apache: &Apache) -> Vec<(String, String)> {
+    let mut client = Client {
+        apache,
+        cookies: Default::default(),
+    };
+    let form = "application/x-www-form-urlencoded";
+    let mut answers = Vec::new();
+    let mut record = |what: &str, response: &http::Response| {
+        let text = normalized(response);
+        let token = Client::token(response);
+        let text = if token.is_empty() {
+            text
+        } else {
+            text.replace(&token, "<token>")
+        };
+        answers.push((what.to_string(), text));
+    };
+    record("index", &client.send("GET", "/app/", "", ""));
+    record("ORM users", &client.send("GET", "/app/users/", "", ""));
+    record("append slash", &client.send("GET", "/app/form", "", ""));
+    let page = client.send("GET", "/app/form/", "", "");
+    record("form page", &page);
+    let token = Client::token(&page);
+    record(
+        "form with token",
+        &client.send(
+            "POST",
+            "/app/form/",
+            form,
+            &format!("csrfmiddlewaretoken={token}&name=Ada"),
+        ),
+    );
+    record(
+        "form without token",
+        &client.send("POST", "/app/form/", form, "name=Mallory"),
+    );
+    record(
+        "bad login",
+        &client.send(
+            "POST",
+            "/app/login/",
+            form,
+            &format!("csrfmiddlewaretoken={token}&username=ada&password=wrong"),
+        ),
+    );
+    record(
+        "login",
+        &client.send(
+            "POST",
+            "/app/login/",
+            form,
+            &format!("csrfmiddlewaretoken={token}&username=ada&password=analytical"),
+        ),
+    );
+    record(
+        "whoami logged in",
+        &client.send("GET", "/app/whoami/", "", ""),
+    );
+    record("logout", &client.send("GET", "/app/logout/", "", ""));
+    record(
+        "whoami logged out",
+        &client.send("GET", "/app/whoami/", "", ""),
+    );
+    let boundary = "DjB";
+    let upload = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"d.bin\"\r\n\r\n{}\r\n--{boundary}--\r\n",
+        "0123456789".repeat(50)
+    );
+    record(
+        "upload",
+        &client.send(
+            "POST",
+            "/app/upload/",
+            &format!("multipart/form-data; boundary={boundary}"),
+            &upload,
+        ),
+    );
+    record("upload by GET", &client.send("GET", "/app/upload/", "", ""));
+    record("streaming", &client.send("GET", "/app/stream/", "", ""));
+    record("404", &client.send("GET", "/app/missing/", "", ""));
+    record("500", &client.send("GET", "/app/crash/", "", ""));
+    record("HEAD", &client.send("HEAD", "/app/users/", "", ""));
+    record(
+        "static via Alias",
+        &client.send("GET", "/static/site.css", "", ""),
+    );
+    record("query", &client.send("GET", "/app/?q=%C3%A9&x=1", "", ""));
+    record("double slash", &client.send("GET", "/app//users/", "", ""));
+    record("OPTIONS", &client.send("OPTIONS", "/app/form/", "", ""));
+    answers
+}
+
+#[test]
+fn a_django_project_answers_as_it_does_under_mod_wsgi() {
+    let (_dir, site) = django_site();
+    let ours = Apache::start_gateway(Gateway::Rwsgi, &site);
+    let theirs = Apache::start_gateway(Gateway::ModWsgi, &site);
+    let (a, b) = (django_answers(&ours), django_answers(&theirs));
+    let differences: Vec<String> = a
+        .iter()
+        .zip(&b)
+        .filter(|(x, y)| x.1 != y.1)
+        .map(|(x, y)| format!("{}\n--- mod_rwsgi\n{}\n--- mod_wsgi\n{}", x.0, x.1, y.1))
+        .collect();
+    assert!(
+        differences.is_empty(),
+        "{} of {} differ:\n{}\n{}",
+        differences.len(),
+        a.len(),
+        differences.join("\n\n"),
+        ours.error_log()
+    );
+    // And they are what the project answers.
+    let find = |what: &str| &a.iter().find(|(w, _)| w == what).unwrap().1;
+    assert!(
+        find("index").ends_with("users=1 path=/app/ script=/app"),
+        "{}",
+        find("index")
+    );
+    assert!(
+        find("form with token").ends_with("accepted Ada"),
+        "{}",
+        find("form with token")
+    );
+    assert!(
+        find("form without token").starts_with("403"),
+        "{}",
+        find("form without token")
+    );
+    assert!(
+        find("whoami logged in").ends_with("user=ada"),
+        "{}",
+        find("whoami logged in")
+    );
+    assert!(find("whoami logged out").ends_with("user=anonymous"));
+    assert!(
+        find("upload").ends_with("uploaded 500 bytes, sum 26250"),
+        "{}",
+        find("upload")
+    );
+    assert!(find("streaming").ends_with("row 39\n"));
+    assert!(find("500").starts_with("500"));
+    assert!(find("static via Alias").ends_with("body { margin: 0 }\n"));
 }
