@@ -49,26 +49,7 @@ fn mod_headers_edits_a_wsgi_response() {
 #[test]
 fn http2_over_tls_and_h2c_carry_a_wsgi_response() {
     let dir = SharedDir::new("h2");
-    let (cert, key) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
-    let made = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-        ])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(made.status.success());
+    let (cert, key) = dir.certificate();
     dir.share();
     let tls = Apache::start(&format!(
         "LoadModule ssl_module @MODULES@/mod_ssl.so\nLoadModule http2_module @MODULES@/mod_http2.so\n\

@@ -282,27 +282,6 @@ fn an_authenticated_user_and_auth_type_reach_environ_as_in_mod_wsgi() {
     assert_eq!(value(&answers[3], "REMOTE_USER"), "absent");
 }
 
-/// A throwaway self-signed certificate and key for 127.0.0.1.
-fn self_signed_certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        ])
-        .args(["-subj", "/CN=127.0.0.1", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("run openssl (Debian package openssl)");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    (cert, key)
-}
-
 /// CGI environ over HTTPS, fetched with curl (the tests have no TLS client
 /// of their own).
 fn https_environ(apache: &Apache, path: &str) -> BTreeMap<String, String> {
@@ -322,9 +301,9 @@ fn https_environ(apache: &Apache, path: &str) -> BTreeMap<String, String> {
 
 #[test]
 fn https_and_wsgi_url_scheme_under_mod_ssl_are_as_in_mod_wsgi() {
-    let dir = std::env::temp_dir().join(format!("rwsgi-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("certificate directory");
-    let (cert, key) = self_signed_certificate(&dir);
+    let dir = common::SharedDir::new("tls");
+    let (cert, key) = dir.certificate();
+    dir.share();
     let site = format!(
         "LoadModule ssl_module @MODULES@/mod_ssl.so\n\
          SSLEngine on\n\
@@ -340,7 +319,6 @@ fn https_and_wsgi_url_scheme_under_mod_ssl_are_as_in_mod_wsgi() {
         https_environ(&ours, "/app/x"),
         https_environ(&theirs, "/app/x"),
     );
-    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(our_env.get("HTTPS").map(String::as_str), Some("'on'"));
     assert_eq!(
         our_env.get("wsgi.url_scheme").map(String::as_str),

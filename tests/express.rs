@@ -301,26 +301,7 @@ fn reload_on_changes_picks_up_an_imported_module_without_failing_a_request() {
 #[test]
 fn https_is_served_with_the_given_certificate() {
     let dir = app_dir();
-    let (cert, key) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
-    let made = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-        ])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(made.status.success());
+    let (cert, key) = dir.certificate();
     dir.share();
     let https_port = free_port();
     let express = Express::start(

@@ -11,26 +11,7 @@ use common::{Apache, Gateway, SharedDir, http};
 /// A virtualenv with Flask, and the app beside it.
 fn flask_site() -> (SharedDir, String) {
     let dir = SharedDir::new("flask");
-    let venv = dir.0.join("env");
-    let made = Command::new("/usr/bin/python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "python3 -m venv (Debian package python3-venv): {}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let pip = Command::new(venv.join("bin/pip"))
-        .args(["install", "--quiet", "--disable-pip-version-check", "flask"])
-        .output()
-        .unwrap();
-    assert!(
-        pip.status.success(),
-        "pip install flask: {}",
-        String::from_utf8_lossy(&pip.stderr)
-    );
+    let venv = dir.virtualenv_with("env", &["flask"]);
     let app = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/frameworks/flask_app.py"
@@ -227,31 +208,7 @@ fn a_flask_app_answers_as_it_does_under_mod_wsgi() {
 /// one user; the database directory writable by Apache's user.
 fn django_site() -> (SharedDir, String) {
     let dir = SharedDir::new("django");
-    let venv = dir.0.join("env");
-    let made = Command::new("/usr/bin/python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let pip = Command::new(venv.join("bin/pip"))
-        .args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "django",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        pip.status.success(),
-        "pip install django: {}",
-        String::from_utf8_lossy(&pip.stderr)
-    );
+    let venv = dir.virtualenv_with("env", &["django"]);
     let source =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/frameworks/django_site");
     for file in [

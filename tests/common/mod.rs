@@ -468,6 +468,62 @@ impl SharedDir {
         venv
     }
 
+    /// Makes a virtualenv with pip at `relative` and installs `packages`
+    /// from PyPI into it.
+    pub fn virtualenv_with(&self, relative: &str, packages: &[&str]) -> PathBuf {
+        let venv = self.0.join(relative);
+        let made = Command::new("/usr/bin/python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .output()
+            .expect("run python3 -m venv");
+        assert!(
+            made.status.success(),
+            "python3 -m venv (Debian package python3-venv): {}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        let pip = Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .args(packages)
+            .output()
+            .expect("run pip");
+        assert!(
+            pip.status.success(),
+            "pip install {packages:?}: {}",
+            String::from_utf8_lossy(&pip.stderr)
+        );
+        venv
+    }
+
+    /// A throwaway self-signed certificate and key for 127.0.0.1, here.
+    pub fn certificate(&self) -> (PathBuf, PathBuf) {
+        let (cert, key) = (self.0.join("cert.pem"), self.0.join("key.pem"));
+        let made = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-keyout",
+            ])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("run openssl (Debian package openssl)");
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        (cert, key)
+    }
+
     /// Lets Apache's user read everything written here so far.
     pub fn share(&self) {
         let chmod = Command::new("chmod")
