@@ -212,7 +212,16 @@ fn main() {
     }
     let rss: Vec<(&str, f64)> = targets
         .iter()
-        .map(|t| (t.name, max_child_rss_mib(t.apache.parent_pid())))
+        .map(|t| {
+            let largest = t
+                .apache
+                .children()
+                .iter()
+                .map(|c| c.rss_kib)
+                .max()
+                .unwrap_or(0);
+            (t.name, largest as f64 / 1024.0)
+        })
         .collect();
     let report = report(&targets, &samples, &rss, rounds, seconds);
     println!("{report}");
@@ -382,25 +391,6 @@ fn millis(text: &str) -> f64 {
         "s" => value * 1000.0,
         _ => value,
     }
-}
-
-/// The largest resident set of the Apache parent's children, in MiB.
-fn max_child_rss_mib(parent: u32) -> f64 {
-    let mut largest = 0u64;
-    for entry in std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()) {
-        let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<u64>().ok())
-        };
-        if field("PPid:") == Some(u64::from(parent)) {
-            largest = largest.max(field("VmRSS:").unwrap_or(0));
-        }
-    }
-    largest as f64 / 1024.0
 }
 
 fn median(values: &mut [f64]) -> f64 {

@@ -177,14 +177,13 @@ pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -
         }
         None => None,
     };
-    let mut application = match application(&request, &chosen, config) {
+    let application = match application(&request, &chosen, config, forwarded_https) {
         Ok(application) => application,
         Err(reason) => {
             request.log(Level::Error, &format!("mod_rwsgi: {reason}"));
             return status::NOT_FOUND;
         }
     };
-    application.forwarded_https = forwarded_https;
 
     let log_to = request.server();
     match interpreter::with_python(|py| wsgi::serve(py, &request, &application)) {
@@ -225,6 +224,7 @@ fn application(
     request: &Request<'_>,
     chosen: &Chosen<'_>,
     config: &DirConfig,
+    forwarded_https: Option<bool>,
 ) -> Result<wsgi::Application, String> {
     let (script, callable, group, mtime) = match chosen {
         Chosen::Script { path, alias } => (
@@ -258,6 +258,6 @@ fn application(
         reload: config.reloads_scripts(),
         sendfile: config.enable_sendfile,
         error_override: config.error_override.unwrap_or(false),
-        forwarded_https: None,
+        forwarded_https,
     })
 }

@@ -84,25 +84,12 @@ fn two_graceful_restarts_under_load_fail_no_request() {
 }
 
 /// Descriptors open and resident KiB of the Apache parent's children.
-fn children_fds_and_rss(parent: u32) -> (usize, u64) {
-    let (mut fds, mut rss) = (0, 0);
-    for entry in std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()) {
-        let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<u64>().ok())
-        };
-        if field("PPid:") == Some(u64::from(parent)) {
-            fds += std::fs::read_dir(entry.path().join("fd"))
-                .map(|d| d.count())
-                .unwrap_or(0);
-            rss += field("VmRSS:").unwrap_or(0);
-        }
-    }
-    (fds, rss)
+fn children_fds_and_rss(apache: &Apache) -> (usize, u64) {
+    let children = apache.children();
+    (
+        children.iter().map(|c| c.open_fds).sum(),
+        children.iter().map(|c| c.rss_kib).sum(),
+    )
 }
 
 /// Downloads an endless stream and hangs up after 100 KiB.
@@ -159,7 +146,7 @@ fn a_thousand_vanishing_clients_get_close_called_and_leak_nothing() {
         assert_eq!(apache.get("/hello").status, 200);
     }
     thread::sleep(Duration::from_secs(6));
-    let (fds_before, rss_before) = children_fds_and_rss(apache.parent_pid());
+    let (fds_before, rss_before) = children_fds_and_rss(&apache);
 
     vanishing_clients(&apache, 200, 1000);
     for _ in 0..2000 {
@@ -167,7 +154,7 @@ fn a_thousand_vanishing_clients_get_close_called_and_leak_nothing() {
     }
     // Uploads wait out their Timeout before the child notices.
     thread::sleep(Duration::from_secs(6));
-    let (fds_after, rss_after) = children_fds_and_rss(apache.parent_pid());
+    let (fds_after, rss_after) = children_fds_and_rss(&apache);
 
     let markers = apache.root().join("markers");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);

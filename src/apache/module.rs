@@ -263,6 +263,9 @@ unsafe extern "C" fn access_checker(r: *mut ffi::request_rec) -> c_int {
 }
 
 /// Reads a string Apache passes to a provider.
+///
+/// # Safety
+/// `arg` is NULL or a NUL-terminated string that lives for `'a`.
 unsafe fn provider_arg<'a>(arg: *const c_char) -> &'a [u8] {
     if arg.is_null() {
         b""
@@ -384,6 +387,11 @@ fn dir_config<'r>(request: &Request<'r>) -> &'r DirConfig {
     }
 }
 
+/// The ServerConfig of `server`.
+///
+/// # Safety
+/// `server` is a live server_rec of the configuration this module was
+/// configured in.
 unsafe fn config_of(server: *const ffi::server_rec) -> *mut ServerConfig {
     // SAFETY: module_config is the server's per-module vector, and our slot
     // was filled by create_server_config or merge_server_config.
@@ -444,6 +452,9 @@ unsafe extern "C" fn merge_dir_config(
 }
 
 /// Reads a directive's arguments as UTF-8 strings.
+///
+/// # Safety
+/// `argv` holds `argc` NUL-terminated strings that live for `'a`.
 unsafe fn directive_args<'a>(
     argc: c_int,
     argv: *const *mut c_char,
@@ -455,6 +466,9 @@ unsafe fn directive_args<'a>(
 }
 
 /// Reads one directive argument as a UTF-8 string.
+///
+/// # Safety
+/// `arg` is a NUL-terminated string that lives for `'a`.
 unsafe fn directive_arg<'a>(arg: *const c_char) -> Result<&'a str, String> {
     // SAFETY: Apache passes NUL-terminated arguments that live in the
     // configuration pool.
@@ -465,6 +479,9 @@ unsafe fn directive_arg<'a>(arg: *const c_char) -> Result<&'a str, String> {
 
 /// Turns a directive's result into what Apache expects: NULL, or an error
 /// message in the command pool that Apache prints with file and line.
+///
+/// # Safety
+/// `cmd` is the live cmd_parms of the directive call.
 unsafe fn directive_result(cmd: *mut ffi::cmd_parms, result: Result<(), String>) -> *const c_char {
     match result {
         Ok(()) => null(),

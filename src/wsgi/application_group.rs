@@ -5,7 +5,8 @@
 //! end up sharing it.
 
 use std::ffi::CString;
-use std::sync::Mutex;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::apache::{Level, Request};
 
@@ -68,26 +69,25 @@ fn environment_value(request: &Request<'_>, name: &str) -> Option<Vec<u8>> {
         .or_else(|| std::env::var_os(name).map(|v| v.into_encoded_bytes()))
 }
 
-/// The first group this process served, and whether sharing was reported.
-static FIRST_GROUP: Mutex<Option<(Vec<u8>, bool)>> = Mutex::new(None);
+/// The first group this process served.
+static FIRST_GROUP: OnceLock<Vec<u8>> = OnceLock::new();
+/// Whether a second group has been reported.
+static SHARING_REPORTED: AtomicBool = AtomicBool::new(false);
 
 /// Notes that `group` is served by this process; the first time a second,
-/// different group appears, logs that they share one interpreter.
+/// different group appears, logs that they share one interpreter. Every
+/// request passes here, so it takes no lock once the first group is known.
 pub fn note_served(group: &[u8], request: &Request<'_>) {
-    let mut first = FIRST_GROUP.lock().unwrap_or_else(|e| e.into_inner());
-    match &mut *first {
-        None => *first = Some((group.to_vec(), false)),
-        Some((first_group, reported)) if !*reported && first_group != group => {
-            *reported = true;
-            request.log(
-                Level::Notice,
-                &format!(
-                    "mod_rwsgi: application groups '{}' and '{}' share this process's one Python interpreter (mod_wsgi would give each its own sub-interpreter); modules and globals are shared between them",
-                    String::from_utf8_lossy(first_group),
-                    String::from_utf8_lossy(group)
-                ),
-            );
-        }
-        Some(_) => {}
+    let first = FIRST_GROUP.get_or_init(|| group.to_vec());
+    if first.as_slice() == group || SHARING_REPORTED.swap(true, Ordering::Relaxed) {
+        return;
     }
+    request.log(
+        Level::Notice,
+        &format!(
+            "mod_rwsgi: application groups '{}' and '{}' share this process's one Python interpreter (mod_wsgi would give each its own sub-interpreter); modules and globals are shared between them",
+            String::from_utf8_lossy(first),
+            String::from_utf8_lossy(group)
+        ),
+    );
 }

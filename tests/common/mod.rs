@@ -420,6 +420,39 @@ impl Drop for Apache {
     }
 }
 
+/// What /proc says of one of the Apache parent's children.
+pub struct ChildProcess {
+    pub rss_kib: u64,
+    pub open_fds: usize,
+}
+
+impl Apache {
+    /// The parent's children, as /proc shows them now.
+    pub fn children(&self) -> Vec<ChildProcess> {
+        let parent = u64::from(self.parent_pid());
+        let mut children = Vec::new();
+        for entry in fs::read_dir("/proc").expect("/proc").filter_map(|e| e.ok()) {
+            let status = fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+            let field = |name: &str| {
+                status
+                    .lines()
+                    .find(|l| l.starts_with(name))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse::<u64>().ok())
+            };
+            if field("PPid:") == Some(parent) {
+                children.push(ChildProcess {
+                    rss_kib: field("VmRSS:").unwrap_or(0),
+                    open_fds: fs::read_dir(entry.path().join("fd"))
+                        .map(|d| d.count())
+                        .unwrap_or(0),
+                });
+            }
+        }
+        children
+    }
+}
+
 /// A new directory under /tmp that Apache's user can read, removed when the
 /// returned guard drops. For files a test must create before Apache starts.
 pub struct SharedDir(pub PathBuf);
