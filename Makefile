@@ -11,7 +11,8 @@ export APXS
 # libapache2-mod-wsgi-py3, apache2-utils (htpasswd), openssl, curl and
 # python3-venv: tests that compare with mod_wsgi, run under Basic auth and
 # over HTTPS, and install Flask from PyPI into a virtualenv.
-PACKAGES := apache2 apache2-dev libclang-dev python3-dev gcc binutils \
+# g++: libFuzzer, which the fuzz targets link, is C++.
+PACKAGES := apache2 apache2-dev libclang-dev python3-dev gcc g++ binutils \
   libapache2-mod-wsgi-py3 apache2-utils openssl curl python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 MODULE := target/release/mod_rwsgi.so
@@ -20,7 +21,19 @@ EXPRESS := target/release/rwsgi-express
 # even when the checkout is in a private home directory.
 RUN_DIR := /tmp/rwsgi-example
 
-.PHONY: all deps build test run install clean bench bench-smoke bench-deps
+# Fuzzing (fuzz/, over crates/wire): every target for FUZZ_SECONDS each.
+# Stable Rust: the coverage instrumentation cargo-fuzz would add, without
+# its nightly-only AddressSanitizer (the code under test has no unsafe).
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := response_head input_lines forwarded_headers
+FUZZ_HOST := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+FUZZ_RUSTFLAGS := -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+  -Cllvm-args=-sanitizer-coverage-inline-8bit-counters \
+  -Cllvm-args=-sanitizer-coverage-pc-table \
+  -Cllvm-args=-sanitizer-coverage-trace-compares \
+  --cfg fuzzing -Cdebug-assertions -Coverflow-checks
+
+.PHONY: all deps build test run install clean bench bench-smoke bench-deps fuzz
 
 all: build
 
@@ -39,10 +52,11 @@ build: deps
 	cargo build --release
 	cp -f target/release/libmod_rwsgi.so $(MODULE)
 
-# The benchmark's smoke run first (every workload about a second, answers
-# checked), so that the output ends with cargo test's summary.
-test: build bench-smoke
-	cargo test --release
+# The benchmark's smoke run and the fuzzers first (every workload about a
+# second, answers checked; each fuzz target FUZZ_SECONDS), so that the
+# output ends with cargo test's summary.
+test: build bench-smoke fuzz
+	cargo test --release --workspace
 
 run: build
 	install -d -m 755 $(RUN_DIR)
@@ -60,6 +74,20 @@ bench: build bench-deps
 
 bench-smoke: build bench-deps
 	cargo bench --bench side_by_side -- --smoke
+
+# A crash stops here with the input that caused it in
+# fuzz/artifacts/TARGET/ (replay: fuzz/target/HOST/release/TARGET FILE).
+fuzz: deps
+	cd fuzz && RUSTFLAGS="$(FUZZ_RUSTFLAGS)" cargo build --release --bins --target $(FUZZ_HOST)
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t fuzz/artifacts/$$t; \
+	  if fuzz/target/$(FUZZ_HOST)/release/$$t -max_total_time=$(FUZZ_SECONDS) \
+	      -artifact_prefix=fuzz/artifacts/$$t/ fuzz/corpus/$$t 2>fuzz/artifacts/$$t/log; then \
+	    echo "fuzz $$t: $$(grep -o 'Done [0-9]* runs in [0-9]* second(s)' fuzz/artifacts/$$t/log), no crash"; \
+	  else \
+	    tail -n 40 fuzz/artifacts/$$t/log; echo "fuzz $$t: CRASH, input saved in fuzz/artifacts/$$t/"; exit 1; \
+	  fi; \
+	done
 
 install: build
 	install -D -m 644 $(MODULE) "$$($(APXS) -q LIBEXECDIR)/mod_rwsgi.so"

@@ -9,6 +9,8 @@ use pyo3::prelude::*;
 use pyo3::sync::MutexExt;
 use pyo3::types::PyBytes;
 
+use rwsgi_wire::lines::LineBuffer;
+
 use super::request_ended;
 use crate::apache::SharedRequest;
 
@@ -26,70 +28,39 @@ pub struct Input {
     state: Mutex<Buffered>,
 }
 
-/// Body bytes read from Apache but not yet returned to the app.
-#[derive(Default)]
 struct Buffered {
-    data: Vec<u8>,
-    start: usize,
-    eof: bool,
+    /// Body bytes read from Apache but not yet returned to the app.
+    lines: LineBuffer,
+    /// A read from Apache failed: every later read fails too.
     failed: bool,
-}
-
-impl Buffered {
-    fn available(&self) -> &[u8] {
-        &self.data[self.start..]
-    }
-
-    /// The next `n` buffered bytes (or fewer, at the end) as one `bytes`,
-    /// copied once, straight from the buffer.
-    fn take<'py>(&mut self, py: Python<'py>, n: usize) -> Bound<'py, PyBytes> {
-        let n = n.min(self.available().len());
-        let taken = PyBytes::new(py, &self.data[self.start..self.start + n]);
-        self.start += n;
-        taken
-    }
 }
 
 impl Input {
     pub fn new(request: SharedRequest) -> Self {
         Self {
             request,
-            state: Mutex::new(Buffered::default()),
+            state: Mutex::new(Buffered {
+                lines: LineBuffer::new(READ_SIZE),
+                failed: false,
+            }),
         }
     }
 
-    /// Reads one more piece from Apache into the buffer; false at the end.
-    fn fill(&self, py: Python<'_>, state: &mut Buffered) -> PyResult<bool> {
-        if state.failed {
+    /// One read from Apache into `target`, with the GIL released; 0 at the
+    /// end of the body.
+    fn read_some(&self, py: Python<'_>, failed: &mut bool, target: &mut [u8]) -> PyResult<usize> {
+        if *failed {
             return Err(read_error());
         }
-        if state.eof {
-            return Ok(false);
-        }
-        if state.start > 0 {
-            state.data.drain(..state.start);
-            state.start = 0;
-        }
-        let old_len = state.data.len();
-        state.data.resize(old_len + READ_SIZE, 0);
-        let target = &mut state.data[old_len..];
         let request = &self.request;
-        let read = py.detach(|| request.with(|r| r.read_body(target)));
-        let got = match read {
-            Ok(Ok(n)) => n,
+        match py.detach(|| request.with(|r| r.read_body(target))) {
+            Ok(Ok(n)) => Ok(n),
             Ok(Err(_)) => {
-                state.data.truncate(old_len);
-                state.failed = true;
-                return Err(read_error());
+                *failed = true;
+                Err(read_error())
             }
-            Err(_) => {
-                state.data.truncate(old_len);
-                return Err(request_ended("wsgi.input"));
-            }
-        };
-        state.data.truncate(old_len + got);
-        state.eof = got == 0;
-        Ok(got > 0)
+            Err(_) => Err(request_ended("wsgi.input")),
+        }
     }
 
     /// read(n) for a large n (or read() of all) of a body whose length is
@@ -102,11 +73,11 @@ impl Input {
         state: &mut Buffered,
         wanted: Option<usize>,
     ) -> Option<PyResult<Bound<'py, PyBytes>>> {
-        if state.eof || state.failed {
+        if state.lines.is_eof() || state.failed {
             return None;
         }
         let remaining = self.request.with(|r| r.body_remaining()).ok().flatten()?;
-        let buffered = state.available().len();
+        let buffered = state.lines.available().len();
         let more = wanted.map_or(usize::MAX, |w| w.saturating_sub(buffered));
         let more = more.min(usize::try_from(remaining).unwrap_or(usize::MAX));
         if more < READ_SIZE {
@@ -116,7 +87,7 @@ impl Input {
         let (mut got, mut outcome) = (buffered, Ok(()));
         let request = &self.request;
         let bytes = PyBytes::new_with(py, total, |buf| {
-            buf[..buffered].copy_from_slice(state.available());
+            buf[..buffered].copy_from_slice(state.lines.available());
             let target = &mut buf[buffered..];
             let (read, result) = py.detach(|| {
                 let mut read = 0;
@@ -135,7 +106,9 @@ impl Input {
             got += read;
             outcome = match result {
                 Ok(Ok(eof)) => {
-                    state.eof = eof;
+                    if eof {
+                        state.lines.set_eof();
+                    }
                     Ok(())
                 }
                 Ok(Err(())) => {
@@ -146,8 +119,7 @@ impl Input {
             };
             Ok(())
         });
-        state.data.clear();
-        state.start = 0;
+        state.lines.clear();
         Some(bytes.and_then(|bytes| {
             outcome?;
             // Shorter than announced (the client went away cleanly): the
@@ -165,22 +137,9 @@ impl Input {
             .state
             .lock_py_attached(py)
             .unwrap_or_else(|e| e.into_inner());
-        let mut searched = 0;
-        loop {
-            let available = state.available();
-            if let Some(pos) = available[searched..].iter().position(|&b| b == b'\n') {
-                let end = searched + pos + 1;
-                return Ok(state.take(py, limit.min(end)));
-            }
-            if available.len() >= limit {
-                return Ok(state.take(py, limit));
-            }
-            searched = available.len();
-            if !self.fill(py, &mut state)? {
-                let all = state.available().len();
-                return Ok(state.take(py, all));
-            }
-        }
+        let Buffered { lines, failed } = &mut *state;
+        let line = lines.read_line(limit, |target| self.read_some(py, failed, target))?;
+        Ok(PyBytes::new(py, line))
     }
 }
 
@@ -207,13 +166,9 @@ impl Input {
         if let Some(direct) = self.read_direct(py, &mut state, wanted) {
             return direct;
         }
-        while wanted.is_none_or(|wanted| state.available().len() < wanted) {
-            if !self.fill(py, &mut state)? {
-                break;
-            }
-        }
-        let n = wanted.unwrap_or(usize::MAX);
-        Ok(state.take(py, n))
+        let Buffered { lines, failed } = &mut *state;
+        let bytes = lines.read(wanted, |target| self.read_some(py, failed, target))?;
+        Ok(PyBytes::new(py, bytes))
     }
 
     #[pyo3(signature = (size = None))]

@@ -8,6 +8,8 @@
 use std::ffi::CStr;
 use std::net::IpAddr;
 
+use rwsgi_wire::forwarded::{self, flag, parse_ip, scheme_name};
+
 use crate::apache::{Request, Table};
 use crate::config::{ProxyHeader, TrustedProxy};
 
@@ -122,59 +124,20 @@ fn set_https(env: &Table<'_>, https: bool) {
     }
 }
 
-fn scheme_name(value: &[u8]) -> Option<bool> {
-    match value.to_ascii_lowercase().as_slice() {
-        b"https" => Some(true),
-        b"http" => Some(false),
-        _ => None,
-    }
-}
-
-fn flag(value: &[u8]) -> Option<bool> {
-    match value.to_ascii_lowercase().as_slice() {
-        b"on" | b"true" | b"1" => Some(true),
-        b"off" | b"false" | b"0" => Some(false),
-        _ => None,
-    }
-}
-
-/// X-Forwarded-For: "client, proxy1, proxy2". With a list of trusted
-/// proxies, the client is the address left of the trusted ones at the right
-/// end (and the header keeps only it and what follows); without one, the
-/// first address.
+/// X-Forwarded-For: REMOTE_ADDR becomes the client it names; with a list of
+/// trusted proxies, the header keeps only the client and what follows.
 fn forwarded_for(env: &Table<'_>, value: &[u8], proxies: Option<&[TrustedProxy]>) {
-    let items: Vec<&[u8]> = value
-        .split(|&b| b == b',')
-        .map(<[u8]>::trim_ascii)
-        .filter(|item| !item.is_empty())
-        .collect();
-    let Some(&last) = items.last() else {
+    let is_trusted = |ip: IpAddr| proxies.is_some_and(|list| list.iter().any(|p| p.contains(ip)));
+    let trusted = proxies
+        .is_some()
+        .then_some(&is_trusted as &dyn Fn(IpAddr) -> bool);
+    let Some(read) = forwarded::forwarded_for(value, trusted) else {
         return;
     };
-    let Some(proxies) = proxies else {
-        env.set(b"REMOTE_ADDR", items[0]);
-        return;
-    };
-    let mut first_trusted = None;
-    for (i, item) in items.iter().enumerate().rev() {
-        match parse_ip(item) {
-            Some(ip) if proxies.iter().any(|p| p.contains(ip)) => first_trusted = Some(i),
-            _ => break,
-        }
+    env.set(b"REMOTE_ADDR", &read.client);
+    if let Some(kept) = read.kept {
+        env.set(b"HTTP_X_FORWARDED_FOR", &kept);
     }
-    let (client, kept) = match first_trusted {
-        Some(i) => {
-            let start = i.saturating_sub(1);
-            (items[start], items[start..].join(&b", "[..]))
-        }
-        None => (last, last.to_vec()),
-    };
-    env.set(b"REMOTE_ADDR", client);
-    env.set(b"HTTP_X_FORWARDED_FOR", &kept);
-}
-
-fn parse_ip(text: &[u8]) -> Option<IpAddr> {
-    std::str::from_utf8(text).ok()?.parse().ok()
 }
 
 impl ProxyHeader {

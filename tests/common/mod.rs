@@ -97,7 +97,7 @@ pub fn module_path() -> PathBuf {
     });
     // `cargo test` does not always rebuild a cdylib: never test a stale one.
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let newest_source = ["src", "apache", "build.rs"]
+    let newest_source = ["src", "apache", "build.rs", "crates/wire/src"]
         .iter()
         .map(|p| newest_mtime(&manifest.join(p)))
         .max()
