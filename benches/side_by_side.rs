@@ -210,17 +210,19 @@ fn main() {
             }
         }
     }
-    let rss: Vec<(&str, f64)> = targets
+    // Every child's RSS, largest first: connections are not spread evenly
+    // over the children, so the largest alone can mislead.
+    let rss: Vec<(&str, Vec<f64>)> = targets
         .iter()
         .map(|t| {
-            let largest = t
+            let mut children: Vec<f64> = t
                 .apache
                 .children()
                 .iter()
-                .map(|c| c.rss_kib)
-                .max()
-                .unwrap_or(0);
-            (t.name, largest as f64 / 1024.0)
+                .map(|c| c.rss_kib as f64 / 1024.0)
+                .collect();
+            children.sort_by(|a, b| b.total_cmp(a));
+            (t.name, children)
         })
         .collect();
     let report = report(&targets, &samples, &rss, rounds, seconds);
@@ -401,7 +403,7 @@ fn median(values: &mut [f64]) -> f64 {
 fn report(
     targets: &[Target],
     samples: &BTreeMap<(Workload, &'static str), Vec<Sample>>,
-    rss: &[(&str, f64)],
+    rss: &[(&str, Vec<f64>)],
     rounds: usize,
     seconds: u32,
 ) -> String {
@@ -463,10 +465,15 @@ fn report(
             );
         }
     }
-    let _ = writeln!(out, "\n| target | largest child RSS after the run (MiB) |");
-    let _ = writeln!(out, "| --- | --- |");
-    for (name, mib) in rss {
-        let _ = writeln!(out, "| {name} | {mib:.1} |");
+    let _ = writeln!(
+        out,
+        "\n| target | largest child RSS after the run (MiB) | every child (MiB) |"
+    );
+    let _ = writeln!(out, "| --- | --- | --- |");
+    for (name, children) in rss {
+        let each: Vec<String> = children.iter().map(|mib| format!("{mib:.1}")).collect();
+        let largest = children.first().copied().unwrap_or(0.0);
+        let _ = writeln!(out, "| {name} | {largest:.1} | {} |", each.join(", "));
     }
     out
 }

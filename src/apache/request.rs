@@ -3,6 +3,7 @@
 use std::cell::Cell;
 use std::ffi::{CStr, c_int};
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::os::fd::RawFd;
 use std::ptr::{NonNull, null_mut};
 use std::sync::{Arc, Mutex};
@@ -266,6 +267,15 @@ impl<'r> Request<'r> {
     /// Reads the next piece of the body into `buf`; Ok(0) at its end. The
     /// first call answers `Expect: 100-continue`.
     pub fn read_body(&self, buf: &mut [u8]) -> Result<usize, BodyError> {
+        // SAFETY: initialised bytes are valid MaybeUninit bytes, and
+        // read_body_uninit only writes initialised bytes into them.
+        let buf = unsafe { &mut *(std::ptr::from_mut(buf) as *mut [MaybeUninit<u8>]) };
+        self.read_body_uninit(buf)
+    }
+
+    /// read_body into memory that need not be initialised: the first Ok(n)
+    /// bytes of `buf` are initialised when it returns.
+    pub fn read_body_uninit(&self, buf: &mut [MaybeUninit<u8>]) -> Result<usize, BodyError> {
         if self.body.get() == BodyState::NotStarted {
             // SAFETY: live request, after setup_body.
             let has_body = unsafe { ffi::ap_should_client_block(self.raw()) } != 0;
@@ -278,7 +288,8 @@ impl<'r> Request<'r> {
         if self.body.get() == BodyState::Done || buf.is_empty() {
             return Ok(0);
         }
-        // SAFETY: `buf` is writable for its length.
+        // SAFETY: `buf` is writable for its length; Apache writes at most
+        // that many bytes and returns how many.
         let n = unsafe { ffi::ap_get_client_block(self.raw(), buf.as_mut_ptr().cast(), buf.len()) };
         match n {
             n if n < 0 => {

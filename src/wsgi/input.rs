@@ -2,6 +2,7 @@
 //! input filters (which de-chunk, enforce LimitRequestBody and answer
 //! `Expect: 100-continue`) with the GIL released.
 
+use std::mem::MaybeUninit;
 use std::sync::Mutex;
 
 use pyo3::exceptions::PyOSError;
@@ -84,52 +85,47 @@ impl Input {
             return None;
         }
         let total = buffered + more;
-        let (mut got, mut outcome) = (buffered, Ok(()));
+        let mut bytes = match UninitBytes::new(py, total) {
+            Ok(bytes) => bytes,
+            Err(error) => return Some(Err(error)),
+        };
+        let buf = bytes.buffer();
+        for (slot, &byte) in buf.iter_mut().zip(state.lines.available()) {
+            slot.write(byte);
+        }
+        let target = &mut buf[buffered..];
         let request = &self.request;
-        let bytes = PyBytes::new_with(py, total, |buf| {
-            buf[..buffered].copy_from_slice(state.lines.available());
-            let target = &mut buf[buffered..];
-            let (read, result) = py.detach(|| {
-                let mut read = 0;
-                let result = request.with(|r| {
-                    while read < target.len() {
-                        match r.read_body(&mut target[read..]) {
-                            Ok(0) => return Ok(true),
-                            Ok(n) => read += n,
-                            Err(_) => return Err(()),
-                        }
+        let (read, result) = py.detach(|| {
+            let mut read = 0;
+            let result = request.with(|r| {
+                while read < target.len() {
+                    match r.read_body_uninit(&mut target[read..]) {
+                        Ok(0) => return Ok(true),
+                        Ok(n) => read += n,
+                        Err(_) => return Err(()),
                     }
-                    Ok(false)
-                });
-                (read, result)
+                }
+                Ok(false)
             });
-            got += read;
-            outcome = match result {
-                Ok(Ok(eof)) => {
-                    if eof {
-                        state.lines.set_eof();
-                    }
-                    Ok(())
-                }
-                Ok(Err(())) => {
-                    state.failed = true;
-                    Err(read_error())
-                }
-                Err(_) => Err(request_ended("wsgi.input")),
-            };
-            Ok(())
+            (read, result)
         });
         state.lines.clear();
-        Some(bytes.and_then(|bytes| {
-            outcome?;
-            // Shorter than announced (the client went away cleanly): the
-            // bytes that came.
-            Ok(if got == total {
-                bytes
-            } else {
-                PyBytes::new(py, &bytes.as_bytes()[..got])
-            })
-        }))
+        match result {
+            Ok(Ok(eof)) => {
+                if eof {
+                    state.lines.set_eof();
+                }
+            }
+            Ok(Err(())) => {
+                state.failed = true;
+                return Some(Err(read_error()));
+            }
+            Err(_) => return Some(Err(request_ended("wsgi.input"))),
+        }
+        let got = buffered + read;
+        // SAFETY: the buffered bytes and the `read` bytes Apache wrote after
+        // them are the first `got` bytes, all written.
+        Some(Ok(unsafe { bytes.assume_init(got) }))
     }
 
     fn read_line<'py>(&self, py: Python<'py>, limit: usize) -> PyResult<Bound<'py, PyBytes>> {
@@ -140,6 +136,55 @@ impl Input {
         let Buffered { lines, failed } = &mut *state;
         let line = lines.read_line(limit, |target| self.read_some(py, failed, target))?;
         Ok(PyBytes::new(py, line))
+    }
+}
+
+/// A new `bytes` whose contents are not yet written: the body is read
+/// straight into it, without zeroing a megabyte first. It reaches Python
+/// only through `assume_init`.
+struct UninitBytes<'py> {
+    object: Bound<'py, PyBytes>,
+    len: usize,
+}
+
+impl<'py> UninitBytes<'py> {
+    fn new(py: Python<'py>, len: usize) -> PyResult<Self> {
+        let size = isize::try_from(len).map_err(|_| PyOSError::new_err("body too large"))?;
+        // SAFETY: with a NULL source CPython allocates `size` bytes (plus
+        // the terminating NUL) and leaves them for the caller to fill; the
+        // result is a new reference or NULL with an exception set.
+        let object = unsafe {
+            let raw = pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), size);
+            Bound::from_owned_ptr_or_err(py, raw)?.cast_into_unchecked::<PyBytes>()
+        };
+        Ok(Self { object, len })
+    }
+
+    fn buffer(&mut self) -> &mut [MaybeUninit<u8>] {
+        // SAFETY: the object is ours alone (not yet shared with Python) and
+        // holds `len` writable bytes at PyBytes_AsString.
+        unsafe {
+            let data = pyo3::ffi::PyBytes_AsString(self.object.as_ptr());
+            std::slice::from_raw_parts_mut(data.cast::<MaybeUninit<u8>>(), self.len)
+        }
+    }
+
+    /// The `bytes` holding the first `written` bytes: this object when
+    /// every byte was written, else a copy of the written ones.
+    ///
+    /// # Safety
+    /// The first `written` bytes of `buffer()` must have been written.
+    unsafe fn assume_init(mut self, written: usize) -> Bound<'py, PyBytes> {
+        if written >= self.len {
+            return self.object;
+        }
+        // Shorter than announced (the client went away cleanly): the bytes
+        // that came.
+        let py = self.object.py();
+        let buffer = self.buffer();
+        // SAFETY: the caller wrote the first `written` bytes.
+        let written = unsafe { std::slice::from_raw_parts(buffer.as_ptr().cast::<u8>(), written) };
+        PyBytes::new(py, written)
     }
 }
 
