@@ -251,11 +251,6 @@ impl Apache {
                     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                 )
                 .env("LANG", "C")
-                .envs(
-                    std::env::var("EXPERIMENT_MALLOC")
-                        .ok()
-                        .map(|v| ("MALLOC_ARENA_MAX", v)),
-                )
                 .stdin(Stdio::null())
                 .stdout(fs::File::create(root.join("stdout.log")).expect("stdout log"))
                 .stderr(fs::File::create(root.join("stderr.log")).expect("stderr log"))
