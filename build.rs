@@ -167,6 +167,13 @@ fn check_python() {
         config.version().major,
         config.version().minor
     );
+    // CPython 3.8 to 3.13 export _PyDict_NewPresized (Cython relies on it);
+    // environ is built presized where it exists.
+    println!("cargo::rustc-check-cfg=cfg(rwsgi_presized_dict)");
+    let version = (config.version().major, config.version().minor);
+    if ((3, 8)..=(3, 13)).contains(&version) {
+        println!("cargo:rustc-cfg=rwsgi_presized_dict");
+    }
     if !config.shared() {
         let python = env::var("PYO3_PYTHON").unwrap_or_else(|_| "python3".into());
         fail(&format!(

@@ -2,12 +2,18 @@
 
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 
+use super::environ_strings::EnvironStrings;
 use super::file_wrapper::FileWrapper;
 use super::{Application, latin1};
 use crate::apache::{Mpm, Request};
 use crate::interpreter;
+
+/// About how many entries environ has: the CGI variables of a request
+/// with a few headers, and the wsgi.* and mod_rwsgi.* keys.
+const ENVIRON_SIZE: isize = 48;
 
 /// The CGI part of environ plus the wsgi.* keys; wsgi.input and wsgi.errors
 /// are added by the caller.
@@ -16,15 +22,19 @@ pub fn build<'py>(
     request: &Request<'_>,
     application: &Application,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let environ = PyDict::new(py);
-    for (key, value) in request.subprocess_env().entries() {
-        // Apache's own PATH, which ap_add_common_vars adds, is not the app's
-        // business; mod_wsgi leaves it out too.
-        if key == b"PATH" {
-            continue;
+    let environ = presized_dict(py, ENVIRON_SIZE)?;
+    EnvironStrings::with(py, |strings| -> PyResult<()> {
+        for (key, value) in request.subprocess_env().entries() {
+            // Apache's own PATH, which ap_add_common_vars adds, is not the
+            // app's business; mod_wsgi leaves it out too.
+            if key == b"PATH" {
+                continue;
+            }
+            let (key, value) = strings.entry(key, value)?;
+            environ.set_item(key, value)?;
         }
-        environ.set_item(latin1(py, key)?, latin1(py, value)?)?;
-    }
+        Ok(())
+    })?;
     // mod_wsgi always provides both, even when empty.
     for key in [intern!(py, "SCRIPT_NAME"), intern!(py, "PATH_INFO")] {
         if !environ.contains(key)? {
@@ -36,7 +46,7 @@ pub fn build<'py>(
         threaded: true,
         multiprocess: true,
     });
-    environ.set_item(intern!(py, "wsgi.version"), PyTuple::new(py, [1, 0])?)?;
+    environ.set_item(intern!(py, "wsgi.version"), wsgi_version(py)?)?;
     let scheme = match application.forwarded_https {
         Some(true) => intern!(py, "https").clone(),
         Some(false) => intern!(py, "http").clone(),
@@ -51,7 +61,10 @@ pub fn build<'py>(
         intern!(py, "wsgi.file_wrapper"),
         py.get_type::<FileWrapper>(),
     )?;
-    environ.set_item(intern!(py, "mod_rwsgi.version"), env!("CARGO_PKG_VERSION"))?;
+    environ.set_item(
+        intern!(py, "mod_rwsgi.version"),
+        intern!(py, env!("CARGO_PKG_VERSION")),
+    )?;
     // Embedded mode: no daemon process group, as mod_wsgi reports it.
     environ.set_item(intern!(py, "mod_rwsgi.process_group"), intern!(py, ""))?;
     environ.set_item(
@@ -62,4 +75,33 @@ pub fn build<'py>(
         environ.set_item(intern!(py, "mod_rwsgi.request_id"), latin1(py, id)?)?;
     }
     Ok(environ.into_any())
+}
+
+/// (1, 0), made once: a tuple of ints is immutable.
+fn wsgi_version(py: Python<'_>) -> PyResult<&Bound<'_, PyTuple>> {
+    static VERSION: PyOnceLock<Py<PyTuple>> = PyOnceLock::new();
+    VERSION
+        .get_or_try_init(py, || Ok(PyTuple::new(py, [1, 0])?.unbind()))
+        .map(|version| version.bind(py))
+}
+
+/// An empty dict with room for `n` entries: a dict grown from empty to
+/// environ's size is rebuilt three times on the way.
+fn presized_dict(py: Python<'_>, n: isize) -> PyResult<Bound<'_, PyDict>> {
+    #[cfg(rwsgi_presized_dict)]
+    {
+        unsafe extern "C" {
+            fn _PyDict_NewPresized(minused: isize) -> *mut pyo3::ffi::PyObject;
+        }
+        // SAFETY: called with the GIL held (`py`); it returns a new dict
+        // reference, or NULL with an exception set.
+        unsafe {
+            Ok(Bound::from_owned_ptr_or_err(py, _PyDict_NewPresized(n))?.cast_into_unchecked())
+        }
+    }
+    #[cfg(not(rwsgi_presized_dict))]
+    {
+        let _ = n;
+        Ok(PyDict::new(py))
+    }
 }

@@ -5,6 +5,7 @@
 pub mod application_group;
 pub mod auth;
 mod environ;
+mod environ_strings;
 mod errors;
 mod file_wrapper;
 mod input;
@@ -204,8 +205,17 @@ fn run_app(
         }),
         Err(_) => send_iterable(py, &result, response),
     };
-    // close() is called whatever happened while iterating (PEP 3333).
-    let closed = match result.getattr_opt(pyo3::intern!(py, "close")) {
+    // close() is called whatever happened while iterating (PEP 3333). A
+    // list or tuple has none: asking would build and drop an AttributeError
+    // on every request.
+    let has_no_close =
+        result.is_exact_instance_of::<PyList>() || result.is_exact_instance_of::<PyTuple>();
+    let close = if has_no_close {
+        Ok(None)
+    } else {
+        result.getattr_opt(pyo3::intern!(py, "close"))
+    };
+    let closed = match close {
         Ok(Some(close)) => close.call0().map(drop),
         Ok(None) => Ok(()),
         Err(err) => Err(err),
