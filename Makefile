@@ -63,11 +63,17 @@ run: build
 	install -m 644 examples/hello.py $(RUN_DIR)/hello.py
 	$(EXPRESS) start-server $(RUN_DIR)/hello.py --port 8000 --log-to-terminal --access-log
 
-# The benchmark's own needs: wrk drives it, mod_wsgi is compared.
+# The benchmark's own needs: wrk drives it, valgrind counts instructions
+# per request (mod_wsgi and ab come with PACKAGES).
+BENCH_PACKAGES := wrk valgrind
 bench-deps:
-	@dpkg-query -W -f='$${Status}' wrk 2>/dev/null | grep -q "ok installed" || { \
+	@missing=""; for p in $(BENCH_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk; }
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
 
 bench: build bench-deps
 	cargo bench --bench side_by_side

@@ -4,8 +4,12 @@
 //! wrk in interleaved rounds. Prints medians, min/max and every ratio, and
 //! writes the table to target/bench-results.md.
 //!
+//! It also counts instructions per request under callgrind (hello and the
+//! 30-header request), a measure that does not move with the machine's load.
+//!
 //! `make bench-smoke` (`-- --smoke`) runs every workload for about a second
-//! after checking each target's answer, so the harness never rots.
+//! after checking each target's answer, and counts hello's instructions over
+//! 100 requests, so the harness never rots.
 //! `-- --only hello --rounds 5 --seconds 3` narrows a run while profiling.
 
 #[path = "../tests/common/mod.rs"]
@@ -225,7 +229,15 @@ fn main() {
             (t.name, children)
         })
         .collect();
-    let report = report(&targets, &samples, &rss, rounds, seconds);
+    let counted: Vec<Workload> = workloads
+        .iter()
+        .copied()
+        .filter(|&w| w == Workload::Hello || (w == Workload::Headers30 && !smoke))
+        .collect();
+    let (warm, measured) = if smoke { (20, 100) } else { (200, 2000) };
+    eprintln!("counting instructions per request under callgrind ({measured} requests)");
+    let instructions = count_instructions(&shared, &native_module, &counted, warm, measured);
+    let report = report(&targets, &samples, &rss, &instructions, rounds, seconds);
     println!("{report}");
     if !smoke && only.is_none() {
         let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-results.md");
@@ -253,7 +265,9 @@ fn build_native_module(shared: &SharedDir, bench_dir: &Path) -> PathBuf {
     shared.0.join("native/.libs/mod_native_hello.so")
 }
 
-fn start_targets(shared: &SharedDir, native_module: &Path) -> Vec<Target> {
+/// The configurations: (native handler and static file, WSGI apps, WSGI
+/// apps in mod_wsgi's daemon mode).
+fn sites(shared: &SharedDir, native_module: &Path) -> (String, String, String) {
     let root = shared.0.display();
     let apps = shared.0.join("apps");
     let apps = apps.display();
@@ -281,6 +295,11 @@ fn start_targets(shared: &SharedDir, native_module: &Path) -> Vec<Target> {
         "WSGIDaemonProcess bench processes=2 threads=32 display-name=%{{GROUP}}\n\
          WSGIProcessGroup bench\n{wsgi_site}"
     );
+    (native_site, wsgi_site, daemon_site)
+}
+
+fn start_targets(shared: &SharedDir, native_module: &Path) -> Vec<Target> {
+    let (native_site, wsgi_site, daemon_site) = sites(shared, native_module);
     vec![
         Target {
             name: "native",
@@ -305,16 +324,86 @@ fn start_targets(shared: &SharedDir, native_module: &Path) -> Vec<Target> {
     ]
 }
 
+/// The 30 extra headers of the environ workload.
+fn bench_headers() -> Vec<String> {
+    (1..=30)
+        .map(|i| format!("X-Bench-Header-{i}: value number {i} for the environ workload"))
+        .collect()
+}
+
+/// Instructions per request, counted by callgrind in a single Apache
+/// process (-X): the same count for the same binaries and requests however
+/// busy the machine is, unlike requests per second. Each target runs twice,
+/// `warm` requests then `warm + counted`; the difference is per request.
+/// mod_wsgi's daemon mode is left out: its Python runs in other processes.
+fn count_instructions(
+    shared: &SharedDir,
+    native_module: &Path,
+    workloads: &[Workload],
+    warm: u32,
+    counted: u32,
+) -> Vec<(Workload, &'static str, f64)> {
+    let (native_site, wsgi_site, _) = sites(shared, native_module);
+    let targets = [
+        ("native", Gateway::None, &native_site),
+        ("mod_rwsgi", Gateway::Rwsgi, &wsgi_site),
+        ("mod_wsgi", Gateway::ModWsgi, &wsgi_site),
+    ];
+    let mut counts = Vec::new();
+    for &workload in workloads {
+        let headers = match workload {
+            Workload::Hello => Vec::new(),
+            Workload::Headers30 => bench_headers(),
+            _ => continue,
+        };
+        for &(name, gateway, site) in &targets {
+            let path = match (gateway, workload) {
+                (Gateway::None, Workload::Hello) => "/hello",
+                (Gateway::None, _) => continue,
+                _ => workload.wsgi_path(),
+            };
+            let total = |requests: u32| {
+                let apache = Apache::start_counting(gateway, site);
+                let mut ab = Command::new("ab");
+                ab.args(["-q", "-k", "-c", "1", "-n", &requests.to_string()]);
+                for header in &headers {
+                    ab.arg("-H").arg(header);
+                }
+                let out = ab
+                    .arg(format!("http://127.0.0.1:{}{path}", apache.port))
+                    .output()
+                    .expect("run ab (Debian package apache2-utils)");
+                let report = String::from_utf8_lossy(&out.stdout);
+                assert!(
+                    out.status.success()
+                        && report.contains(&format!("Complete requests:      {requests}"))
+                        && report.contains("Failed requests:        0")
+                        && !report.contains("Non-2xx"),
+                    "{name} {}: ab under callgrind failed:\n{report}",
+                    workload.name()
+                );
+                apache.stop_counting()
+            };
+            let (base, more) = (total(warm), total(warm + counted));
+            counts.push((
+                workload,
+                name,
+                more.saturating_sub(base) as f64 / f64::from(counted),
+            ));
+        }
+    }
+    counts
+}
+
 /// One request with the workload's method and body; the answer must be the
 /// right one before any timing counts.
 fn check_answer(target: &Target, workload: Workload, path: &str) {
     let response = match workload {
         Workload::Post1m => common::http::post(target.apache.port, path, &vec![b'p'; 1 << 20]),
         Workload::Headers30 => {
-            let headers: String = (1..=30)
-                .map(|i| {
-                    format!("X-Bench-Header-{i}: value number {i} for the environ workload\r\n")
-                })
+            let headers: String = bench_headers()
+                .iter()
+                .map(|header| format!("{header}\r\n"))
                 .collect();
             common::http::raw(
                 target.apache.port,
@@ -404,6 +493,7 @@ fn report(
     targets: &[Target],
     samples: &BTreeMap<(Workload, &'static str), Vec<Sample>>,
     rss: &[(&str, Vec<f64>)],
+    instructions: &[(Workload, &str, f64)],
     rounds: usize,
     seconds: u32,
 ) -> String {
@@ -474,6 +564,43 @@ fn report(
         let each: Vec<String> = children.iter().map(|mib| format!("{mib:.1}")).collect();
         let largest = children.first().copied().unwrap_or(0.0);
         let _ = writeln!(out, "| {name} | {largest:.1} | {} |", each.join(", "));
+    }
+    if !instructions.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nInstructions per request, counted by callgrind in one Apache process (`-X`), one keep-alive connection: the same for the same binaries whatever the machine is doing. \"Added\" is what the target executes beyond Apache's own native handler.\n"
+        );
+        let _ = writeln!(
+            out,
+            "| workload | target | instructions per request | added over native | vs mod_wsgi embedded |"
+        );
+        let _ = writeln!(out, "| --- | --- | --- | --- | --- |");
+        let find = |workload: Workload, name: &str| {
+            instructions
+                .iter()
+                .find(|(w, n, _)| *w == workload && *n == name)
+                .map(|&(_, _, count)| count)
+        };
+        let native = find(Workload::Hello, "native");
+        for &(workload, name, count) in instructions {
+            let added = match (workload, native) {
+                (Workload::Hello, Some(native)) if name != "native" => {
+                    format!("{:.0}", count - native)
+                }
+                _ => "-".into(),
+            };
+            let vs_wsgi = match find(workload, "mod_wsgi") {
+                Some(wsgi) if name != "mod_wsgi" && name != "native" => {
+                    format!("{:.2}x fewer", wsgi / count)
+                }
+                _ => "-".into(),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {name} | {count:.0} | {added} | {vs_wsgi} |",
+                workload.name()
+            );
+        }
     }
     out
 }

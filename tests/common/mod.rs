@@ -76,6 +76,8 @@ pub struct Apache {
     root: PathBuf,
     process: Child,
     gateway: Gateway,
+    /// Where callgrind writes its counts, for an Apache started under it.
+    callgrind_out: Option<PathBuf>,
 }
 
 /// Fixture apps from tests/apps, copied into each ServerRoot (which www-data,
@@ -231,7 +233,39 @@ impl Apache {
         Self::start_full(Mpm::Event, gateway, site)
     }
 
+    /// Starts Apache as one process (-X) under valgrind's callgrind, which
+    /// counts every instruction it executes; `stop_counting` stops it and
+    /// returns the count. Needs the valgrind package.
+    pub fn start_counting(gateway: Gateway, site: &str) -> Apache {
+        Self::start_launched(Mpm::Event, gateway, site, true)
+    }
+
+    /// Stops an Apache from `start_counting`: the instructions it executed.
+    pub fn stop_counting(mut self) -> u64 {
+        let out = self
+            .callgrind_out
+            .clone()
+            .expect("started by start_counting");
+        // SAFETY: signalling the valgrind process we spawned; Apache -X
+        // stops on SIGTERM and callgrind writes its counts on the way out.
+        unsafe { libc::kill(self.process.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while matches!(self.process.try_wait(), Ok(None)) && Instant::now() < deadline {
+            sleep(Duration::from_millis(50));
+        }
+        let counts = fs::read_to_string(&out).unwrap_or_default();
+        counts
+            .lines()
+            .find_map(|line| line.strip_prefix("totals: "))
+            .and_then(|total| total.trim().parse().ok())
+            .unwrap_or_else(|| panic!("callgrind wrote no totals to {}", out.display()))
+    }
+
     fn start_full(mpm: Mpm, gateway: Gateway, site: &str) -> Apache {
+        Self::start_launched(mpm, gateway, site, false)
+    }
+
+    fn start_launched(mpm: Mpm, gateway: Gateway, site: &str, counting: bool) -> Apache {
         let mut last_log = String::new();
         for _ in 0..3 {
             let root = new_server_root();
@@ -239,10 +273,33 @@ impl Apache {
             let conf = root.join("httpd.conf");
             fs::write(&conf, config_text(&root, port, mpm, gateway, site))
                 .expect("write httpd.conf");
-            let mut process = Command::new(apache_binary())
+            let callgrind_out = counting.then(|| root.join("callgrind.out"));
+            let mut command = match &callgrind_out {
+                Some(out) => {
+                    // Created for Apache's user: callgrind opens it as root
+                    // and writes it after Apache has switched to www-data.
+                    Command::new("install")
+                        .args(["-o", "www-data", "-g", "www-data", "-m", "644", "/dev/null"])
+                        .arg(out)
+                        .status()
+                        .expect("run install");
+                    let mut valgrind = Command::new("valgrind");
+                    valgrind
+                        .arg("--tool=callgrind")
+                        .arg(format!("--callgrind-out-file={}", out.display()))
+                        .arg(apache_binary())
+                        .arg("-X");
+                    valgrind
+                }
+                None => {
+                    let mut apache = Command::new(apache_binary());
+                    apache.arg("-DFOREGROUND");
+                    apache
+                }
+            };
+            let mut process = command
                 .arg("-f")
                 .arg(&conf)
-                .arg("-DFOREGROUND")
                 // As apachectl starts it: not with the test runner's
                 // environment (PYTHON* variables, LD_LIBRARY_PATH, ...).
                 .env_clear()
@@ -257,7 +314,8 @@ impl Apache {
                 .process_group(0)
                 .spawn()
                 .expect("run apache2 (is the apache2 package installed?)");
-            let deadline = Instant::now() + Duration::from_secs(20);
+            let patience = if counting { 120 } else { 20 };
+            let deadline = Instant::now() + Duration::from_secs(patience);
             loop {
                 if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                     return Apache {
@@ -265,6 +323,7 @@ impl Apache {
                         root,
                         process,
                         gateway,
+                        callgrind_out,
                     };
                 }
                 if let Ok(Some(_)) = process.try_wait() {
@@ -397,13 +456,18 @@ impl Drop for Apache {
             Gateway::Rwsgi | Gateway::None => Duration::from_secs(10),
             Gateway::ModWsgi => Duration::ZERO,
         };
-        // SAFETY: signalling a child we spawned.
-        unsafe { libc::kill(pid, libc::SIGWINCH) };
-        let deadline = Instant::now() + patience;
-        while matches!(self.process.try_wait(), Ok(None)) && Instant::now() < deadline {
-            sleep(Duration::from_millis(20));
+        // Not when it has already been stopped and reaped (stop_counting):
+        // its pid may belong to another process by now.
+        if matches!(self.process.try_wait(), Ok(None)) {
+            // SAFETY: signalling a child we spawned and have not reaped.
+            unsafe { libc::kill(pid, libc::SIGWINCH) };
+            let deadline = Instant::now() + patience;
+            while matches!(self.process.try_wait(), Ok(None)) && Instant::now() < deadline {
+                sleep(Duration::from_millis(20));
+            }
         }
-        // SAFETY: as above; whatever is left of the group is killed.
+        // SAFETY: whatever is left of the group we spawned is killed (the
+        // group outlives its leader while children of it remain).
         unsafe { libc::killpg(pid, libc::SIGKILL) };
         let _ = self.process.wait();
         let log = self.error_log();
