@@ -19,6 +19,10 @@ impl std::error::Error for Invalid {}
 /// Encodes as latin-1, as PEP 3333 requires of status and header strings.
 /// `what` names the string in the error ("status", "header name").
 pub fn latin1(text: &str, what: &str) -> Result<Vec<u8>, Invalid> {
+    // Nearly every status and header is ASCII, whose UTF-8 is its latin-1.
+    if text.is_ascii() {
+        return Ok(text.as_bytes().to_vec());
+    }
     text.chars()
         .map(|c| u8::try_from(u32::from(c)).ok())
         .collect::<Option<Vec<u8>>>()
