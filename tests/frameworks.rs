@@ -489,9 +489,7 @@ fn wrk_counts(report: &str) -> (u64, u64, u64) {
 
 /// Every answer is a 2xx. wrk also counts as socket errors the keep-alive
 /// connections Apache closes while idle (Apache's own handler shows them
-/// too, see make bench); those stay below 0.1%. Graceful restarts under
-/// load are in tests/load_and_faults.rs, with clients that do not reuse
-/// connections: there no request at all may fail.
+/// too, see make bench); those stay below 0.1%.
 #[test]
 fn the_flask_app_answers_200_keep_alive_connections_for_a_minute_without_a_failure() {
     let (_dir, site) = flask_site();
@@ -514,4 +512,84 @@ fn the_flask_app_answers_200_keep_alive_connections_for_a_minute_without_a_failu
     assert!(requests > 10_000, "{report}");
     assert_eq!(failed, 0, "{report}\n{}", apache.error_log());
     assert!(socket_errors * 1000 < requests, "{report}");
+}
+
+/// 200 keep-alive clients against the Flask app through two graceful
+/// restarts (SIGUSR1, what `apachectl -k graceful` sends): every request
+/// gets its whole 200. A client whose idle connection Apache closes just as
+/// the next request goes out (no byte of an answer) sends it again on a new
+/// connection, as HTTP clients do; those are counted, and are not failures.
+#[test]
+fn the_flask_app_loses_no_request_through_two_graceful_restarts_under_200_keep_alive_connections() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    let (_dir, site) = flask_site();
+    let sized = "StartServers 8\nServerLimit 16\nThreadsPerChild 25\nMaxRequestWorkers 200\nMinSpareThreads 200\nMaxSpareThreads 200\nMaxKeepAliveRequests 0\n";
+    let apache = Apache::start_gateway(Gateway::Rwsgi, &format!("{sized}{site}"));
+    assert_eq!(
+        apache.get("/app/json").status,
+        200,
+        "{}",
+        apache.error_log()
+    );
+    let port = apache.port;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (served, resent) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let clients: Vec<_> = (0..200)
+        .map(|_| {
+            let (stop, served, resent) = (stop.clone(), served.clone(), resent.clone());
+            std::thread::spawn(move || -> Vec<String> {
+                let request = b"GET /app/json?load=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+                let mut failures = Vec::new();
+                let mut stream = http::connect(port);
+                while !stop.load(Ordering::Relaxed) {
+                    match http::keep_alive_request(&mut stream, request) {
+                        http::KeepAliveAnswer::Whole(answer) if answer.status == 200 => {
+                            served.fetch_add(1, Ordering::Relaxed);
+                        }
+                        http::KeepAliveAnswer::Whole(answer) => {
+                            failures.push(format!("status {}", answer.status));
+                        }
+                        http::KeepAliveAnswer::ClosedBeforeAnswer => {
+                            resent.fetch_add(1, Ordering::Relaxed);
+                            stream = http::connect(port);
+                        }
+                        http::KeepAliveAnswer::Broken(why) => {
+                            failures.push(why);
+                            stream = http::connect(port);
+                        }
+                    }
+                }
+                failures
+            })
+        })
+        .collect();
+    for _ in 0..2 {
+        std::thread::sleep(Duration::from_secs(5));
+        // SAFETY: signalling the Apache parent this test started.
+        unsafe { libc::kill(apache.parent_pid() as i32, libc::SIGUSR1) };
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    stop.store(true, Ordering::Relaxed);
+    let failures: Vec<String> = clients
+        .into_iter()
+        .flat_map(|c| c.join().unwrap())
+        .collect();
+    let (served, resent) = (
+        served.load(Ordering::Relaxed),
+        resent.load(Ordering::Relaxed),
+    );
+    eprintln!("{served} answered, {resent} sent again after an idle close");
+    assert!(
+        failures.is_empty(),
+        "{} failed: {:?}\n{}",
+        failures.len(),
+        &failures[..failures.len().min(5)],
+        apache.error_log()
+    );
+    assert!(served > 2_000, "only {served} answered");
+    let log = apache.error_log();
+    assert_eq!(log.matches("Doing graceful restart").count(), 2, "{log}");
 }

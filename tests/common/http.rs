@@ -130,3 +130,61 @@ fn dechunk(mut rest: &[u8]) -> (Vec<u8>, bool) {
         rest = &rest[size + 2..];
     }
 }
+
+/// How one request on a keep-alive connection ended.
+pub enum KeepAliveAnswer {
+    /// A whole response (its Content-Length read).
+    Whole(Response),
+    /// The server closed the connection before any byte of an answer: an
+    /// idle keep-alive connection it was closing as the request went out.
+    /// HTTP clients send the request again on a new connection (RFC 9112,
+    /// 9.3.1).
+    ClosedBeforeAnswer,
+    /// Anything else: an error, or a connection lost mid-answer.
+    Broken(String),
+}
+
+/// Sends `request` on `stream` and reads one response with a
+/// Content-Length, leaving the connection open for the next.
+pub fn keep_alive_request(stream: &mut TcpStream, request: &[u8]) -> KeepAliveAnswer {
+    if stream.write_all(request).is_err() {
+        return KeepAliveAnswer::ClosedBeforeAnswer;
+    }
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        if let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+            let Some(head) = parse(&bytes[..end + 4]) else {
+                return KeepAliveAnswer::Broken(format!(
+                    "bad head: {:?}",
+                    String::from_utf8_lossy(&bytes)
+                ));
+            };
+            let Some(length) = head
+                .header("content-length")
+                .and_then(|l| l.parse::<usize>().ok())
+            else {
+                return KeepAliveAnswer::Broken("answer without Content-Length".into());
+            };
+            if bytes.len() >= end + 4 + length {
+                let mut whole = parse(&bytes[..end + 4 + length]).expect("parsed above");
+                whole.complete = true;
+                return KeepAliveAnswer::Whole(whole);
+            }
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) if bytes.is_empty() => return KeepAliveAnswer::ClosedBeforeAnswer,
+            Err(e) if bytes.is_empty() && e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return KeepAliveAnswer::ClosedBeforeAnswer;
+            }
+            Ok(0) => {
+                return KeepAliveAnswer::Broken(format!(
+                    "closed mid-answer after {} bytes",
+                    bytes.len()
+                ));
+            }
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(e) => return KeepAliveAnswer::Broken(format!("{e} after {} bytes", bytes.len())),
+        }
+    }
+}
