@@ -467,87 +467,44 @@ fn a_django_project_answers_as_it_does_under_mod_wsgi() {
     assert!(find("static via Alias").ends_with("body { margin: 0 }\n"));
 }
 
-/// From wrk's report: answers other than 2xx/3xx, socket errors, requests.
-fn wrk_counts(report: &str) -> (u64, u64, u64) {
-    let (mut failed, mut socket_errors, mut requests) = (0, 0, 0);
-    for line in report.lines().map(str::trim) {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        match words.as_slice() {
-            ["Non-2xx", "or", "3xx", "responses:", n] => failed += n.parse::<u64>().unwrap_or(1),
-            ["Socket", "errors:", rest @ ..] => {
-                socket_errors += rest
-                    .iter()
-                    .filter_map(|w| w.trim_end_matches(',').parse::<u64>().ok())
-                    .sum::<u64>()
-            }
-            [n, "requests", "in", ..] => requests = n.parse().unwrap_or(0),
-            _ => {}
-        }
-    }
-    (failed, socket_errors, requests)
+/// An MPM sized for 200 connections: a worker each, no cap on requests per
+/// connection.
+const SIZED_FOR_200: &str = "StartServers 8\nServerLimit 16\nThreadsPerChild 25\nMaxRequestWorkers 200\nMinSpareThreads 200\nMaxSpareThreads 200\nMaxKeepAliveRequests 0\n";
+
+/// What a keep-alive load saw.
+struct LoadOutcome {
+    answered: usize,
+    /// Requests sent again after Apache closed their idle connection
+    /// before any byte of an answer, as HTTP clients do (RFC 9112, 9.3.1).
+    resent: usize,
+    failures: Vec<String>,
 }
 
-/// Every answer is a 2xx. wrk also counts as socket errors the keep-alive
-/// connections Apache closes while idle (Apache's own handler shows them
-/// too, see make bench); those stay below 0.1%.
-#[test]
-fn the_flask_app_answers_200_keep_alive_connections_for_a_minute_without_a_failure() {
-    let (_dir, site) = flask_site();
-    // A worker per connection, no cap on requests per connection.
-    let sized = "StartServers 8\nServerLimit 8\nThreadsPerChild 25\nMaxRequestWorkers 200\nMinSpareThreads 200\nMaxSpareThreads 200\nMaxKeepAliveRequests 0\n";
-    let apache = Apache::start_gateway(Gateway::Rwsgi, &format!("{sized}{site}"));
-    assert_eq!(
-        apache.get("/app/json").status,
-        200,
-        "{}",
-        apache.error_log()
-    );
-    let out = Command::new("wrk")
-        .args(["-t2", "-c200", "-d60s", "--timeout", "10s"])
-        .arg(format!("http://127.0.0.1:{}/app/json?load=1", apache.port))
-        .output()
-        .expect("run wrk (make test installs it)");
-    let report = String::from_utf8_lossy(&out.stdout);
-    let (failed, socket_errors, requests) = wrk_counts(&report);
-    assert!(requests > 10_000, "{report}");
-    assert_eq!(failed, 0, "{report}\n{}", apache.error_log());
-    assert!(socket_errors * 1000 < requests, "{report}");
-}
-
-/// 200 keep-alive clients against the Flask app through two graceful
-/// restarts (SIGUSR1, what `apachectl -k graceful` sends): every request
-/// gets its whole 200. A client whose idle connection Apache closes just as
-/// the next request goes out (no byte of an answer) sends it again on a new
-/// connection, as HTTP clients do; those are counted, and are not failures.
-#[test]
-fn the_flask_app_loses_no_request_through_two_graceful_restarts_under_200_keep_alive_connections() {
+/// `connections` keep-alive clients requesting `path` until `during`
+/// returns. A request fails when it gets anything but a whole 200.
+fn keep_alive_load(
+    port: u16,
+    path: &str,
+    connections: usize,
+    during: impl FnOnce(),
+) -> LoadOutcome {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    use std::time::Duration;
 
-    let (_dir, site) = flask_site();
-    let sized = "StartServers 8\nServerLimit 16\nThreadsPerChild 25\nMaxRequestWorkers 200\nMinSpareThreads 200\nMaxSpareThreads 200\nMaxKeepAliveRequests 0\n";
-    let apache = Apache::start_gateway(Gateway::Rwsgi, &format!("{sized}{site}"));
-    assert_eq!(
-        apache.get("/app/json").status,
-        200,
-        "{}",
-        apache.error_log()
-    );
-    let port = apache.port;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").into_bytes();
     let stop = Arc::new(AtomicBool::new(false));
-    let (served, resent) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let clients: Vec<_> = (0..200)
+    let (answered, resent) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let clients: Vec<_> = (0..connections)
         .map(|_| {
-            let (stop, served, resent) = (stop.clone(), served.clone(), resent.clone());
+            let (stop, answered, resent) = (stop.clone(), answered.clone(), resent.clone());
+            let request = request.clone();
             std::thread::spawn(move || -> Vec<String> {
-                let request = b"GET /app/json?load=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
                 let mut failures = Vec::new();
                 let mut stream = http::connect(port);
                 while !stop.load(Ordering::Relaxed) {
-                    match http::keep_alive_request(&mut stream, request) {
+                    match http::keep_alive_request(&mut stream, &request) {
                         http::KeepAliveAnswer::Whole(answer) if answer.status == 200 => {
-                            served.fetch_add(1, Ordering::Relaxed);
+                            answered.fetch_add(1, Ordering::Relaxed);
                         }
                         http::KeepAliveAnswer::Whole(answer) => {
                             failures.push(format!("status {}", answer.status));
@@ -566,30 +523,88 @@ fn the_flask_app_loses_no_request_through_two_graceful_restarts_under_200_keep_a
             })
         })
         .collect();
-    for _ in 0..2 {
-        std::thread::sleep(Duration::from_secs(5));
-        // SAFETY: signalling the Apache parent this test started.
-        unsafe { libc::kill(apache.parent_pid() as i32, libc::SIGUSR1) };
-    }
-    std::thread::sleep(Duration::from_secs(5));
+    during();
     stop.store(true, Ordering::Relaxed);
-    let failures: Vec<String> = clients
+    let failures = clients
         .into_iter()
         .flat_map(|c| c.join().unwrap())
         .collect();
-    let (served, resent) = (
-        served.load(Ordering::Relaxed),
-        resent.load(Ordering::Relaxed),
+    let outcome = LoadOutcome {
+        answered: answered.load(Ordering::Relaxed),
+        resent: resent.load(Ordering::Relaxed),
+        failures,
+    };
+    eprintln!(
+        "{} answered, {} sent again after an idle close, {} failed",
+        outcome.answered,
+        outcome.resent,
+        outcome.failures.len()
     );
-    eprintln!("{served} answered, {resent} sent again after an idle close");
+    outcome
+}
+
+fn assert_no_failure(outcome: &LoadOutcome, apache: &Apache) {
     assert!(
-        failures.is_empty(),
+        outcome.failures.is_empty(),
         "{} failed: {:?}\n{}",
-        failures.len(),
-        &failures[..failures.len().min(5)],
+        outcome.failures.len(),
+        &outcome.failures[..outcome.failures.len().min(5)],
         apache.error_log()
     );
-    assert!(served > 2_000, "only {served} answered");
+}
+
+/// 200 keep-alive clients for a minute: every request gets its whole 200.
+/// (Apache closes idle keep-alive connections when every worker is busy;
+/// a request that meets such a close before any byte of its answer is sent
+/// again, and counted apart.)
+#[test]
+fn the_flask_app_answers_200_keep_alive_connections_for_a_minute_without_a_failure() {
+    let (_dir, site) = flask_site();
+    let apache = Apache::start_gateway(Gateway::Rwsgi, &format!("{SIZED_FOR_200}{site}"));
+    assert_eq!(
+        apache.get("/app/json").status,
+        200,
+        "{}",
+        apache.error_log()
+    );
+    let outcome = keep_alive_load(apache.port, "/app/json?load=1", 200, || {
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    });
+    assert_no_failure(&outcome, &apache);
+    assert!(
+        outcome.answered > 10_000,
+        "only {} answered",
+        outcome.answered
+    );
+}
+
+/// 200 keep-alive clients against the Flask app through two graceful
+/// restarts (SIGUSR1, what `apachectl -k graceful` sends): every request
+/// gets its whole 200.
+#[test]
+fn the_flask_app_loses_no_request_through_two_graceful_restarts_under_200_keep_alive_connections() {
+    let (_dir, site) = flask_site();
+    let apache = Apache::start_gateway(Gateway::Rwsgi, &format!("{SIZED_FOR_200}{site}"));
+    assert_eq!(
+        apache.get("/app/json").status,
+        200,
+        "{}",
+        apache.error_log()
+    );
+    let outcome = keep_alive_load(apache.port, "/app/json?load=1", 200, || {
+        for _ in 0..2 {
+            std::thread::sleep(std::time::Duration::from_secs(5));
+            // SAFETY: signalling the Apache parent this test started.
+            unsafe { libc::kill(apache.parent_pid() as i32, libc::SIGUSR1) };
+        }
+        std::thread::sleep(std::time::Duration::from_secs(5));
+    });
+    assert_no_failure(&outcome, &apache);
+    assert!(
+        outcome.answered > 2_000,
+        "only {} answered",
+        outcome.answered
+    );
     let log = apache.error_log();
     assert_eq!(log.matches("Doing graceful restart").count(), 2, "{log}");
 }
