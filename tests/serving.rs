@@ -256,3 +256,38 @@ Proxy: http://evil.test/\r\nAuthorization: Basic dXNlcjpwYXNz\r\nX-Real-Header: 
         assert!(!text.contains(spoofed), "{spoofed} reached environ: {text}");
     }
 }
+
+/// environ's strings are reused across requests where the bytes repeat
+/// (src/wsgi/environ_strings.rs): under concurrent clients whose values
+/// partly repeat (Host) and partly never do (User-Agent, query), every
+/// request still sees exactly its own values.
+#[test]
+fn every_request_sees_its_own_environ_values_under_concurrent_clients() {
+    let apache = std::sync::Arc::new(Apache::start(SITE));
+    let clients: Vec<_> = (0..4)
+        .map(|client| {
+            let apache = apache.clone();
+            thread::spawn(move || {
+                for i in 0..150 {
+                    let host = ["a.example", "b.example", "a.example:8080"][i % 3];
+                    let method = ["GET", "POST"][(i / 3) % 2];
+                    let request = format!(
+                        "{method} /environ?q={client}-{i} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: ua-{client}-{i}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    );
+                    let text = apache.raw(request.as_bytes()).text();
+                    for expected in [
+                        format!(r#""HTTP_HOST": "{host}""#),
+                        format!(r#""REQUEST_METHOD": "{method}""#),
+                        format!(r#""QUERY_STRING": "q={client}-{i}""#),
+                        format!(r#""HTTP_USER_AGENT": "ua-{client}-{i}""#),
+                    ] {
+                        assert!(text.contains(&expected), "{expected} missing: {text}");
+                    }
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().unwrap();
+    }
+}
