@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use pyo3::exceptions::{PyAttributeError, PyOSError};
 use pyo3::prelude::*;
 use pyo3::sync::MutexExt;
-use pyo3::types::{PyBytes, PyModule};
+use pyo3::types::{PyBytes, PyModule, PyString};
 
 struct LoadedScript {
     mtime: i64,
@@ -70,7 +70,14 @@ fn app_of<'py>(
     path: &Path,
     callable: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
-    module.getattr_opt(callable)?.ok_or_else(|| {
+    // Looked up in the module's dict, as mod_wsgi does (a module-level
+    // __getattr__ does not make an application); the usual name is interned.
+    let name = if callable == "application" {
+        pyo3::intern!(module.py(), "application").clone()
+    } else {
+        PyString::new(module.py(), callable)
+    };
+    module.dict().get_item(name)?.ok_or_else(|| {
         PyAttributeError::new_err(format!(
             "Target WSGI script '{}' does not contain WSGI application '{callable}'.",
             path.display()
