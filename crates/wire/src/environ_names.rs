@@ -1,8 +1,8 @@
-//! The CGI names that nearly every request's environ carries, and a
-//! per-thread memory of the last value seen under each, so that a gateway
-//! can reuse the string it made for it. What a client sends cannot grow
-//! either: other names are not kept, nor are long values, and a value is
-//! reused only for exactly the same bytes.
+//! The CGI names that nearly every request's environ carries, and a memory
+//! of the last value seen under each (the gateway keeps one per worker
+//! thread), so that it can reuse the string it made for it. What a client
+//! sends cannot grow either: other names are not kept, nor are long values,
+//! and a value is reused only for exactly the same bytes.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
