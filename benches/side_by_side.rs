@@ -255,16 +255,12 @@ fn build_native_module(shared: &SharedDir, bench_dir: &Path) -> PathBuf {
     let source = std::fs::read_to_string(bench_dir.join("native/mod_native_hello.c")).unwrap();
     let path = shared.write("native/mod_native_hello.c", &source);
     let apxs = std::env::var("APXS").unwrap_or_else(|_| "apxs".into());
-    let out = Command::new(&apxs)
-        .arg("-c")
-        .arg(&path)
-        .current_dir(shared.0.join("native"))
-        .output()
-        .expect("run apxs (Debian package apache2-dev)");
-    assert!(
-        out.status.success(),
-        "apxs -c failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    common::run(
+        Command::new(&apxs)
+            .arg("-c")
+            .arg(&path)
+            .current_dir(shared.0.join("native")),
+        "apxs -c (Debian package apache2-dev)",
     );
     shared.0.join("native/.libs/mod_native_hello.so")
 }

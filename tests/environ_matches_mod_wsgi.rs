@@ -239,14 +239,14 @@ fn setenv_setenvif_and_rewrite_variables_reach_environ_as_in_mod_wsgi() {
 #[test]
 fn an_authenticated_user_and_auth_type_reach_environ_as_in_mod_wsgi() {
     let htpasswd = std::env::temp_dir().join(format!("rwsgi-htpasswd-{}", std::process::id()));
-    let made = std::process::Command::new("htpasswd")
-        .args(["-bcB", &htpasswd.display().to_string(), "alice", "s3cret"])
-        .output()
-        .expect("run htpasswd (apache2-utils)");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
+    common::run(
+        std::process::Command::new("htpasswd").args([
+            "-bcB",
+            &htpasswd.display().to_string(),
+            "alice",
+            "s3cret",
+        ]),
+        "htpasswd (Debian package apache2-utils)",
     );
     std::fs::set_permissions(
         &htpasswd,

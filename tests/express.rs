@@ -167,20 +167,16 @@ fn fails(dir: &SharedDir, args: &[&str]) -> (i32, String) {
 /// httpd.conf it wrote and the server root.
 fn setup_server(dir: &SharedDir, args: &[&str]) -> (String, PathBuf) {
     let root = dir.0.join("server-root");
-    let out = Command::new(EXPRESS)
-        .arg("setup-server")
-        .args(args)
-        .arg("--server-root")
-        .arg(&root)
-        .arg("--rwsgi-module")
-        .arg(module_path())
-        .current_dir(&dir.0)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::run(
+        Command::new(EXPRESS)
+            .arg("setup-server")
+            .args(args)
+            .arg("--server-root")
+            .arg(&root)
+            .arg("--rwsgi-module")
+            .arg(module_path())
+            .current_dir(&dir.0),
+        "rwsgi-express setup-server",
     );
     let conf = std::fs::read_to_string(root.join("httpd.conf")).unwrap();
     (conf, root)

@@ -228,16 +228,12 @@ fn django_site() -> (SharedDir, String) {
     std::fs::create_dir_all(dir.0.join("site/db")).unwrap();
     let python = venv.join("bin/python");
     let manage = |args: &[&str]| {
-        let out = Command::new(&python)
-            .arg("manage.py")
-            .args(args)
-            .current_dir(dir.0.join("site"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "manage.py {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        common::run(
+            Command::new(&python)
+                .arg("manage.py")
+                .args(args)
+                .current_dir(dir.0.join("site")),
+            &format!("manage.py {args:?}"),
         );
     };
     manage(&["migrate", "--verbosity", "0"]);
@@ -553,13 +549,9 @@ fn assert_no_failure(outcome: &LoadOutcome, apache: &Apache) {
     );
 }
 
-/// 200 keep-alive clients for a minute: every request gets its whole 200.
-/// (Apache closes idle keep-alive connections when every worker is busy;
-/// a request that meets such a close before any byte of its answer is sent
-/// again, and counted apart.)
-#[test]
-fn the_flask_app_answers_200_keep_alive_connections_for_a_minute_without_a_failure() {
-    let (_dir, site) = flask_site();
+/// The Flask app under mod_rwsgi, sized for 200 connections, answering.
+fn flask_for_200_connections() -> (SharedDir, Apache) {
+    let (dir, site) = flask_site();
     let apache = Apache::start_gateway(Gateway::Rwsgi, &format!("{SIZED_FOR_200}{site}"));
     assert_eq!(
         apache.get("/app/json").status,
@@ -567,6 +559,16 @@ fn the_flask_app_answers_200_keep_alive_connections_for_a_minute_without_a_failu
         "{}",
         apache.error_log()
     );
+    (dir, apache)
+}
+
+/// 200 keep-alive clients for a minute: every request gets its whole 200.
+/// (Apache closes idle keep-alive connections when every worker is busy;
+/// a request that meets such a close before any byte of its answer is sent
+/// again, and counted apart.)
+#[test]
+fn the_flask_app_answers_200_keep_alive_connections_for_a_minute_without_a_failure() {
+    let (_dir, apache) = flask_for_200_connections();
     let outcome = keep_alive_load(apache.port, "/app/json?load=1", 200, || {
         std::thread::sleep(std::time::Duration::from_secs(60));
     });
@@ -583,14 +585,7 @@ fn the_flask_app_answers_200_keep_alive_connections_for_a_minute_without_a_failu
 /// gets its whole 200.
 #[test]
 fn the_flask_app_loses_no_request_through_two_graceful_restarts_under_200_keep_alive_connections() {
-    let (_dir, site) = flask_site();
-    let apache = Apache::start_gateway(Gateway::Rwsgi, &format!("{SIZED_FOR_200}{site}"));
-    assert_eq!(
-        apache.get("/app/json").status,
-        200,
-        "{}",
-        apache.error_log()
-    );
+    let (_dir, apache) = flask_for_200_connections();
     let outcome = keep_alive_load(apache.port, "/app/json?load=1", 200, || {
         for _ in 0..2 {
             std::thread::sleep(std::time::Duration::from_secs(5));

@@ -16,7 +16,9 @@ mod table;
 
 pub use log::Level;
 pub use regex::Regex;
-pub use request::{ChunkedPolicy, ClientGone, FileType, Request, RequestEnded, SharedRequest};
+pub use request::{
+    BodyError, ChunkedPolicy, ClientGone, FileType, Request, RequestEnded, SharedRequest,
+};
 pub use server::{Mpm, Server};
 pub use table::Table;
 

@@ -13,7 +13,7 @@ use pyo3::types::PyBytes;
 use rwsgi_wire::lines::LineBuffer;
 
 use super::request_ended;
-use crate::apache::SharedRequest;
+use crate::apache::{BodyError, RequestEnded, SharedRequest};
 
 /// How much is asked of Apache per read.
 const READ_SIZE: usize = 64 * 1024;
@@ -54,14 +54,7 @@ impl Input {
             return Err(read_error());
         }
         let request = &self.request;
-        match py.detach(|| request.with(|r| r.read_body(target))) {
-            Ok(Ok(n)) => Ok(n),
-            Ok(Err(_)) => {
-                *failed = true;
-                Err(read_error())
-            }
-            Err(_) => Err(request_ended("wsgi.input")),
-        }
+        checked_read(py.detach(|| request.with(|r| r.read_body(target))), failed)
     }
 
     /// read(n) for a large n (or read() of all) of a body whose length is
@@ -95,32 +88,26 @@ impl Input {
         }
         let target = &mut buf[buffered..];
         let request = &self.request;
-        let (read, result) = py.detach(|| {
-            let mut read = 0;
-            let result = request.with(|r| {
+        // Until `target` is full or the body ends: (bytes read, at the end).
+        let result = py.detach(|| {
+            request.with(|r| {
+                let mut read = 0;
                 while read < target.len() {
-                    match r.read_body_uninit(&mut target[read..]) {
-                        Ok(0) => return Ok(true),
-                        Ok(n) => read += n,
-                        Err(_) => return Err(()),
+                    match r.read_body_uninit(&mut target[read..])? {
+                        0 => return Ok((read, true)),
+                        n => read += n,
                     }
                 }
-                Ok(false)
-            });
-            (read, result)
+                Ok((read, false))
+            })
         });
         state.lines.clear();
-        match result {
-            Ok(Ok(eof)) => {
-                if eof {
-                    state.lines.set_eof();
-                }
-            }
-            Ok(Err(())) => {
-                state.failed = true;
-                return Some(Err(read_error()));
-            }
-            Err(_) => return Some(Err(request_ended("wsgi.input"))),
+        let (read, eof) = match checked_read(result, &mut state.failed) {
+            Ok(outcome) => outcome,
+            Err(error) => return Some(Err(error)),
+        };
+        if eof {
+            state.lines.set_eof();
         }
         let got = buffered + read;
         // SAFETY: the buffered bytes and the `read` bytes Apache wrote after
@@ -148,11 +135,15 @@ struct UninitBytes<'py> {
 }
 
 impl<'py> UninitBytes<'py> {
+    /// `len` is at least 2: CPython hands out one shared object for the
+    /// empty bytes, which must never be written into.
     fn new(py: Python<'py>, len: usize) -> PyResult<Self> {
+        assert!(len >= 2, "UninitBytes of {len} bytes");
         let size = isize::try_from(len).map_err(|_| PyOSError::new_err("body too large"))?;
-        // SAFETY: with a NULL source CPython allocates `size` bytes (plus
-        // the terminating NUL) and leaves them for the caller to fill; the
-        // result is a new reference or NULL with an exception set.
+        // SAFETY: with a NULL source and a size of 2 or more, CPython
+        // allocates a new object of `size` bytes (plus the terminating NUL)
+        // and leaves them for the caller to fill; the result is a new
+        // reference or NULL with an exception set.
         let object = unsafe {
             let raw = pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), size);
             Bound::from_owned_ptr_or_err(py, raw)?.cast_into_unchecked::<PyBytes>()
@@ -185,6 +176,22 @@ impl<'py> UninitBytes<'py> {
         // SAFETY: the caller wrote the first `written` bytes.
         let written = unsafe { std::slice::from_raw_parts(buffer.as_ptr().cast::<u8>(), written) };
         PyBytes::new(py, written)
+    }
+}
+
+/// What a read from Apache gives the app: a failed body read makes every
+/// later read fail too (`failed`), an ended request is a RuntimeError.
+fn checked_read<T>(
+    result: Result<Result<T, BodyError>, RequestEnded>,
+    failed: &mut bool,
+) -> PyResult<T> {
+    match result {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(BodyError)) => {
+            *failed = true;
+            Err(read_error())
+        }
+        Err(RequestEnded) => Err(request_ended("wsgi.input")),
     }
 }
 

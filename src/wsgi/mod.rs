@@ -210,15 +210,12 @@ fn run_app(
     // on every request.
     let has_no_close =
         result.is_exact_instance_of::<PyList>() || result.is_exact_instance_of::<PyTuple>();
-    let close = if has_no_close {
-        Ok(None)
+    let closed = if has_no_close {
+        Ok(())
     } else {
-        result.getattr_opt(pyo3::intern!(py, "close"))
-    };
-    let closed = match close {
-        Ok(Some(close)) => close.call0().map(drop),
-        Ok(None) => Ok(()),
-        Err(err) => Err(err),
+        result
+            .getattr_opt(pyo3::intern!(py, "close"))
+            .and_then(|close| close.map_or(Ok(()), |close| close.call0().map(drop)))
     };
     match sent.and(closed).and_then(|()| response.finish(py)) {
         Ok(()) => response.overridden_status().map_or(status::OK, i32::from),

@@ -127,10 +127,7 @@ fn set_https(env: &Table<'_>, https: bool) {
 /// X-Forwarded-For: REMOTE_ADDR becomes the client it names; with a list of
 /// trusted proxies, the header keeps only the client and what follows.
 fn forwarded_for(env: &Table<'_>, value: &[u8], proxies: Option<&[TrustedProxy]>) {
-    let is_trusted = |ip: IpAddr| proxies.is_some_and(|list| list.iter().any(|p| p.contains(ip)));
-    let trusted = proxies
-        .is_some()
-        .then_some(&is_trusted as &dyn Fn(IpAddr) -> bool);
+    let trusted = proxies.map(|list| move |ip: IpAddr| list.iter().any(|p| p.contains(ip)));
     let Some(read) = forwarded::forwarded_for(value, trusted) else {
         return;
     };

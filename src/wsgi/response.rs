@@ -301,7 +301,7 @@ impl Response {
     /// Ends the response: sends the headers if nothing was sent yet, and
     /// closes the connection if the body fell short of its Content-Length.
     pub fn finish(&self, py: Python<'_>) -> PyResult<()> {
-        let deferred_head = {
+        let (deferred, head, length, sent) = {
             let mut state = self.state();
             if state.head.is_none() && !state.headers_sent {
                 return Err(PyRuntimeError::new_err(
@@ -327,7 +327,6 @@ impl Response {
             };
             (deferred, head, state.length, state.body_sent)
         };
-        let (deferred, head, length, sent) = deferred_head;
         if let Some(deferred) = deferred {
             let request = &self.request;
             py.detach(|| request.with(|r| deferred.send(r)))

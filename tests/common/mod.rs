@@ -547,20 +547,30 @@ impl SharedDir {
     }
 }
 
+/// Runs `command` to its end and returns what it printed; panics with its
+/// stderr unless it succeeded. `what` names it (and the package that has it).
+pub fn run(command: &mut Command, what: &str) -> std::process::Output {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("run {what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 impl SharedDir {
     /// Makes a virtualenv (without pip) at `relative`, from the Python
     /// mod_rwsgi is built with.
     pub fn virtualenv(&self, relative: &str) -> PathBuf {
         let venv = self.0.join(relative);
-        let made = Command::new("/usr/bin/python3")
-            .args(["-m", "venv", "--without-pip"])
-            .arg(&venv)
-            .output()
-            .expect("run python3 -m venv");
-        assert!(
-            made.status.success(),
-            "{}",
-            String::from_utf8_lossy(&made.stderr)
+        run(
+            Command::new("/usr/bin/python3")
+                .args(["-m", "venv", "--without-pip"])
+                .arg(&venv),
+            "python3 -m venv (Debian package python3-venv)",
         );
         venv
     }
@@ -569,25 +579,17 @@ impl SharedDir {
     /// from PyPI into it.
     pub fn virtualenv_with(&self, relative: &str, packages: &[&str]) -> PathBuf {
         let venv = self.0.join(relative);
-        let made = Command::new("/usr/bin/python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .output()
-            .expect("run python3 -m venv");
-        assert!(
-            made.status.success(),
-            "python3 -m venv (Debian package python3-venv): {}",
-            String::from_utf8_lossy(&made.stderr)
+        run(
+            Command::new("/usr/bin/python3")
+                .args(["-m", "venv"])
+                .arg(&venv),
+            "python3 -m venv (Debian package python3-venv)",
         );
-        let pip = Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check"])
-            .args(packages)
-            .output()
-            .expect("run pip");
-        assert!(
-            pip.status.success(),
-            "pip install {packages:?}: {}",
-            String::from_utf8_lossy(&pip.stderr)
+        run(
+            Command::new(venv.join("bin/pip"))
+                .args(["install", "--quiet", "--disable-pip-version-check"])
+                .args(packages),
+            &format!("pip install {packages:?}"),
         );
         venv
     }
@@ -595,28 +597,24 @@ impl SharedDir {
     /// A throwaway self-signed certificate and key for 127.0.0.1, here.
     pub fn certificate(&self) -> (PathBuf, PathBuf) {
         let (cert, key) = (self.0.join("cert.pem"), self.0.join("key.pem"));
-        let made = Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=127.0.0.1",
-                "-keyout",
-            ])
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .output()
-            .expect("run openssl (Debian package openssl)");
-        assert!(
-            made.status.success(),
-            "{}",
-            String::from_utf8_lossy(&made.stderr)
+        run(
+            Command::new("openssl")
+                .args([
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                    "-keyout",
+                ])
+                .arg(&key)
+                .arg("-out")
+                .arg(&cert),
+            "openssl (Debian package openssl)",
         );
         (cert, key)
     }

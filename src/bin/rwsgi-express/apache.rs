@@ -24,22 +24,33 @@ fn apxs(var: &str) -> Option<String> {
     None
 }
 
+/// Where apxs says, else the first of the usual `places` that is there,
+/// else the first of them (which the caller then reports as missing).
+fn located(apxs_says: Option<PathBuf>, places: &[&str], there: fn(&Path) -> bool) -> PathBuf {
+    apxs_says.unwrap_or_else(|| {
+        places
+            .iter()
+            .map(PathBuf::from)
+            .find(|place| there(place))
+            .unwrap_or_else(|| PathBuf::from(places[0]))
+    })
+}
+
 impl Apache {
     pub fn locate(httpd: Option<&Path>, modules_dir: Option<&Path>) -> Result<Apache, String> {
         let httpd = match httpd {
             Some(path) => path.to_path_buf(),
-            None => match (apxs("SBINDIR"), apxs("TARGET")) {
-                (Some(dir), Some(target)) => Path::new(&dir).join(target),
-                _ => [
+            None => located(
+                apxs("SBINDIR")
+                    .zip(apxs("TARGET"))
+                    .map(|(dir, target)| Path::new(&dir).join(target)),
+                &[
                     "/usr/sbin/apache2",
                     "/usr/local/apache2/bin/httpd",
                     "/usr/sbin/httpd",
-                ]
-                .iter()
-                .map(PathBuf::from)
-                .find(|p| p.exists())
-                .unwrap_or_else(|| PathBuf::from("/usr/sbin/apache2")),
-            },
+                ],
+                Path::exists,
+            ),
         };
         if !httpd.is_file() {
             return Err(format!(
@@ -49,19 +60,16 @@ impl Apache {
         }
         let modules_dir = match modules_dir {
             Some(path) => path.to_path_buf(),
-            None => match apxs("LIBEXECDIR") {
-                Some(dir) => PathBuf::from(dir),
-                None => [
+            None => located(
+                apxs("LIBEXECDIR").map(PathBuf::from),
+                &[
                     "/usr/lib/apache2/modules",
                     "/usr/local/apache2/modules",
                     "/usr/lib64/httpd/modules",
                     "/usr/lib/httpd/modules",
-                ]
-                .iter()
-                .map(PathBuf::from)
-                .find(|p| p.is_dir())
-                .unwrap_or_else(|| PathBuf::from("/usr/lib/apache2/modules")),
-            },
+                ],
+                Path::is_dir,
+            ),
         };
         if !modules_dir.is_dir() {
             return Err(format!(
