@@ -261,7 +261,8 @@ impl Apache {
             .unwrap_or_else(|| panic!("callgrind wrote no totals to {}", out.display()))
     }
 
-    fn start_full(mpm: Mpm, gateway: Gateway, site: &str) -> Apache {
+    /// Starts Apache with `mpm`, serving WSGI through `gateway`.
+    pub fn start_full(mpm: Mpm, gateway: Gateway, site: &str) -> Apache {
         Self::start_launched(mpm, gateway, site, false)
     }
 

@@ -13,8 +13,10 @@
 //! 100 requests, so the harness never rots.
 //! `-- --only hello --rounds 5 --seconds 3` narrows a run while profiling.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../../tests/common/mod.rs"]
 mod common;
+mod gil;
+mod wrk;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -22,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{Apache, Gateway, SharedDir};
+use wrk::{Sample, median, wrk};
 
 /// Same MPM settings for every target: two processes of 32 threads (64
 /// workers, one per connection of the latency workload), started up front,
@@ -135,18 +138,6 @@ impl Target {
     }
 }
 
-#[derive(Default, Clone)]
-struct Sample {
-    requests_per_second: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    /// Answers other than 2xx/3xx: real failures.
-    failed: u64,
-    /// Connection-level errors wrk counts (a read or timeout at the end of a
-    /// run happens against Apache's own handler too): reported, not fatal.
-    socket_errors: u64,
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let smoke = args.iter().any(|a| a == "--smoke");
@@ -170,7 +161,9 @@ fn main() {
         .collect();
     let bench_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches");
     let shared = SharedDir::new("bench");
-    for app in ["hello", "block", "stream", "file", "echo", "headers"] {
+    for app in [
+        "hello", "block", "stream", "file", "echo", "headers", "cpu", "wait",
+    ] {
         let source = std::fs::read_to_string(bench_dir.join(format!("apps/{app}.wsgi"))).unwrap();
         shared.write(&format!("apps/{app}.wsgi"), &source);
     }
@@ -180,7 +173,35 @@ fn main() {
     let native_module = build_native_module(&shared, &bench_dir);
     shared.share();
 
-    let targets = start_targets(&shared, &native_module);
+    let mut report = String::new();
+    if only.as_deref() != Some("gil") {
+        report = side_by_side(&shared, &native_module, &workloads, rounds, seconds, smoke);
+    }
+    if only.as_deref().is_none_or(|o| o == "gil") {
+        eprintln!("GIL contention: one child of 25 threads against 25 children");
+        report.push('\n');
+        report.push_str(&gil::run(&shared, &native_module, rounds, seconds));
+    }
+    println!("{report}");
+    if !smoke && only.is_none() {
+        let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-results.md");
+        std::fs::write(&out, &report).unwrap();
+        eprintln!("written to {}", out.display());
+    }
+}
+
+/// The main comparison: every workload against every target; returns the
+/// report.
+fn side_by_side(
+    shared: &SharedDir,
+    native_module: &Path,
+    workloads: &[Workload],
+    rounds: usize,
+    seconds: u32,
+    smoke: bool,
+) -> String {
+    let bench_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches");
+    let targets = start_targets(shared, native_module);
     for target in &targets {
         for workload in Workload::ALL {
             if let Some(path) = target.path(workload) {
@@ -194,12 +215,19 @@ fn main() {
 
     let mut samples: BTreeMap<(Workload, &'static str), Vec<Sample>> = BTreeMap::new();
     for round in 0..rounds {
-        for &workload in &workloads {
+        for &workload in workloads {
             for target in &targets {
                 let Some(path) = target.path(workload) else {
                     continue;
                 };
-                let sample = wrk(target.apache.port, path, workload, seconds, &bench_dir);
+                let script = workload.script(&bench_dir);
+                let sample = wrk(
+                    target.apache.port,
+                    path,
+                    workload.connections(),
+                    script.as_deref(),
+                    seconds,
+                );
                 assert_eq!(
                     sample.failed,
                     0,
@@ -240,14 +268,8 @@ fn main() {
         .collect();
     let (warm, measured) = if smoke { (20, 100) } else { (200, 2000) };
     eprintln!("counting instructions per request under callgrind ({measured} requests)");
-    let instructions = count_instructions(&shared, &native_module, &counted, warm, measured);
-    let report = report(&targets, &samples, &rss, &instructions, rounds, seconds);
-    println!("{report}");
-    if !smoke && only.is_none() {
-        let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-results.md");
-        std::fs::write(&out, &report).unwrap();
-        eprintln!("written to {}", out.display());
-    }
+    let instructions = count_instructions(shared, native_module, &counted, warm, measured);
+    report(&targets, &samples, &rss, &instructions, rounds, seconds)
 }
 
 /// Compiles the native handler with apxs, for the benchmark only.
@@ -267,12 +289,12 @@ fn build_native_module(shared: &SharedDir, bench_dir: &Path) -> PathBuf {
 
 /// The configurations: (native handler and static file, WSGI apps, WSGI
 /// apps in mod_wsgi's daemon mode).
-fn sites(shared: &SharedDir, native_module: &Path) -> (String, String, String) {
+fn sites(shared: &SharedDir, native_module: &Path, mpm: &str) -> (String, String, String) {
     let root = shared.0.display();
     let apps = shared.0.join("apps");
     let apps = apps.display();
     let wsgi_site = format!(
-        "{MPM}LoadModule env_module @MODULES@/mod_env.so\n\
+        "{mpm}LoadModule env_module @MODULES@/mod_env.so\n\
          SetEnv BENCH_FILE {root}/static/file.bin\n\
          WSGIApplicationGroup %{{GLOBAL}}\n\
          WSGIScriptAlias /hello {apps}/hello.wsgi\n\
@@ -281,10 +303,12 @@ fn sites(shared: &SharedDir, native_module: &Path) -> (String, String, String) {
          WSGIScriptAlias /file {apps}/file.wsgi\n\
          WSGIScriptAlias /echo {apps}/echo.wsgi\n\
          WSGIScriptAlias /headers {apps}/headers.wsgi\n\
+         WSGIScriptAlias /cpu {apps}/cpu.wsgi\n\
+         WSGIScriptAlias /wait {apps}/wait.wsgi\n\
          LimitRequestBody 0\n"
     );
     let native_site = format!(
-        "{MPM}LoadModule alias_module @MODULES@/mod_alias.so\n\
+        "{mpm}LoadModule alias_module @MODULES@/mod_alias.so\n\
          LoadModule native_hello_module {}\n\
          <Location /hello>\nSetHandler native-hello\n</Location>\n\
          Alias /static {root}/static\n\
@@ -299,7 +323,7 @@ fn sites(shared: &SharedDir, native_module: &Path) -> (String, String, String) {
 }
 
 fn start_targets(shared: &SharedDir, native_module: &Path) -> Vec<Target> {
-    let (native_site, wsgi_site, daemon_site) = sites(shared, native_module);
+    let (native_site, wsgi_site, daemon_site) = sites(shared, native_module, MPM);
     vec![
         Target {
             name: "native",
@@ -343,7 +367,7 @@ fn count_instructions(
     warm: u32,
     counted: u32,
 ) -> Vec<(Workload, &'static str, f64)> {
-    let (native_site, wsgi_site, _) = sites(shared, native_module);
+    let (native_site, wsgi_site, _) = sites(shared, native_module, MPM);
     let targets = [
         ("native", Gateway::None, &native_site),
         ("mod_rwsgi", Gateway::Rwsgi, &wsgi_site),
@@ -432,63 +456,6 @@ fn check_answer(target: &Target, workload: Workload, path: &str) {
     let (length, start) = workload.expected();
     assert_eq!(response.body.len(), length, "{context}");
     assert!(response.body.starts_with(start), "{context}");
-}
-
-fn wrk(port: u16, path: &str, workload: Workload, seconds: u32, bench_dir: &Path) -> Sample {
-    let mut command = Command::new("wrk");
-    command
-        .arg("-t2")
-        .arg(format!("-c{}", workload.connections()))
-        .arg(format!("-d{seconds}s"))
-        .arg("--latency");
-    if let Some(script) = workload.script(bench_dir) {
-        command.arg("-s").arg(script);
-    }
-    let out = command
-        .arg(format!("http://127.0.0.1:{port}{path}"))
-        .output()
-        .expect("run wrk (Debian package wrk)");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut sample = Sample::default();
-    for line in text.lines().map(str::trim) {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        match words.as_slice() {
-            ["Requests/sec:", value] => sample.requests_per_second = value.parse().unwrap_or(0.0),
-            ["50%", value] => sample.p50_ms = millis(value),
-            ["99%", value] => sample.p99_ms = millis(value),
-            ["Non-2xx", "or", "3xx", "responses:", n] => {
-                sample.failed += n.parse::<u64>().unwrap_or(1)
-            }
-            ["Socket", "errors:", rest @ ..] => {
-                sample.socket_errors += rest
-                    .iter()
-                    .filter_map(|w| w.trim_end_matches(',').parse::<u64>().ok())
-                    .sum::<u64>();
-            }
-            _ => {}
-        }
-    }
-    assert!(
-        sample.requests_per_second > 0.0,
-        "wrk printed no rate:\n{text}"
-    );
-    sample
-}
-
-fn millis(text: &str) -> f64 {
-    let (number, unit) =
-        text.split_at(text.find(|c: char| c.is_alphabetic()).unwrap_or(text.len()));
-    let value: f64 = number.parse().unwrap_or(0.0);
-    match unit {
-        "us" => value / 1000.0,
-        "s" => value * 1000.0,
-        _ => value,
-    }
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(|a, b| a.total_cmp(b));
-    values[values.len() / 2]
 }
 
 fn report(
