@@ -13,7 +13,13 @@ WSGIScriptAlias /head @APPS@/head.wsgi
 WSGIScriptAlias /str @APPS@/returns_str.wsgi
 WSGIScriptAlias /close @APPS@/close_marker.wsgi
 WSGIScriptAlias /hello @APPS@/hello.wsgi
+WSGIScriptAlias /large @APPS@/large_block.wsgi
 ";
+
+/// large_block.wsgi's block: 1 MiB holding every byte value in turn.
+fn large_block() -> Vec<u8> {
+    (0..1 << 20).map(|i| i as u8).collect()
+}
 
 #[test]
 fn output_beyond_the_declared_content_length_is_cut() {
@@ -21,6 +27,56 @@ fn output_beyond_the_declared_content_length_is_cut() {
     let response = apache.get("/length?longer-than-declared");
     assert_eq!(response.header("Content-Length"), Some("5"));
     assert_eq!(response.text(), "12345");
+}
+
+#[test]
+fn a_large_one_item_body_arrives_whole_with_a_content_length() {
+    let apache = Apache::start(SITE);
+    let response = apache.get("/large?whole");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("Content-Length"), Some("1048576"));
+    assert!(response.body == large_block(), "the body differs");
+}
+
+#[test]
+fn a_large_one_item_body_is_cut_at_the_declared_content_length() {
+    let apache = Apache::start(SITE);
+    let response = apache.get("/large?cut");
+    assert_eq!(response.header("Content-Length"), Some("70000"));
+    assert!(response.body == large_block()[..70000], "the body differs");
+}
+
+#[test]
+fn a_large_one_item_body_shorter_than_its_content_length_closes_the_connection() {
+    let apache = Apache::start(SITE);
+    let mut stream = http::connect(apache.port);
+    stream
+        .write_all(b"GET /large?short HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    let response = http::read_response(&mut stream);
+    assert_eq!(response.header("Content-Length"), Some("1048586"));
+    assert!(response.body == large_block(), "the body differs");
+    assert!(!response.complete);
+    apache.wait_for_log("(1048576 bytes) is shorter than its Content-Length (1048586)");
+}
+
+#[test]
+fn the_server_lets_go_of_a_large_block_once_it_is_sent() {
+    let apache = Apache::start(SITE);
+    // One connection: every request reaches the same child.
+    let mut stream = http::connect(apache.port);
+    let mut ask = |query: &str| match http::keep_alive_request(
+        &mut stream,
+        format!("GET /large?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").as_bytes(),
+    ) {
+        http::KeepAliveAnswer::Whole(response) => response,
+        _ => panic!("no whole answer to {query}: {}", apache.error_log()),
+    };
+    let before = ask("references").text();
+    for _ in 0..20 {
+        assert_eq!(ask("whole").body.len(), 1 << 20);
+    }
+    assert_eq!(ask("references").text(), before);
 }
 
 #[test]

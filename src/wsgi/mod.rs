@@ -230,7 +230,7 @@ fn send_iterable(py: Python<'_>, result: &Bound<'_, PyAny>, response: &Response)
     if let Some(item) = single_item(result) {
         let bytes = as_bytes(&item)?;
         response.set_length_if_unset(bytes.as_bytes().len() as u64);
-        return response.write_only_block(py, bytes.as_bytes());
+        return response.write_only_block(py, bytes);
     }
     for item in result.try_iter()? {
         let item = item?;

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use pyo3::exceptions::{PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 
 use super::request_ended;
 use crate::apache::{ClientGone, Level, Request, RequestEnded, SharedRequest};
@@ -45,16 +46,28 @@ struct State {
     deferred: Option<Deferred>,
 }
 
-/// The largest only-block body kept for sending after the GIL is released:
-/// copying it costs less than releasing and taking the GIL once more.
-const DEFER_LIMIT: usize = 16 * 1024;
+/// The largest only-block body copied for sending after the GIL is
+/// released; a larger one is kept by reference to the app's bytes instead.
+const COPY_LIMIT: usize = 16 * 1024;
 
-/// A whole small response (head and body) that the handler sends once the
-/// app is done and the GIL is released, saving a GIL hand-off per request.
+/// A whole one-block response (head and body) that the handler sends once
+/// the app is done and the GIL is released, saving a GIL hand-off per
+/// request.
 pub struct Deferred {
     head: Option<Head>,
     length: Option<u64>,
-    body: Vec<u8>,
+    body: DeferredBody,
+}
+
+enum DeferredBody {
+    /// A small body, copied: cheaper than keeping a Python reference, whose
+    /// release would need the GIL again.
+    Copied(Vec<u8>),
+    /// The first `take` bytes of the app's bytes object. A bytes object is
+    /// immutable and this reference keeps it alive, so it can be read
+    /// without the GIL; dropped without the GIL, pyo3 releases it the next
+    /// time a thread takes the GIL.
+    Kept { bytes: Py<PyBytes>, take: usize },
 }
 
 impl Deferred {
@@ -63,12 +76,39 @@ impl Deferred {
         if let Some(head) = &self.head {
             send_head(r, head, self.length);
         }
-        if !self.body.is_empty() && r.write_body(&self.body, false).is_err() {
+        // A large body is flushed, as any large block is: written out from
+        // the app's bytes instead of Apache copying what the socket did not
+        // take at once.
+        let written = match &self.body {
+            DeferredBody::Copied(body) => body.is_empty() || r.write_body(body, false).is_ok(),
+            DeferredBody::Kept { bytes, take } => {
+                // SAFETY: reading the buffer of an immutable bytes object that
+                // `bytes` keeps alive; no GIL is needed to read it.
+                let data = unsafe { kept_bytes(bytes, *take) };
+                r.write_body(data, true).is_ok()
+            }
+        };
+        if !written {
             r.log(
                 Level::Info,
                 "mod_rwsgi: the client closed the connection before the response was complete",
             );
         }
+    }
+}
+
+/// The first `take` bytes of `bytes`, read without the GIL.
+///
+/// # Safety
+/// `take` is at most the object's size; the slice must not outlive `bytes`.
+unsafe fn kept_bytes(bytes: &Py<PyBytes>, take: usize) -> &[u8] {
+    let object = bytes.as_ptr();
+    // SAFETY: `object` is a live bytes object (the reference keeps it);
+    // PyBytes_AsString returns its buffer, which never moves or changes,
+    // without touching the refcount or raising (it is a bytes object).
+    unsafe {
+        let data = pyo3::ffi::PyBytes_AsString(object);
+        std::slice::from_raw_parts(data.cast::<u8>(), take)
     }
 }
 
@@ -204,30 +244,37 @@ impl Response {
         })
     }
 
-    /// Sends the body's only block. A small one is kept for the handler to
-    /// send after the GIL is released (Apache ends the response and writes
-    /// it out when the handler returns).
-    pub fn write_only_block(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
-        if data.len() <= DEFER_LIMIT {
+    /// Sends the body's only block: kept for the handler to send after the
+    /// GIL is released (Apache ends the response and writes it out when the
+    /// handler returns), so the app's thread need not take the GIL again.
+    pub fn write_only_block(&self, py: Python<'_>, block: &Bound<'_, PyBytes>) -> PyResult<()> {
+        let data = block.as_bytes();
+        {
             let mut state = self.started()?;
             if state.deferred.is_none() && !state.headers_sent && !state.override_error() {
                 if let Some(claim) = state.claim(data.len() as u64) {
+                    let take = claim.take as usize;
+                    let body = if take <= COPY_LIMIT {
+                        DeferredBody::Copied(data[..take].to_vec())
+                    } else {
+                        DeferredBody::Kept {
+                            bytes: block.clone().unbind(),
+                            take,
+                        }
+                    };
                     state.deferred = Some(Deferred {
                         head: claim.head,
                         length: claim.length,
-                        body: data[..claim.take as usize].to_vec(),
+                        body,
                     });
                     return Ok(());
                 }
             }
         }
-        // A large block is flushed like any other: written out while the
-        // app's bytes are there, instead of Apache copying what the socket
-        // did not take at once.
         self.write(py, data)
     }
 
-    /// The kept small response, for the handler to send.
+    /// The kept one-block response, for the handler to send.
     pub fn take_deferred(&self) -> Option<Deferred> {
         self.state().deferred.take()
     }
