@@ -154,12 +154,7 @@ fn ab_requests(port: u16, path: &str, n: usize) {
     );
     let count = |label: &str| -> Option<u64> {
         let line = report.lines().find(|l| l.starts_with(label))?;
-        line[label.len()..]
-            .trim()
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok()
+        line[label.len()..].split_whitespace().next()?.parse().ok()
     };
     assert_eq!(count("Complete requests:"), Some(n as u64), "{report}");
     assert_eq!(count("Failed requests:"), Some(0), "{report}");

@@ -72,7 +72,7 @@ impl Regex {
                 .iter()
                 .map(|m| {
                     (m.rm_so >= 0 && m.rm_eo >= m.rm_so)
-                        .then(|| (m.rm_so as usize, m.rm_eo as usize))
+                        .then_some((m.rm_so as usize, m.rm_eo as usize))
                 })
                 .collect()
         })

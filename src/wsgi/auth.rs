@@ -80,7 +80,7 @@ pub fn call<T>(
         errors.get().flush_pending();
         result
     });
-    match called.as_ref().map(|value| interpret(value)) {
+    match called.as_ref().map(interpret) {
         Ok(Ok(answer)) => Some(answer),
         Ok(Err(reason)) => {
             log(&format!("mod_rwsgi: {reason}, in '{}'", path.display()));

@@ -98,5 +98,5 @@ fn regular_file_size(fd: RawFd) -> Option<u64> {
     }
     // SAFETY: fstat succeeded, so the buffer is initialised.
     let stat = unsafe { stat.assume_init() };
-    ((stat.st_mode & libc::S_IFMT) == libc::S_IFREG).then(|| stat.st_size as u64)
+    ((stat.st_mode & libc::S_IFMT) == libc::S_IFREG).then_some(stat.st_size as u64)
 }

@@ -98,7 +98,7 @@ impl Apache {
     /// it is built into httpd. Err names the package to install.
     pub fn load_module(&self, name: &str, package: &str) -> Result<Option<String>, String> {
         let source = format!("mod_{name}.c");
-        if self.built_in.iter().any(|m| *m == source) {
+        if self.built_in.contains(&source) {
             return Ok(None);
         }
         let file = self.modules_dir.join(format!("mod_{name}.so"));

@@ -73,8 +73,7 @@ pub fn application(
     let reason = String::from_utf8_lossy(&out.stderr);
     let reason = reason
         .lines()
-        .filter(|l| !l.trim().is_empty())
-        .last()
+        .rfind(|l| !l.trim().is_empty())
         .unwrap_or("it failed")
         .to_string();
     match (out.status.code(), user) {
