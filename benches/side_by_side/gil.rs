@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::common::{self, Apache, Gateway, Mpm, SharedDir};
-use crate::wrk::{Sample, median, wrk};
+use crate::wrk::{Sample, Summary, wrk};
 
 /// One connection per worker in either layout.
 const CONNECTIONS: u32 = 25;
@@ -172,13 +172,9 @@ fn report(
     for app in App::ALL {
         for name in ["native", "mod_rwsgi", "mod_wsgi"] {
             let summary = |layout: Layout| {
-                samples.get(&(app, name, layout)).map(|runs| {
-                    let mut rates: Vec<f64> = runs.iter().map(|s| s.requests_per_second).collect();
-                    let min = rates.iter().cloned().fold(f64::MAX, f64::min);
-                    let max = rates.iter().cloned().fold(0.0, f64::max);
-                    let mut p99: Vec<f64> = runs.iter().map(|s| s.p99_ms).collect();
-                    (median(&mut rates), min, max, median(&mut p99))
-                })
+                samples
+                    .get(&(app, name, layout))
+                    .map(|runs| Summary::of(runs))
             };
             let (Some(one), Some(many)) = (summary(Layout::OneChild), summary(Layout::Children))
             else {
@@ -188,15 +184,15 @@ fn report(
                 out,
                 "| {} | {name} | {:.0} ({:.0}-{:.0}) | {:.2} | {:.0} ({:.0}-{:.0}) | {:.2} | {:.2} |",
                 app.name(),
-                one.0,
-                one.1,
-                one.2,
-                one.3,
-                many.0,
-                many.1,
-                many.2,
-                many.3,
-                one.0 / many.0
+                one.rate,
+                one.min,
+                one.max,
+                one.p99_ms,
+                many.rate,
+                many.min,
+                many.max,
+                many.p99_ms,
+                one.rate / many.rate
             );
         }
     }

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{Apache, Gateway, SharedDir};
-use wrk::{Sample, median, wrk};
+use wrk::{Sample, Summary, wrk};
 
 /// Same MPM settings for every target: two processes of 32 threads (64
 /// workers, one per connection of the latency workload), started up front,
@@ -480,27 +480,17 @@ fn report(
     );
     let _ = writeln!(out, "| --- | --- | --- | --- | --- | --- | --- | --- |");
     for workload in Workload::ALL {
-        let rate = |name: &str| -> Option<f64> {
-            samples.get(&(workload, name)).map(|s| {
-                let mut r: Vec<f64> = s.iter().map(|x| x.requests_per_second).collect();
-                median(&mut r)
-            })
-        };
+        let rate = |name: &str| samples.get(&(workload, name)).map(|s| Summary::of(s).rate);
         let (native, mod_wsgi) = (rate("native"), rate("mod_wsgi"));
         for target in targets {
             let Some(runs) = samples.get(&(workload, target.name)) else {
                 continue;
             };
-            let mut rates: Vec<f64> = runs.iter().map(|s| s.requests_per_second).collect();
-            let (min, max) = (
-                rates.iter().cloned().fold(f64::MAX, f64::min),
-                rates.iter().cloned().fold(0.0, f64::max),
-            );
-            let med = median(&mut rates);
-            let mut p50: Vec<f64> = runs.iter().map(|s| s.p50_ms).collect();
-            let mut p99: Vec<f64> = runs.iter().map(|s| s.p99_ms).collect();
+            let summary = Summary::of(runs);
             let ratio = |base: Option<f64>| match base {
-                Some(base) if base > 0.0 && target.name != "native" => format!("{:.2}", med / base),
+                Some(base) if base > 0.0 && target.name != "native" => {
+                    format!("{:.2}", summary.rate / base)
+                }
                 _ => "-".into(),
             };
             let vs_wsgi = if target.name == "mod_wsgi" {
@@ -508,19 +498,19 @@ fn report(
             } else {
                 ratio(mod_wsgi)
             };
-            let socket_errors: u64 = runs.iter().map(|s| s.socket_errors).sum();
             let _ = writeln!(
                 out,
-                "| {} | {} | {:.0} ({:.0}-{:.0}) | {} | {} | {:.2} | {:.2} | {socket_errors} |",
+                "| {} | {} | {:.0} ({:.0}-{:.0}) | {} | {} | {:.2} | {:.2} | {} |",
                 workload.name(),
                 target.name,
-                med,
-                min,
-                max,
+                summary.rate,
+                summary.min,
+                summary.max,
                 ratio(native),
                 vs_wsgi,
-                median(&mut p50),
-                median(&mut p99)
+                summary.p50_ms,
+                summary.p99_ms,
+                summary.socket_errors
             );
         }
     }

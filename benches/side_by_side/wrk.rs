@@ -15,6 +15,32 @@ pub struct Sample {
     pub socket_errors: u64,
 }
 
+/// One target's rounds of one workload: medians, and the range of the rate.
+pub struct Summary {
+    pub rate: f64,
+    pub min: f64,
+    pub max: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub socket_errors: u64,
+}
+
+impl Summary {
+    pub fn of(runs: &[Sample]) -> Summary {
+        let mut rates: Vec<f64> = runs.iter().map(|s| s.requests_per_second).collect();
+        let mut p50: Vec<f64> = runs.iter().map(|s| s.p50_ms).collect();
+        let mut p99: Vec<f64> = runs.iter().map(|s| s.p99_ms).collect();
+        Summary {
+            min: rates.iter().cloned().fold(f64::MAX, f64::min),
+            max: rates.iter().cloned().fold(0.0, f64::max),
+            rate: median(&mut rates),
+            p50_ms: median(&mut p50),
+            p99_ms: median(&mut p99),
+            socket_errors: runs.iter().map(|s| s.socket_errors).sum(),
+        }
+    }
+}
+
 /// Drives `path` with wrk (two threads) for `seconds`, over `connections`
 /// keep-alive connections, with an optional Lua script for the request.
 pub fn wrk(port: u16, path: &str, connections: u32, script: Option<&Path>, seconds: u32) -> Sample {
@@ -69,7 +95,7 @@ fn millis(text: &str) -> f64 {
     }
 }
 
-pub fn median(values: &mut [f64]) -> f64 {
+fn median(values: &mut [f64]) -> f64 {
     values.sort_by(|a, b| a.total_cmp(b));
     values[values.len() / 2]
 }
