@@ -16,6 +16,12 @@ use pyo3::types::PyDict;
 
 use crate::apache::{Level, Mpm, Server};
 use crate::config::{ProcessSettings, PythonHome};
+use gil_turns::GilTurns;
+
+mod gil_turns;
+
+/// Request threads' turns at the GIL (see gil_turns).
+static GIL_TURNS: GilTurns = GilTurns::new();
 
 /// Restrictions and sys.path additions applied in each child.
 const CHILD_SETUP: &str = include_str!("child_setup.py");
@@ -234,6 +240,8 @@ pub fn mpm() -> Option<Mpm> {
 
 thread_local! {
     static THREAD_STATE_KEPT: Cell<bool> = const { Cell::new(false) };
+    /// Inside with_python on this thread.
+    static IN_PYTHON: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Runs `f` holding the GIL, on this thread's own long-lived thread state.
@@ -264,5 +272,24 @@ pub fn with_python<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Result<R, Un
             kept.set(true);
         }
     });
-    Ok(Python::attach(f))
+    if IN_PYTHON.get() {
+        // A nested call: waiting for a turn could wait on this very thread.
+        return Ok(Python::attach(f));
+    }
+    let entry = GIL_TURNS.enter();
+    Ok(Python::attach(|py| {
+        entry.got_gil();
+        IN_PYTHON.set(true);
+        let _out = OnDrop(|| IN_PYTHON.set(false));
+        f(py)
+    }))
+}
+
+/// Runs its closure when dropped, on unwinding too.
+struct OnDrop<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
 }
