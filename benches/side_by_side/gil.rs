@@ -164,11 +164,18 @@ fn report(
         out,
         "GIL contention: one child of 25 threads (one GIL) against 25 children of one thread (prefork), {CONNECTIONS} connections, {rounds} interleaved round(s) of {seconds} s; medians (min-max) of requests/s.\n"
     );
-    let _ = writeln!(
-        out,
-        "| app | target | 1 child x 25 threads: req/s | p99 ms | 25 children x 1 thread: req/s | p99 ms | 1 child / 25 children |"
+    crate::table_head(
+        &mut out,
+        &[
+            "app",
+            "target",
+            "1 child x 25 threads: req/s",
+            "p99 ms",
+            "25 children x 1 thread: req/s",
+            "p99 ms",
+            "1 child / 25 children",
+        ],
     );
-    let _ = writeln!(out, "| --- | --- | --- | --- | --- | --- | --- |");
     for app in App::ALL {
         for name in ["native", "mod_rwsgi", "mod_wsgi"] {
             let summary = |layout: Layout| {

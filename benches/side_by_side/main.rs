@@ -11,7 +11,8 @@
 //! `make bench-smoke` (`-- --smoke`) runs every workload for about a second
 //! after checking each target's answer, and counts hello's instructions over
 //! 100 requests, so the harness never rots.
-//! `-- --only hello --rounds 5 --seconds 3` narrows a run while profiling.
+//! `-- --only hello --rounds 5 --seconds 3` narrows a run while profiling;
+//! `-- --only gil` runs only the GIL contention section (gil.rs).
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -474,11 +475,19 @@ fn report(
         out,
         "Measured in one run on {cores} cores: wrk -t2, {rounds} interleaved round(s) of {seconds} s per workload and target, medians (min-max) of requests/s; ratios are of medians from this run.\n"
     );
-    let _ = writeln!(
-        out,
-        "| workload | target | req/s median (min-max) | vs native/static | vs mod_wsgi embedded | p50 ms | p99 ms | socket errors |"
+    table_head(
+        &mut out,
+        &[
+            "workload",
+            "target",
+            "req/s median (min-max)",
+            "vs native/static",
+            "vs mod_wsgi embedded",
+            "p50 ms",
+            "p99 ms",
+            "socket errors",
+        ],
     );
-    let _ = writeln!(out, "| --- | --- | --- | --- | --- | --- | --- | --- |");
     for workload in Workload::ALL {
         let rate = |name: &str| samples.get(&(workload, name)).map(|s| Summary::of(s).rate);
         let (native, mod_wsgi) = (rate("native"), rate("mod_wsgi"));
@@ -514,11 +523,15 @@ fn report(
             );
         }
     }
-    let _ = writeln!(
-        out,
-        "\n| target | largest child RSS after the run (MiB) | every child (MiB) |"
+    out.push('\n');
+    table_head(
+        &mut out,
+        &[
+            "target",
+            "largest child RSS after the run (MiB)",
+            "every child (MiB)",
+        ],
     );
-    let _ = writeln!(out, "| --- | --- | --- |");
     for (name, children) in rss {
         let each: Vec<String> = children.iter().map(|mib| format!("{mib:.1}")).collect();
         let largest = children.first().copied().unwrap_or(0.0);
@@ -529,11 +542,16 @@ fn report(
             out,
             "\nInstructions per request, counted by callgrind in one Apache process (`-X`), one keep-alive connection: the same for the same binaries whatever the machine is doing. \"Added\" is what the target executes beyond Apache's own native handler.\n"
         );
-        let _ = writeln!(
-            out,
-            "| workload | target | instructions per request | added over native | vs mod_wsgi embedded |"
+        table_head(
+            &mut out,
+            &[
+                "workload",
+                "target",
+                "instructions per request",
+                "added over native",
+                "vs mod_wsgi embedded",
+            ],
         );
-        let _ = writeln!(out, "| --- | --- | --- | --- | --- |");
         let find = |workload: Workload, name: &str| {
             instructions
                 .iter()
@@ -562,4 +580,10 @@ fn report(
         }
     }
     out
+}
+
+/// A markdown table's heading row and the separator under it.
+fn table_head(out: &mut String, columns: &[&str]) {
+    let _ = writeln!(out, "| {} |", columns.join(" | "));
+    let _ = writeln!(out, "|{}", " --- |".repeat(columns.len()));
 }

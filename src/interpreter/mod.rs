@@ -14,11 +14,11 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+mod gil_turns;
+
 use crate::apache::{Level, Mpm, Server};
 use crate::config::{ProcessSettings, PythonHome};
 use gil_turns::GilTurns;
-
-mod gil_turns;
 
 /// Request threads' turns at the GIL (see gil_turns).
 static GIL_TURNS: GilTurns = GilTurns::new();
