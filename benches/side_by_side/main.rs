@@ -1,6 +1,6 @@
-//! `make bench`: mod_rwsgi against Apache's own ceiling (a native C handler
-//! and a static file) and against Debian's mod_wsgi in embedded and daemon
-//! mode, all on the same Apache build with the same MPM settings, driven by
+//! `make bench`: mod_rwsgi against Apache's own ceiling (C handlers sending
+//! the same bytes as each app, benches/native, and a static file) and
+//! against Debian's mod_wsgi in embedded and daemon mode, all on the same Apache build with the same MPM settings, driven by
 //! wrk in interleaved rounds. Prints medians, min/max and every ratio, and
 //! writes the table to target/bench-results.md.
 //!
@@ -128,13 +128,9 @@ struct Target {
 impl Target {
     /// The path serving `workload`, or None when this target has none.
     fn path(&self, workload: Workload) -> Option<&'static str> {
-        if !self.native {
-            return Some(workload.wsgi_path());
-        }
         match workload {
-            Workload::Hello | Workload::Latency64 => Some("/hello"),
-            Workload::File10m => Some("/static/file.bin"),
-            _ => None,
+            Workload::File10m if self.native => Some("/static/file.bin"),
+            _ => Some(workload.wsgi_path()),
         }
     }
 }
@@ -264,7 +260,11 @@ fn side_by_side(
         .copied()
         .filter(|&w| {
             w == Workload::Hello
-                || (!smoke && matches!(w, Workload::Headers30 | Workload::Stream1m))
+                || (!smoke
+                    && matches!(
+                        w,
+                        Workload::Block64k | Workload::Headers30 | Workload::Stream1m
+                    ))
         })
         .collect();
     let (warm, measured) = if smoke { (20, 100) } else { (200, 2000) };
@@ -275,8 +275,8 @@ fn side_by_side(
 
 /// Compiles the native handler with apxs, for the benchmark only.
 fn build_native_module(shared: &SharedDir, bench_dir: &Path) -> PathBuf {
-    let source = std::fs::read_to_string(bench_dir.join("native/mod_native_hello.c")).unwrap();
-    let path = shared.write("native/mod_native_hello.c", &source);
+    let source = std::fs::read_to_string(bench_dir.join("native/mod_native.c")).unwrap();
+    let path = shared.write("native/mod_native.c", &source);
     let apxs = std::env::var("APXS").unwrap_or_else(|_| "apxs".into());
     common::run(
         Command::new(&apxs)
@@ -285,7 +285,7 @@ fn build_native_module(shared: &SharedDir, bench_dir: &Path) -> PathBuf {
             .current_dir(shared.0.join("native")),
         "apxs -c (Debian package apache2-dev)",
     );
-    shared.0.join("native/.libs/mod_native_hello.so")
+    shared.0.join("native/.libs/mod_native.so")
 }
 
 /// The configurations: (native handler and static file, WSGI apps, WSGI
@@ -310,8 +310,13 @@ fn sites(shared: &SharedDir, native_module: &Path, mpm: &str) -> (String, String
     );
     let native_site = format!(
         "{mpm}LoadModule alias_module @MODULES@/mod_alias.so\n\
-         LoadModule native_hello_module {}\n\
+         LoadModule native_module {}\n\
          <Location /hello>\nSetHandler native-hello\n</Location>\n\
+         <Location /block>\nSetHandler native-block\n</Location>\n\
+         <Location /stream>\nSetHandler native-stream\n</Location>\n\
+         <Location /echo>\nSetHandler native-echo\n</Location>\n\
+         <Location /headers>\nSetHandler native-headers\n</Location>\n\
+         LimitRequestBody 0\n\
          Alias /static {root}/static\n\
          <Directory {root}/static>\nRequire all granted\n</Directory>\n",
         native_module.display()
@@ -377,18 +382,14 @@ fn count_instructions(
     let mut counts = Vec::new();
     for &workload in workloads {
         let (headers, counted) = match workload {
-            Workload::Hello => (Vec::new(), counted),
+            Workload::Hello | Workload::Block64k => (Vec::new(), counted),
             Workload::Headers30 => (bench_headers(), counted),
             // A megabyte each: a tenth as many requests tell as much.
             Workload::Stream1m => (Vec::new(), (counted / 10).max(10)),
             _ => continue,
         };
         for &(name, gateway, site) in &targets {
-            let path = match (gateway, workload) {
-                (Gateway::None, Workload::Hello) => "/hello",
-                (Gateway::None, _) => continue,
-                _ => workload.wsgi_path(),
-            };
+            let path = workload.wsgi_path();
             let total = |requests: u32| {
                 let apache = Apache::start_counting(gateway, site);
                 let mut ab = Command::new("ab");
@@ -473,7 +474,7 @@ fn report(
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Measured in one run on {cores} cores: wrk -t2, {rounds} interleaved round(s) of {seconds} s per workload and target, medians (min-max) of requests/s; ratios are of medians from this run.\n"
+        "Measured in one run on {cores} cores: wrk -t2, {rounds} interleaved round(s) of {seconds} s per workload and target, medians (min-max) of requests/s; ratios are of medians from this run. The native rows are Apache's own C handler sending the same bytes (the static file for the file workload): its ratio to mod_wsgi is the most any gateway could reach over mod_wsgi on this machine.\n"
     );
     table_head(
         &mut out,
@@ -497,10 +498,13 @@ fn report(
             };
             let summary = Summary::of(runs);
             let ratio = |base: Option<f64>| match base {
-                Some(base) if base > 0.0 && target.name != "native" => {
-                    format!("{:.2}", summary.rate / base)
-                }
+                Some(base) if base > 0.0 => format!("{:.2}", summary.rate / base),
                 _ => "-".into(),
+            };
+            let vs_native = if target.native {
+                "-".into()
+            } else {
+                ratio(native)
             };
             let vs_wsgi = if target.name == "mod_wsgi" {
                 "-".into()
@@ -515,7 +519,7 @@ fn report(
                 summary.rate,
                 summary.min,
                 summary.max,
-                ratio(native),
+                vs_native,
                 vs_wsgi,
                 summary.p50_ms,
                 summary.p99_ms,
@@ -558,12 +562,9 @@ fn report(
                 .find(|(w, n, _)| *w == workload && *n == name)
                 .map(|&(_, _, count)| count)
         };
-        let native = find(Workload::Hello, "native");
         for &(workload, name, count) in instructions {
-            let added = match (workload, native) {
-                (Workload::Hello, Some(native)) if name != "native" => {
-                    format!("{:.0}", count - native)
-                }
+            let added = match find(workload, "native") {
+                Some(native) if name != "native" => format!("{:.0}", count - native),
                 _ => "-".into(),
             };
             let vs_wsgi = match find(workload, "mod_wsgi") {
