@@ -113,3 +113,18 @@ fn an_environ_leaked_into_a_global_cannot_touch_its_ended_request() {
         "mod_rwsgi: wsgi.input was used after its request had ended"
     );
 }
+
+#[test]
+fn an_app_changing_its_environ_changes_no_later_requests_environ() {
+    // One child: every request meets whatever an earlier one left behind.
+    let apache = Apache::start(
+        "StartServers 1\nServerLimit 1\nThreadsPerChild 4\nMaxRequestWorkers 4\nMinSpareThreads 1\nMaxSpareThreads 4\nWSGIScriptAlias /hostile @APPS@/hostile.wsgi\n",
+    );
+    for _ in 0..3 {
+        assert_eq!(apache.get("/hostile?spoil-environ").text(), "spoiled");
+        assert_eq!(
+            apache.get("/hostile?show-environ-constants").text(),
+            "(1, 0) True True 0.1.0 False"
+        );
+    }
+}

@@ -22,7 +22,7 @@ pub fn build<'py>(
     request: &Request<'_>,
     application: &Application,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let environ = presized_dict(py, ENVIRON_SIZE)?;
+    let environ = constant_entries(py)?.copy()?;
     EnvironStrings::with(py, |strings| -> PyResult<()> {
         for (key, value) in request.subprocess_env().entries() {
             // Apache's own PATH, which ap_add_common_vars adds, is not the
@@ -42,31 +42,12 @@ pub fn build<'py>(
         }
     }
 
-    let mpm = interpreter::mpm().unwrap_or(Mpm {
-        threaded: true,
-        multiprocess: true,
-    });
-    environ.set_item(intern!(py, "wsgi.version"), wsgi_version(py)?)?;
     let scheme = match application.forwarded_https {
         Some(true) => intern!(py, "https").clone(),
         Some(false) => intern!(py, "http").clone(),
         None => latin1(py, request.scheme())?,
     };
     environ.set_item(intern!(py, "wsgi.url_scheme"), scheme)?;
-    environ.set_item(intern!(py, "wsgi.multithread"), mpm.threaded)?;
-    environ.set_item(intern!(py, "wsgi.multiprocess"), mpm.multiprocess)?;
-    environ.set_item(intern!(py, "wsgi.run_once"), false)?;
-    environ.set_item(intern!(py, "wsgi.input_terminated"), true)?;
-    environ.set_item(
-        intern!(py, "wsgi.file_wrapper"),
-        py.get_type::<FileWrapper>(),
-    )?;
-    environ.set_item(
-        intern!(py, "mod_rwsgi.version"),
-        intern!(py, env!("CARGO_PKG_VERSION")),
-    )?;
-    // Embedded mode: no daemon process group, as mod_wsgi reports it.
-    environ.set_item(intern!(py, "mod_rwsgi.process_group"), intern!(py, ""))?;
     environ.set_item(
         intern!(py, "mod_rwsgi.application_group"),
         latin1(py, &application.application_group)?,
@@ -77,12 +58,34 @@ pub fn build<'py>(
     Ok(environ.into_any())
 }
 
-/// (1, 0), made once: a tuple of ints is immutable.
-fn wsgi_version(py: Python<'_>) -> PyResult<&Bound<'_, PyTuple>> {
-    static VERSION: PyOnceLock<Py<PyTuple>> = PyOnceLock::new();
-    VERSION
-        .get_or_try_init(py, || Ok(PyTuple::new(py, [1, 0])?.unbind()))
-        .map(|version| version.bind(py))
+/// The entries every request's environ starts with, made once per process:
+/// copying a dict clones its table in one go, where setting them one by one
+/// costs a lookup each. The dict is made with room for a whole environ,
+/// which its copies inherit. Every value is immutable or shared anyway
+/// (wsgi.file_wrapper is the type), and each request gets its own copy, so
+/// an app changing its environ changes no other's.
+fn constant_entries(py: Python<'_>) -> PyResult<&Bound<'_, PyDict>> {
+    static CONSTANT_ENTRIES: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
+    CONSTANT_ENTRIES
+        .get_or_try_init(py, || {
+            // Known before the first request: child_init sets it.
+            let mpm = interpreter::mpm().unwrap_or(Mpm {
+                threaded: true,
+                multiprocess: true,
+            });
+            let entries = presized_dict(py, ENVIRON_SIZE)?;
+            entries.set_item("wsgi.version", PyTuple::new(py, [1, 0])?)?;
+            entries.set_item("wsgi.multithread", mpm.threaded)?;
+            entries.set_item("wsgi.multiprocess", mpm.multiprocess)?;
+            entries.set_item("wsgi.run_once", false)?;
+            entries.set_item("wsgi.input_terminated", true)?;
+            entries.set_item("wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
+            entries.set_item("mod_rwsgi.version", env!("CARGO_PKG_VERSION"))?;
+            // Embedded mode: no daemon process group, as mod_wsgi reports it.
+            entries.set_item("mod_rwsgi.process_group", "")?;
+            Ok(entries.unbind())
+        })
+        .map(|entries| entries.bind(py))
 }
 
 /// An empty dict with room for `n` entries: a dict grown from empty to

@@ -72,4 +72,22 @@ def application(environ, start_response):
             answer = str(error).encode()
         start_response("200 OK", headers)
         return [answer]
+    if case == "spoil-environ":
+        environ["wsgi.version"] = (9, 9)
+        environ["wsgi.multithread"] = "spoiled"
+        del environ["wsgi.file_wrapper"]
+        environ["mod_rwsgi.version"] = "spoiled"
+        environ["SPOILED"] = "yes"
+        start_response("200 OK", headers)
+        return [b"spoiled"]
+    if case == "show-environ-constants":
+        shown = [
+            repr(environ["wsgi.version"]),
+            repr(environ["wsgi.multithread"]),
+            repr("wsgi.file_wrapper" in environ),
+            environ["mod_rwsgi.version"],
+            repr("SPOILED" in environ),
+        ]
+        start_response("200 OK", headers)
+        return [" ".join(shown).encode()]
     raise ValueError("unknown case " + case)
