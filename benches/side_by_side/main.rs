@@ -1,7 +1,8 @@
 //! `make bench`: mod_rwsgi against Apache's own ceiling (C handlers sending
 //! the same bytes as each app, benches/native, and a static file) and
-//! against Debian's mod_wsgi in embedded and daemon mode, all on the same Apache build with the same MPM settings, driven by
-//! wrk in interleaved rounds. Prints medians, min/max and every ratio, and
+//! against Debian's mod_wsgi in embedded and daemon mode, all on the same
+//! Apache build with the same MPM settings, driven by wrk in interleaved
+//! rounds. Prints medians, min/max and every ratio, and
 //! writes the table to target/bench-results.md.
 //!
 //! It also counts instructions per request under callgrind (hello, the
@@ -126,11 +127,12 @@ struct Target {
 }
 
 impl Target {
-    /// The path serving `workload`, or None when this target has none.
-    fn path(&self, workload: Workload) -> Option<&'static str> {
+    /// The path serving `workload`: the same for every target but the
+    /// native one's file, which Apache serves statically.
+    fn path(&self, workload: Workload) -> &'static str {
         match workload {
-            Workload::File10m if self.native => Some("/static/file.bin"),
-            _ => Some(workload.wsgi_path()),
+            Workload::File10m if self.native => "/static/file.bin",
+            _ => workload.wsgi_path(),
         }
     }
 }
@@ -201,9 +203,7 @@ fn side_by_side(
     let targets = start_targets(shared, native_module);
     for target in &targets {
         for workload in Workload::ALL {
-            if let Some(path) = target.path(workload) {
-                check_answer(target, workload, path);
-            }
+            check_answer(target, workload, target.path(workload));
         }
     }
     eprintln!(
@@ -214,9 +214,7 @@ fn side_by_side(
     for round in 0..rounds {
         for &workload in workloads {
             for target in &targets {
-                let Some(path) = target.path(workload) else {
-                    continue;
-                };
+                let path = target.path(workload);
                 let script = workload.script(&bench_dir);
                 let sample = wrk(
                     target.apache.port,
@@ -273,7 +271,7 @@ fn side_by_side(
     report(&targets, &samples, &rss, &instructions, rounds, seconds)
 }
 
-/// Compiles the native handler with apxs, for the benchmark only.
+/// Compiles the native handlers with apxs, for the benchmark only.
 fn build_native_module(shared: &SharedDir, bench_dir: &Path) -> PathBuf {
     let source = std::fs::read_to_string(bench_dir.join("native/mod_native.c")).unwrap();
     let path = shared.write("native/mod_native.c", &source);
@@ -288,7 +286,7 @@ fn build_native_module(shared: &SharedDir, bench_dir: &Path) -> PathBuf {
     shared.0.join("native/.libs/mod_native.so")
 }
 
-/// The configurations: (native handler and static file, WSGI apps, WSGI
+/// The configurations: (native handlers and static file, WSGI apps, WSGI
 /// apps in mod_wsgi's daemon mode).
 fn sites(shared: &SharedDir, native_module: &Path, mpm: &str) -> (String, String, String) {
     let root = shared.0.display();
