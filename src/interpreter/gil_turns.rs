@@ -138,21 +138,16 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicBool;
     use std::sync::mpsc;
 
-    /// A request: its turn, then a stand-in for the GIL held for `hold`;
-    /// `on_gil` runs as soon as it has the GIL.
-    fn request(
-        turns: &'static GilTurns,
-        gil: &'static Mutex<()>,
-        hold: Duration,
-        on_gil: impl FnOnce(),
-    ) {
+    /// A request: its turn, then `with_gil` run holding a stand-in for the
+    /// GIL.
+    fn request(turns: &'static GilTurns, gil: &'static Mutex<()>, with_gil: impl FnOnce()) {
         let entry = turns.enter();
         let _gil = gil.lock().unwrap_or_else(|e| e.into_inner());
         entry.got_gil();
-        on_gil();
-        std::thread::sleep(hold);
+        with_gil();
     }
 
     /// Waits (at most 5 s) until `ready` holds.
@@ -169,7 +164,7 @@ mod tests {
         static TURNS: GilTurns = GilTurns::new();
         static GIL: Mutex<()> = Mutex::new(());
         for _ in 0..3 {
-            request(&TURNS, &GIL, Duration::ZERO, || {});
+            request(&TURNS, &GIL, || {});
         }
         let state = TURNS.state();
         assert!(!state.in_order);
@@ -181,24 +176,35 @@ mod tests {
     fn once_a_thread_starves_newcomers_get_the_gil_in_arrival_order() {
         static TURNS: GilTurns = GilTurns::new();
         static GIL: Mutex<()> = Mutex::new(());
-        // Two requests wait 20 ms for a GIL held elsewhere: starving.
+        static LET_GO: AtomicBool = AtomicBool::new(false);
+        // Two requests wait 20 ms for a GIL held elsewhere: starving. Each
+        // then keeps the GIL until LET_GO, however slow the machine is.
         let holder = GIL.lock().unwrap();
         let starved: Vec<_> = (0..2)
-            .map(|_| std::thread::spawn(|| request(&TURNS, &GIL, Duration::from_millis(30), || {})))
+            .map(|_| {
+                std::thread::spawn(|| {
+                    request(&TURNS, &GIL, || {
+                        wait_until("let go", || LET_GO.load(Ordering::Acquire))
+                    })
+                })
+            })
             .collect();
         wait_until("both on the way", || TURNS.state().on_the_way == 2);
         std::thread::sleep(Duration::from_millis(20));
         drop(holder);
-        // The first of them holds the GIL for 30 ms; the other is still on
-        // the way, so five newcomers queue, each before the next arrives.
+        // The first of them holds the GIL; the other is still on the way,
+        // so five newcomers queue, each before the next arrives.
         wait_until("order after a starving wait", || TURNS.state().in_order);
         let (got, order) = mpsc::channel();
         let newcomers: Vec<_> = (0..5)
             .map(|i| {
                 let got = got.clone();
                 let newcomer = std::thread::spawn(move || {
-                    request(&TURNS, &GIL, Duration::from_millis(2), || {
-                        got.send(i).unwrap()
+                    request(&TURNS, &GIL, || {
+                        got.send(i).unwrap();
+                        // Long enough that the next in line waits over
+                        // STARVING, so the order holds to the end.
+                        std::thread::sleep(Duration::from_millis(2));
                     })
                 });
                 wait_until("the newcomer queued", || {
@@ -207,6 +213,9 @@ mod tests {
                 newcomer
             })
             .collect();
+        // Every newcomer has now waited longer than STARVING.
+        std::thread::sleep(STARVING * 5);
+        LET_GO.store(true, Ordering::Release);
         for thread in starved.into_iter().chain(newcomers) {
             thread.join().unwrap();
         }
