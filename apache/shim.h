@@ -27,10 +27,15 @@ apr_status_t rwsgi_pass_bytes(request_rec *r, apr_bucket_brigade *bb,
 apr_bucket_brigade *rwsgi_brigade_create(request_rec *r);
 
 /* Passes `length` bytes of the open file `fd` from `offset` down the output
- * filters as file buckets, then FLUSH, so that every byte has left before
- * this returns and the caller may close the file. `sendfile` is 1 or 0 to
- * force sendfile on or off, -1 to follow EnableSendfile; EnableMMAP applies
- * as to static files (the core's per-directory config is a macro). */
+ * filters as file buckets; the caller may close `fd` as soon as this
+ * returns. Apache reads its own open file description of the same file
+ * (opened through /proc/self/fd, closed with the request's pool), so it can
+ * finish writing after the handler has returned, from the event MPM's write
+ * completion, as for static files. Where that open fails it reads `fd`
+ * itself and passes FLUSH, so that every byte has left before this returns.
+ * `sendfile` is 1 or 0 to force sendfile on or off, -1 to follow
+ * EnableSendfile; EnableMMAP applies as to static files (the core's
+ * per-directory config is a macro). */
 apr_status_t rwsgi_pass_file(request_rec *r, apr_bucket_brigade *bb, int fd,
                              apr_off_t offset, apr_off_t length, int sendfile);
 

@@ -5,7 +5,8 @@
 mod common;
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
 
 use common::{Apache, http};
 
@@ -105,6 +106,15 @@ fn close_closes_the_file_after_it_was_sent() {
 }
 
 #[test]
+fn a_temporary_file_without_a_name_is_sent_whole() {
+    let (apache, data) = start_with_data(SITE);
+    let response = apache.get("/file?temporary");
+    assert_eq!(response.status, 200, "{}", apache.error_log());
+    assert_eq!(response.header("Content-Length"), Some("1048576"));
+    assert!(response.body == data, "body differs");
+}
+
+#[test]
 fn a_file_like_without_fileno_is_read_in_blocks_and_closed() {
     let (apache, data) = start_with_data(SITE);
     let response = apache.get("/file?in-memory");
@@ -113,4 +123,72 @@ fn a_file_like_without_fileno_is_read_in_blocks_and_closed() {
     assert_eq!(response.header("Transfer-Encoding"), Some("chunked"));
     assert!(response.body == data, "body differs");
     assert!(apache.wait_for_marker("bytes-closed"));
+}
+
+#[test]
+fn with_sendfile_clients_that_read_nothing_of_a_large_file_hold_no_worker_thread() {
+    // Both worker threads of the only child get a file far larger than the
+    // socket buffers, for clients that read nothing past the head. With
+    // sendfile, Apache writes the rest from the event MPM's write
+    // completion, as it does for static files, so the threads are free to
+    // answer someone else. (Without sendfile Apache maps the file into
+    // memory, and more than 64 KiB of mapped data waiting makes its core
+    // output filter block the thread, static files included.)
+    let apache = Apache::start(&format!(
+        "StartServers 1\nServerLimit 1\nThreadsPerChild 2\nThreadLimit 2\nMaxRequestWorkers 2\nMinSpareThreads 1\nMaxSpareThreads 2\nEnableSendfile On\n{SITE}WSGIScriptAlias /hello @APPS@/hello.wsgi\n"
+    ));
+    let large = fs::File::create(apache.root().join("htdocs/large.bin")).expect("create large.bin");
+    large.set_len(256 << 20).expect("size large.bin");
+    let stalled: Vec<_> = (0..2)
+        .map(|_| {
+            let mut stream = http::connect(apache.port);
+            stream
+                .write_all(b"GET /file?large HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                .expect("send request");
+            let mut head = [0u8; 12];
+            stream.read_exact(&mut head).expect("read the status line");
+            assert_eq!(&head, b"HTTP/1.1 200", "{}", apache.error_log());
+            stream
+        })
+        .collect();
+    let asked = Instant::now();
+    let response = apache.get("/hello");
+    assert_eq!(response.status, 200, "{}", apache.error_log());
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "answered only after {:?}: a worker waited for a client that reads nothing",
+        asked.elapsed()
+    );
+    drop(stalled);
+}
+
+#[test]
+fn file_responses_leave_no_descriptor_open_even_when_the_client_hangs_up() {
+    // One child, so that no child started or stopped meanwhile moves the
+    // count.
+    let (apache, data) = start_with_data(&format!(
+        "StartServers 1\nServerLimit 1\nThreadsPerChild 8\nThreadLimit 8\nMaxRequestWorkers 8\nMinSpareThreads 1\nMaxSpareThreads 8\nEnableSendfile On\n{SITE}"
+    ));
+    let large = fs::File::create(apache.root().join("htdocs/large.bin")).expect("create large.bin");
+    large.set_len(64 << 20).expect("size large.bin");
+    let open_fds = || -> usize { apache.children().iter().map(|c| c.open_fds).sum() };
+    assert!(apache.get("/file?whole").body == data);
+    let before = open_fds();
+    for _ in 0..20 {
+        assert!(apache.get("/file?whole").body == data);
+        // Gone after the head, with most of 64 MiB still to send.
+        let mut stream = http::connect(apache.port);
+        stream
+            .write_all(b"GET /file?large HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .expect("send request");
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).expect("read the status line");
+    }
+    // The hung-up responses end when Apache next writes to them.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while open_fds() > before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let after = open_fds();
+    assert!(after <= before, "{} descriptors left open", after - before);
 }

@@ -362,8 +362,9 @@ impl<'r> Request<'r> {
 
     /// Passes `length` bytes of the open file `fd`, from `offset`, down the
     /// output filters, with sendfile if `sendfile` says so (None: as
-    /// EnableSendfile says) and mmap as EnableMMAP says. Every byte has left
-    /// when this returns: the caller may then close it.
+    /// EnableSendfile says) and mmap as EnableMMAP says. The caller may close
+    /// `fd` once this returns: Apache reads its own descriptor of the file,
+    /// and may finish writing it after the handler has returned.
     pub fn write_file(
         &self,
         fd: RawFd,
@@ -382,10 +383,11 @@ impl<'r> Request<'r> {
             // Unreachable for a real file, whose size is an off_t.
             return Err(ClientGone);
         };
-        // SAFETY: live request; the fd is only read during the call (the
-        // shim passes FLUSH, so no filter keeps a bucket that refers to it),
-        // and the apr_file_t wrapping it registers no cleanup that would
-        // close it.
+        // SAFETY: live request. The shim reads `fd` only during the call:
+        // the buckets it leaves behind refer to its own descriptor, which
+        // the request's pool closes once the response has gone, or, where
+        // it could not open one, to `fd` with FLUSH passed, so none is kept.
+        // No cleanup closes `fd`.
         let status = unsafe {
             ffi::rwsgi_pass_file(self.raw(), self.brigade(), fd, offset, length, sendfile)
         };

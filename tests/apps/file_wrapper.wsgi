@@ -2,6 +2,7 @@
 # as the query string says.
 import io
 import os
+import tempfile
 
 
 class ClosingFile(io.FileIO):
@@ -47,6 +48,13 @@ def application(environ, start_response):
         headers.append(("Content-Length", str(os.path.getsize(path) + 100)))
     elif case == "closes-file":
         filelike = ClosingFile(path, os.path.join(markers, "file-closed"))
+    elif case == "large":
+        filelike = open(os.path.join(environ["DOCUMENT_ROOT"], "large.bin"), "rb")
+    elif case == "temporary":
+        filelike = tempfile.TemporaryFile()  # no name: unlinked, or O_TMPFILE
+        with open(path, "rb") as f:
+            filelike.write(f.read())
+        filelike.seek(0)
     elif case == "in-memory":
         with open(path, "rb") as f:
             filelike = ClosingBytes(f.read(), os.path.join(markers, "bytes-closed"))
