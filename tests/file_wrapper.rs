@@ -24,17 +24,41 @@ fn start_with_data(site: &str) -> (Apache, Vec<u8>) {
     (apache, data)
 }
 
-#[test]
-fn a_file_is_sent_whole_with_its_length() {
+/// The response to `/file?{case}`, checked to be the whole of data.bin.
+fn served_whole(case: &str) -> (Apache, http::Response) {
     let (apache, data) = start_with_data(SITE);
-    let response = apache.get("/file?whole");
+    let response = apache.get(&format!("/file?{case}"));
     assert_eq!(response.status, 200, "{}", apache.error_log());
-    assert_eq!(response.header("Content-Length"), Some("1048576"));
     assert!(
         response.body == data,
         "body differs ({} bytes)",
         response.body.len()
     );
+    (apache, response)
+}
+
+/// Makes htdocs/large.bin, `size` bytes of zeros (sparse: nothing written).
+fn make_large_file(apache: &Apache, size: u64) {
+    let large = fs::File::create(apache.root().join("htdocs/large.bin")).expect("create large.bin");
+    large.set_len(size).expect("size large.bin");
+}
+
+/// Asks for large.bin and reads no more than its status line.
+fn ask_for_the_large_file(apache: &Apache) -> std::net::TcpStream {
+    let mut stream = http::connect(apache.port);
+    stream
+        .write_all(b"GET /file?large HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .expect("send request");
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).expect("read the status line");
+    assert_eq!(&head, b"HTTP/1.1 200", "{}", apache.error_log());
+    stream
+}
+
+#[test]
+fn a_file_is_sent_whole_with_its_length() {
+    let (_apache, response) = served_whole("whole");
+    assert_eq!(response.header("Content-Length"), Some("1048576"));
 }
 
 #[test]
@@ -107,21 +131,15 @@ fn close_closes_the_file_after_it_was_sent() {
 
 #[test]
 fn a_temporary_file_without_a_name_is_sent_whole() {
-    let (apache, data) = start_with_data(SITE);
-    let response = apache.get("/file?temporary");
-    assert_eq!(response.status, 200, "{}", apache.error_log());
+    let (_apache, response) = served_whole("temporary");
     assert_eq!(response.header("Content-Length"), Some("1048576"));
-    assert!(response.body == data, "body differs");
 }
 
 #[test]
 fn a_file_like_without_fileno_is_read_in_blocks_and_closed() {
-    let (apache, data) = start_with_data(SITE);
-    let response = apache.get("/file?in-memory");
-    assert_eq!(response.status, 200, "{}", apache.error_log());
+    let (apache, response) = served_whole("in-memory");
     // Read in blocks, its length is not known up front.
     assert_eq!(response.header("Transfer-Encoding"), Some("chunked"));
-    assert!(response.body == data, "body differs");
     assert!(apache.wait_for_marker("bytes-closed"));
 }
 
@@ -137,20 +155,8 @@ fn with_sendfile_clients_that_read_nothing_of_a_large_file_hold_no_worker_thread
     let apache = Apache::start(&format!(
         "StartServers 1\nServerLimit 1\nThreadsPerChild 2\nThreadLimit 2\nMaxRequestWorkers 2\nMinSpareThreads 1\nMaxSpareThreads 2\nEnableSendfile On\n{SITE}WSGIScriptAlias /hello @APPS@/hello.wsgi\n"
     ));
-    let large = fs::File::create(apache.root().join("htdocs/large.bin")).expect("create large.bin");
-    large.set_len(256 << 20).expect("size large.bin");
-    let stalled: Vec<_> = (0..2)
-        .map(|_| {
-            let mut stream = http::connect(apache.port);
-            stream
-                .write_all(b"GET /file?large HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-                .expect("send request");
-            let mut head = [0u8; 12];
-            stream.read_exact(&mut head).expect("read the status line");
-            assert_eq!(&head, b"HTTP/1.1 200", "{}", apache.error_log());
-            stream
-        })
-        .collect();
+    make_large_file(&apache, 256 << 20);
+    let stalled: Vec<_> = (0..2).map(|_| ask_for_the_large_file(&apache)).collect();
     let asked = Instant::now();
     let response = apache.get("/hello");
     assert_eq!(response.status, 200, "{}", apache.error_log());
@@ -169,20 +175,14 @@ fn file_responses_leave_no_descriptor_open_even_when_the_client_hangs_up() {
     let (apache, data) = start_with_data(&format!(
         "StartServers 1\nServerLimit 1\nThreadsPerChild 8\nThreadLimit 8\nMaxRequestWorkers 8\nMinSpareThreads 1\nMaxSpareThreads 8\nEnableSendfile On\n{SITE}"
     ));
-    let large = fs::File::create(apache.root().join("htdocs/large.bin")).expect("create large.bin");
-    large.set_len(64 << 20).expect("size large.bin");
+    make_large_file(&apache, 64 << 20);
     let open_fds = || -> usize { apache.children().iter().map(|c| c.open_fds).sum() };
     assert!(apache.get("/file?whole").body == data);
     let before = open_fds();
     for _ in 0..20 {
         assert!(apache.get("/file?whole").body == data);
         // Gone after the head, with most of 64 MiB still to send.
-        let mut stream = http::connect(apache.port);
-        stream
-            .write_all(b"GET /file?large HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            .expect("send request");
-        let mut head = [0u8; 12];
-        stream.read_exact(&mut head).expect("read the status line");
+        drop(ask_for_the_large_file(&apache));
     }
     // The hung-up responses end when Apache next writes to them.
     let deadline = Instant::now() + Duration::from_secs(10);
