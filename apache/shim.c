@@ -84,10 +84,11 @@ apr_status_t rwsgi_pass_file(request_rec *r, apr_bucket_brigade *bb, int fd,
     apr_bucket *last;
     apr_status_t rv;
 
-    /* apr_os_file_put registers no cleanup: the request pool's closes our
-     * own descriptor after the response has gone (the request's EOR bucket,
-     * which destroys that pool, comes after the file in the brigade), and
-     * the app's stays the app's. */
+    /* apr_os_file_put registers no cleanup of its own: our descriptor is
+     * closed by the cleanup reopen_descriptor registered on the request
+     * pool, after the response has gone (the request's EOR bucket, which
+     * destroys that pool, comes after the file in the brigade); the app's
+     * stays the app's. */
     rv = apr_os_file_put(&file, &os_file, flags, r->pool);
     if (rv != APR_SUCCESS) {
         return rv;

@@ -8,7 +8,7 @@ use std::fs;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use common::{Apache, http};
+use common::{Apache, http, one_child};
 
 const SITE: &str = "WSGIScriptAlias /file @APPS@/file_wrapper.wsgi\n";
 
@@ -153,7 +153,8 @@ fn with_sendfile_clients_that_read_nothing_of_a_large_file_hold_no_worker_thread
     // memory, and more than 64 KiB of mapped data waiting makes its core
     // output filter block the thread, static files included.)
     let apache = Apache::start(&format!(
-        "StartServers 1\nServerLimit 1\nThreadsPerChild 2\nThreadLimit 2\nMaxRequestWorkers 2\nMinSpareThreads 1\nMaxSpareThreads 2\nEnableSendfile On\n{SITE}WSGIScriptAlias /hello @APPS@/hello.wsgi\n"
+        "{}EnableSendfile On\n{SITE}WSGIScriptAlias /hello @APPS@/hello.wsgi\n",
+        one_child(2)
     ));
     make_large_file(&apache, 256 << 20);
     let stalled: Vec<_> = (0..2).map(|_| ask_for_the_large_file(&apache)).collect();
@@ -172,9 +173,7 @@ fn with_sendfile_clients_that_read_nothing_of_a_large_file_hold_no_worker_thread
 fn file_responses_leave_no_descriptor_open_even_when_the_client_hangs_up() {
     // One child, so that no child started or stopped meanwhile moves the
     // count.
-    let (apache, data) = start_with_data(&format!(
-        "StartServers 1\nServerLimit 1\nThreadsPerChild 8\nThreadLimit 8\nMaxRequestWorkers 8\nMinSpareThreads 1\nMaxSpareThreads 8\nEnableSendfile On\n{SITE}"
-    ));
+    let (apache, data) = start_with_data(&format!("{}EnableSendfile On\n{SITE}", one_child(8)));
     make_large_file(&apache, 64 << 20);
     let open_fds = || -> usize { apache.children().iter().map(|c| c.open_fds).sum() };
     assert!(apache.get("/file?whole").body == data);

@@ -6,10 +6,7 @@ mod common;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::Apache;
-
-/// One child: every request meets whatever an earlier one left behind.
-const ONE_CHILD: &str = "StartServers 1\nServerLimit 1\nThreadsPerChild 4\nMaxRequestWorkers 4\nMinSpareThreads 1\nMaxSpareThreads 4\nWSGIScriptAlias /hostile @APPS@/hostile.wsgi\n";
+use common::{Apache, one_child};
 
 const SITE: &str =
     "WSGIScriptAlias /hostile @APPS@/hostile.wsgi\nWSGIScriptAlias /hello @APPS@/hello.wsgi\n";
@@ -107,7 +104,10 @@ fn ten_megabytes_to_wsgi_errors_reach_the_log_and_serving_goes_on() {
 
 #[test]
 fn an_environ_leaked_into_a_global_cannot_touch_its_ended_request() {
-    let apache = Apache::start(ONE_CHILD);
+    let apache = Apache::start(&format!(
+        "{}WSGIScriptAlias /hostile @APPS@/hostile.wsgi\n",
+        one_child(4)
+    ));
     assert_eq!(apache.get("/hostile?leak-environ").text(), "leaked");
     assert_eq!(
         apache.get("/hostile?use-leaked").text(),
@@ -117,7 +117,10 @@ fn an_environ_leaked_into_a_global_cannot_touch_its_ended_request() {
 
 #[test]
 fn an_app_changing_its_environ_changes_no_later_requests_environ() {
-    let apache = Apache::start(ONE_CHILD);
+    let apache = Apache::start(&format!(
+        "{}WSGIScriptAlias /hostile @APPS@/hostile.wsgi\n",
+        one_child(4)
+    ));
     for _ in 0..3 {
         assert_eq!(apache.get("/hostile?spoil-environ").text(), "spoiled");
         assert_eq!(

@@ -11,9 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use common::{Apache, http};
-
-const ONE_PROCESS: &str = "StartServers 1\nServerLimit 1\nThreadsPerChild 16\nMaxRequestWorkers 16\nMinSpareThreads 1\nMaxSpareThreads 16\n";
+use common::{Apache, http, one_child};
 
 /// One request; Err instead of a panic when the answer is not a whole 200.
 fn try_get(port: u16, path: &str) -> Result<(), String> {
@@ -164,7 +162,8 @@ fn ab_requests(port: u16, path: &str, n: usize) {
 #[test]
 fn a_thousand_vanishing_clients_among_100k_requests_get_close_called_and_leak_nothing() {
     let apache = Arc::new(Apache::start(&format!(
-        "{ONE_PROCESS}Timeout 5\nWSGIScriptAlias /close @APPS@/close_marker.wsgi\nWSGIScriptAlias /echo @APPS@/echo.wsgi\nWSGIScriptAlias /hello @APPS@/hello.wsgi\n"
+        "{}Timeout 5\nWSGIScriptAlias /close @APPS@/close_marker.wsgi\nWSGIScriptAlias /echo @APPS@/echo.wsgi\nWSGIScriptAlias /hello @APPS@/hello.wsgi\n",
+        one_child(16)
     )));
     // Warm-up: the interpreter, the scripts, every thread and its memory.
     vanishing_clients(&apache, 0, 200);

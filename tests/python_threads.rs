@@ -9,15 +9,14 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use common::{Apache, http};
+use common::{Apache, http, one_child};
 
 /// One child process, so every request meets the same interpreter.
-const ONE_PROCESS: &str = "StartServers 1\nServerLimit 1\nMinSpareThreads 1\nMaxSpareThreads 4\nThreadsPerChild 4\nMaxRequestWorkers 4\n";
-
 #[test]
 fn a_script_is_loaded_once_per_process() {
     let apache = Apache::start(&format!(
-        "{ONE_PROCESS}WSGIScriptAlias /count @APPS@/load_counter.wsgi"
+        "{}WSGIScriptAlias /count @APPS@/load_counter.wsgi",
+        one_child(4)
     ));
     let answers: Vec<String> = (0..10).map(|_| apache.get("/count").text()).collect();
     let pid = answers[0].split(' ').next().unwrap().to_string();
@@ -33,7 +32,8 @@ fn a_script_is_loaded_once_per_process() {
 #[test]
 fn a_changed_script_is_executed_again() {
     let apache = Apache::start(&format!(
-        "{ONE_PROCESS}WSGIScriptAlias /count @APPS@/load_counter.wsgi"
+        "{}WSGIScriptAlias /count @APPS@/load_counter.wsgi",
+        one_child(4)
     ));
     assert!(apache.get("/count").text().ends_with(" 1"));
     let script = apache.apps().join("load_counter.wsgi");
@@ -48,7 +48,8 @@ fn a_changed_script_is_executed_again() {
 #[test]
 fn each_apache_thread_keeps_its_python_thread_state() {
     let apache = Apache::start(&format!(
-        "{ONE_PROCESS}WSGIScriptAlias /local @APPS@/thread_local.wsgi"
+        "{}WSGIScriptAlias /local @APPS@/thread_local.wsgi",
+        one_child(4)
     ));
     let mut seen: std::collections::HashMap<String, Vec<u32>> = Default::default();
     for _ in 0..40 {
@@ -75,7 +76,8 @@ fn each_apache_thread_keeps_its_python_thread_state() {
 #[test]
 fn other_requests_run_while_one_waits_for_its_body() {
     let apache = Apache::start(&format!(
-        "{ONE_PROCESS}WSGIScriptAlias /echo @APPS@/echo.wsgi\nWSGIScriptAlias /hello @APPS@/hello.wsgi"
+        "{}WSGIScriptAlias /echo @APPS@/echo.wsgi\nWSGIScriptAlias /hello @APPS@/hello.wsgi",
+        one_child(4)
     ));
     // The upload sends half its body; the app blocks in wsgi.input.read().
     let mut upload = http::connect(apache.port);

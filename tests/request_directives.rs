@@ -6,9 +6,7 @@ mod common;
 use std::thread;
 use std::time::Duration;
 
-use common::Apache;
-
-const ONE_PROCESS: &str = "StartServers 1\nServerLimit 1\nMinSpareThreads 1\nMaxSpareThreads 4\nThreadsPerChild 4\nMaxRequestWorkers 4\n";
+use common::{Apache, one_child};
 
 #[test]
 fn wsgi_callable_object_names_the_callable() {
@@ -79,7 +77,8 @@ fn a_location_can_turn_pass_authorization_off_again() {
 #[test]
 fn wsgi_script_reloading_off_keeps_the_loaded_script() {
     let apache = Apache::start(&format!(
-        "{ONE_PROCESS}WSGIScriptReloading Off\nWSGIScriptAlias /count @APPS@/load_counter.wsgi\n"
+        "{}WSGIScriptReloading Off\nWSGIScriptAlias /count @APPS@/load_counter.wsgi\n",
+        one_child(4)
     ));
     assert!(apache.get("/count").text().ends_with(" 1"));
     let script = apache.apps().join("load_counter.wsgi");
@@ -92,7 +91,8 @@ fn wsgi_script_reloading_off_keeps_the_loaded_script() {
 #[test]
 fn two_application_groups_in_one_process_are_reported_once() {
     let apache = Apache::start(&format!(
-        "{ONE_PROCESS}WSGIScriptAlias /first @APPS@/hello.wsgi\nWSGIScriptAlias /second @APPS@/hello.wsgi application-group=other\n"
+        "{}WSGIScriptAlias /first @APPS@/hello.wsgi\nWSGIScriptAlias /second @APPS@/hello.wsgi application-group=other\n",
+        one_child(4)
     ));
     for _ in 0..3 {
         assert_eq!(apache.get("/first").status, 200);
@@ -113,7 +113,8 @@ fn two_application_groups_in_one_process_are_reported_once() {
 #[test]
 fn one_application_group_is_not_reported() {
     let apache = Apache::start(&format!(
-        "{ONE_PROCESS}WSGIScriptAlias /first @APPS@/hello.wsgi\n"
+        "{}WSGIScriptAlias /first @APPS@/hello.wsgi\n",
+        one_child(4)
     ));
     for _ in 0..3 {
         assert_eq!(apache.get("/first").status, 200);
@@ -201,7 +202,8 @@ fn a_bad_regex_in_wsgi_script_alias_match_is_a_config_error() {
 #[test]
 fn wsgi_import_script_runs_the_script_as_each_child_starts() {
     let apache = Apache::start(&format!(
-        "{ONE_PROCESS}WSGIImportScript @APPS@/preload_marker.wsgi process-group=%{{GLOBAL}} application-group=%{{GLOBAL}}\n"
+        "{}WSGIImportScript @APPS@/preload_marker.wsgi process-group=%{{GLOBAL}} application-group=%{{GLOBAL}}\n",
+        one_child(4)
     ));
     // No request is made: the child ran it on its own.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -222,7 +224,8 @@ fn wsgi_import_script_runs_the_script_as_each_child_starts() {
 #[test]
 fn an_imported_script_is_not_executed_again_by_its_first_request() {
     let apache = Apache::start(&format!(
-        "{ONE_PROCESS}WSGIImportScript @APPS@/load_counter.wsgi process-group=%{{GLOBAL}} application-group=%{{GLOBAL}}\nWSGIScriptAlias /count @APPS@/load_counter.wsgi\n"
+        "{}WSGIImportScript @APPS@/load_counter.wsgi process-group=%{{GLOBAL}} application-group=%{{GLOBAL}}\nWSGIScriptAlias /count @APPS@/load_counter.wsgi\n",
+        one_child(4)
     ));
     let answer = apache.get("/count").text();
     assert!(answer.ends_with(" 1"), "executed twice: {answer}");
@@ -231,7 +234,8 @@ fn an_imported_script_is_not_executed_again_by_its_first_request() {
 #[test]
 fn an_import_script_that_fails_is_logged_and_the_child_serves_on() {
     let apache = Apache::start(&format!(
-        "{ONE_PROCESS}WSGIImportScript @APPS@/raises_on_import.wsgi process-group=%{{GLOBAL}} application-group=%{{GLOBAL}}\nWSGIScriptAlias /hello @APPS@/hello.wsgi\n"
+        "{}WSGIImportScript @APPS@/raises_on_import.wsgi process-group=%{{GLOBAL}} application-group=%{{GLOBAL}}\nWSGIScriptAlias /hello @APPS@/hello.wsgi\n",
+        one_child(4)
     ));
     assert_eq!(apache.get("/hello").status, 200);
     let log = apache.wait_for_log("Failed to import WSGI script");

@@ -4,13 +4,14 @@
 
 mod common;
 
-use common::Apache;
+use common::{Apache, one_child};
 
 #[test]
 fn per_request_objects_used_after_their_request_raise_runtime_error() {
-    let apache = Apache::start(
-        "StartServers 1\nServerLimit 1\nThreadsPerChild 2\nMaxRequestWorkers 2\nWSGIScriptAlias /keep @APPS@/keeps_objects.wsgi",
-    );
+    let apache = Apache::start(&format!(
+        "{}WSGIScriptAlias /keep @APPS@/keeps_objects.wsgi",
+        one_child(2)
+    ));
     assert_eq!(apache.get("/keep?keep").text(), "kept\n");
     let text = apache.get("/keep?use").text();
     for name in ["input", "errors", "start_response", "write"] {

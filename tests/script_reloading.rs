@@ -10,9 +10,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use common::Apache;
+use common::{Apache, one_child};
 
-const SITE: &str = "StartServers 1\nServerLimit 1\nThreadsPerChild 8\nMaxRequestWorkers 8\nWSGIScriptAlias /v @APPS@/versioned.wsgi\n";
+fn site() -> String {
+    format!("{}WSGIScriptAlias /v @APPS@/versioned.wsgi\n", one_child(8))
+}
 
 fn version_source(version: u32) -> String {
     format!(
@@ -22,7 +24,7 @@ fn version_source(version: u32) -> String {
 
 #[test]
 fn rewriting_the_script_under_load_fails_no_request_and_the_last_version_serves() {
-    let apache = Arc::new(Apache::start(SITE));
+    let apache = Arc::new(Apache::start(&site()));
     let script = apache.apps().join("versioned.wsgi");
     let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..4)
@@ -66,7 +68,7 @@ fn rewriting_the_script_under_load_fails_no_request_and_the_last_version_serves(
 
 #[test]
 fn a_changed_script_that_fails_to_load_leaves_the_loaded_version_serving() {
-    let apache = Apache::start(SITE);
+    let apache = Apache::start(&site());
     let script = apache.apps().join("versioned.wsgi");
     std::fs::write(&script, version_source(1)).unwrap();
     assert_eq!(apache.get("/v").text(), "1");

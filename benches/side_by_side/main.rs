@@ -2,12 +2,12 @@
 //! the same bytes as each app, benches/native, and a static file) and
 //! against Debian's mod_wsgi in embedded and daemon mode, all on the same
 //! Apache build with the same MPM settings, driven by wrk in interleaved
-//! rounds. Prints medians, min/max and every ratio, and
-//! writes the table to target/bench-results.md.
+//! rounds. Prints medians, min/max and every ratio, and writes the table to
+//! target/bench-results.md.
 //!
 //! It also counts instructions per request under callgrind (hello, the
-//! 30-header request, the 1 MiB stream), a measure that does not move with
-//! the machine's load.
+//! 64 KiB block, the 30-header request, the 1 MiB stream), a measure that
+//! does not move with the machine's load.
 //!
 //! `make bench-smoke` (`-- --smoke`) runs every workload for about a second
 //! after checking each target's answer, and counts hello's instructions over

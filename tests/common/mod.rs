@@ -184,6 +184,15 @@ fn new_server_root() -> PathBuf {
     root
 }
 
+/// MPM settings for a single child of `threads` worker threads (event or
+/// worker MPM), so that every request meets the same process and what
+/// earlier requests left in it.
+pub fn one_child(threads: u32) -> String {
+    format!(
+        "StartServers 1\nServerLimit 1\nThreadsPerChild {threads}\nMaxRequestWorkers {threads}\nMinSpareThreads 1\nMaxSpareThreads {threads}\n"
+    )
+}
+
 /// Builds the httpd.conf for a test: the fixed base plus `site`, in which
 /// @APPS@ names the directory of fixture apps, @ROOT@ the ServerRoot,
 /// @MODULES@ Apache's module directory and @PORT@ the port it listens on.
