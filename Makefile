@@ -25,7 +25,7 @@ RUN_DIR := /tmp/rwsgi-example
 # Stable Rust: the coverage instrumentation cargo-fuzz would add, without
 # its nightly-only AddressSanitizer (the code under test has no unsafe).
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := response_head input_lines forwarded_headers environ_values
+FUZZ_TARGETS := response_head input_lines forwarded_headers environ_values daemon_frames
 FUZZ_HOST := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 FUZZ_RUSTFLAGS := -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
   -Cllvm-args=-sanitizer-coverage-inline-8bit-counters \
