@@ -8,7 +8,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
 use crate::apache::{Authn, Authz, Level, Request, status};
-use crate::config::{AuthScript, DirConfig};
+use crate::config::{AuthScript, DEFAULT_APPLICATION_GROUP, DirConfig};
+use crate::embedded::{self, Embedded};
 use crate::{interpreter, wsgi};
 
 /// The access checker: allow_access(environ, host) returns True (allowed),
@@ -153,20 +154,31 @@ fn call<T>(
 ) -> Option<T> {
     request.add_cgi_environment();
     let log_to = request.server();
+    let mtime = match wsgi::script_mtime(&script.script) {
+        Ok(mtime) => mtime,
+        Err(reason) => {
+            request.log(Level::Error, &format!("mod_rwsgi: {reason}"));
+            return None;
+        }
+    };
     let group = script
         .application_group
         .as_deref()
-        .or(config.application_group.as_deref());
+        .or(config.application_group.as_deref())
+        .unwrap_or(DEFAULT_APPLICATION_GROUP);
+    let application = wsgi::Application {
+        script: script.script.clone(),
+        callable: function.to_string(),
+        mtime,
+        application_group: embedded::application_group(&request, group),
+        reload: true,
+        sendfile: None,
+        error_override: false,
+        forwarded_https: None,
+    };
+    let exchange = Embedded::new(&request);
     let outcome = interpreter::with_python(|py| {
-        wsgi::auth::call(
-            py,
-            request,
-            &script.script,
-            group,
-            function,
-            args,
-            interpret,
-        )
+        wsgi::auth::call(py, &exchange, &application, args, interpret)
     });
     match outcome {
         Ok(answer) => answer,

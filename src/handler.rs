@@ -5,11 +5,12 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::apache::{ChunkedPolicy, FileType, Level, Request, Server, status};
+use crate::apache::{ChunkedPolicy, FileType, Level, Mpm, Request, Server, status};
 use crate::config::{
     DEFAULT_APPLICATION_GROUP, DEFAULT_CALLABLE, DirConfig, HandlerScript, MapHeadToGet,
     ProcessSettings, ScriptAlias, ServerConfig,
 };
+use crate::embedded::{self, Embedded};
 use crate::{interpreter, wsgi};
 
 /// Set on requests mapped by WSGIScriptAlias; its value is the index of the
@@ -19,11 +20,18 @@ const ALIAS_NOTE: &std::ffi::CStr = c"mod_rwsgi.alias";
 /// child_init: starts Python in this child, then runs WSGIImportScript's
 /// scripts so the first requests find them loaded.
 pub fn child_init(main: Server, process: &ProcessSettings, imports: &[PathBuf]) {
-    interpreter::start_in_child(main, process);
     if process.restrict_embedded {
-        // No Python here: the imports are for processes that have one.
+        // No Python here: requests are refused (and logged) before they
+        // need it, and the imports are for processes that have one.
         return;
     }
+    let mpm = Mpm::query();
+    wsgi::set_process_facts(wsgi::ProcessFacts {
+        multithread: mpm.threaded,
+        multiprocess: mpm.multiprocess,
+        process_group: String::new(),
+    });
+    interpreter::start(main, "child", process, wsgi::redirect_standard_streams);
     for script in imports {
         let imported = interpreter::with_python(|py| wsgi::preload(py, script));
         let failure = match imported {
@@ -186,11 +194,12 @@ pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -
     };
 
     let log_to = request.server();
-    match interpreter::with_python(|py| wsgi::serve(py, &request, &application)) {
+    let exchange = Embedded::new(&request);
+    match interpreter::with_python(|py| wsgi::serve(py, &exchange, &application)) {
         Ok(served) => {
             // Sent with the GIL released, now that Python is done.
             if let Some(deferred) = served.deferred {
-                deferred.send(&request);
+                deferred.send(&exchange);
             }
             served.status
         }
@@ -246,15 +255,11 @@ fn application(
     let group_spec = group
         .or(config.application_group.as_deref())
         .unwrap_or(DEFAULT_APPLICATION_GROUP);
-    let script_name = request
-        .subprocess_env()
-        .get(c"SCRIPT_NAME")
-        .unwrap_or_default();
     Ok(wsgi::Application {
         script,
         callable,
         mtime,
-        application_group: wsgi::application_group::expand(group_spec, request, script_name),
+        application_group: embedded::application_group(request, group_spec),
         reload: config.reloads_scripts(),
         sendfile: config.enable_sendfile,
         error_override: config.error_override.unwrap_or(false),

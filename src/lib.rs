@@ -7,6 +7,8 @@
 //! - `interpreter`: the embedded CPython's life in each child.
 //! - `wsgi`: the PEP 3333 gateway (environ, input, errors, start_response,
 //!   response writing, script loading).
+//! - `embedded`: the gateway's exchange over Apache's request, for
+//!   applications run in Apache's own processes.
 //! - `handler`: the glue between Apache's content hooks and the gateway.
 //! - `auth`: the glue between Apache's access, authentication and
 //!   authorization phases and the scripts that decide them.
@@ -14,6 +16,7 @@
 mod apache;
 mod auth;
 mod config;
+mod embedded;
 mod handler;
 mod interpreter;
 mod wsgi;

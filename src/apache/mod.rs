@@ -1,8 +1,7 @@
 //! The one layer that touches Apache httpd and APR through raw pointers.
 //!
 //! Everything else in the crate speaks through the small safe types exported
-//! here: [`Request`] for the request being served, [`SharedRequest`] for the
-//! Python objects that outlive a call into the app, [`Server`] for logging
+//! here: [`Request`] for the request being served, [`Server`] for logging
 //! without a request, and the module struct with its hooks in `module`.
 
 pub(crate) mod ffi;
@@ -16,9 +15,7 @@ mod table;
 
 pub use log::Level;
 pub use regex::Regex;
-pub use request::{
-    BodyError, ChunkedPolicy, ClientGone, FileType, Request, RequestEnded, SharedRequest,
-};
+pub use request::{ChunkedPolicy, FileType, Request};
 pub use server::{Mpm, Server};
 pub use table::Table;
 

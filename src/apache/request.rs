@@ -6,7 +6,6 @@ use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::os::fd::RawFd;
 use std::ptr::{NonNull, null_mut};
-use std::sync::{Arc, Mutex};
 
 use super::log::{self, Level, Target};
 use super::{Server, Table, ffi, pool};
@@ -264,18 +263,10 @@ impl<'r> Request<'r> {
         (r.read_chunked == 0).then(|| u64::try_from(r.remaining).unwrap_or(0))
     }
 
-    /// Reads the next piece of the body into `buf`; Ok(0) at its end. The
-    /// first call answers `Expect: 100-continue`.
-    pub fn read_body(&self, buf: &mut [u8]) -> Result<usize, BodyError> {
-        // SAFETY: initialised bytes are valid MaybeUninit bytes, and
-        // read_body_uninit only writes initialised bytes into them.
-        let buf = unsafe { &mut *(std::ptr::from_mut(buf) as *mut [MaybeUninit<u8>]) };
-        self.read_body_uninit(buf)
-    }
-
-    /// read_body into memory that need not be initialised: the first Ok(n)
-    /// bytes of `buf` are initialised when it returns.
-    pub fn read_body_uninit(&self, buf: &mut [MaybeUninit<u8>]) -> Result<usize, BodyError> {
+    /// Reads the next piece of the body into `buf`, which need not be
+    /// initialised: the first Ok(n) bytes of `buf` are when it returns;
+    /// Ok(0) at its end. The first call answers `Expect: 100-continue`.
+    pub fn read_body(&self, buf: &mut [MaybeUninit<u8>]) -> Result<usize, BodyError> {
         if self.body.get() == BodyState::NotStarted {
             // SAFETY: live request, after setup_body.
             let has_body = unsafe { ffi::ap_should_client_block(self.raw()) } != 0;
@@ -404,65 +395,5 @@ impl<'r> Request<'r> {
     #[track_caller]
     pub fn log(&self, level: Level, message: &str) {
         log::write(Target::Request(self.raw()), level, message);
-    }
-}
-
-/// The request, reachable from Python objects (wsgi.input, wsgi.errors,
-/// start_response, write) that the app may keep after the request has ended.
-/// Every use goes through a lock, and after [`SharedRequest::end`] every use
-/// fails with [`RequestEnded`] instead of touching freed memory.
-#[derive(Clone)]
-pub struct SharedRequest(Arc<Mutex<Option<RequestPtr>>>);
-
-/// Points at the hook's own [`Request`], which stays where it is.
-struct RequestPtr(*const Request<'static>);
-
-// SAFETY: the Request is only ever used while the mutex is held, so one
-// thread at a time touches it; the pointer is removed (by `end`) before the
-// Request it points at is used directly again, moved or dropped.
-unsafe impl Send for RequestPtr {}
-
-#[derive(Debug)]
-pub struct RequestEnded;
-
-impl SharedRequest {
-    /// # Safety
-    /// Until [`SharedRequest::end`] is called, `request` must be used only
-    /// through the returned value, and must not move or be dropped.
-    pub unsafe fn new(request: &Request<'_>) -> Self {
-        // The lifetime is erased here and restored by the contract above:
-        // the pointer is unreachable after `end`.
-        let ptr = (request as *const Request<'_>).cast::<Request<'static>>();
-        Self(Arc::new(Mutex::new(Some(RequestPtr(ptr)))))
-    }
-
-    pub fn with<T>(&self, f: impl FnOnce(&Request<'_>) -> T) -> Result<T, RequestEnded> {
-        let guard = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match guard.as_ref() {
-            // SAFETY: while the pointer is in the mutex, the Request lives
-            // where it points and only the lock holder uses it (new's
-            // contract).
-            Some(RequestPtr(request)) => Ok(f(unsafe { &**request })),
-            None => Err(RequestEnded),
-        }
-    }
-
-    pub fn has_ended(&self) -> bool {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .is_none()
-    }
-
-    /// Makes the request unreachable; waits for a use in progress to finish.
-    pub fn end(&self) {
-        let mut guard = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        *guard = None;
     }
 }

@@ -3,6 +3,7 @@
 //! [`directives`] and stores the values here.
 
 pub mod directives;
+pub mod groups;
 mod script_alias;
 
 use std::path::PathBuf;

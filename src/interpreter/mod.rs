@@ -16,7 +16,7 @@ use pyo3::types::PyDict;
 
 mod gil_turns;
 
-use crate::apache::{Level, Mpm, Server};
+use crate::apache::{Level, Server};
 use crate::config::{ProcessSettings, PythonHome};
 use gil_turns::GilTurns;
 
@@ -26,24 +26,28 @@ static GIL_TURNS: GilTurns = GilTurns::new();
 /// Restrictions and sys.path additions applied in each child.
 const CHILD_SETUP: &str = include_str!("child_setup.py");
 
-/// Set once in child_init: Ok with what the MPM is, or why Python could not
+/// Set once when the process starts Python: Ok, or why Python could not
 /// start (then every request is answered 500 with this reason logged).
-static INTERPRETER: OnceLock<Result<Mpm, String>> = OnceLock::new();
+static INTERPRETER: OnceLock<Result<(), String>> = OnceLock::new();
 
-/// Initialises Python in this child. Called from Apache's child_init hook.
-pub fn start_in_child(server: Server, settings: &ProcessSettings) {
-    if settings.restrict_embedded {
-        // Requests are refused (and logged) before they need Python.
-        return;
-    }
+/// Initialises Python in this process (`place`: an Apache "child", or a
+/// "daemon process"), once, on its main thread before it starts any other; then runs
+/// `prepare` (which points the standard streams somewhere useful) and
+/// applies the settings that need Python running.
+pub fn start(
+    server: Server,
+    place: &str,
+    settings: &ProcessSettings,
+    prepare: impl FnOnce(Python<'_>) -> PyResult<()>,
+) {
     let outcome = INTERPRETER.get_or_init(|| {
-        // SAFETY: child_init runs once per child, on its main thread, before
-        // any worker thread exists; Python is not initialised yet.
-        unsafe { initialize(settings) }.map(|()| Mpm::query())
+        // SAFETY: called once per process, on its main thread, before any
+        // other thread exists; Python is not initialised yet.
+        unsafe { initialize(settings) }
     });
     if outcome.is_ok() {
         let set_up = with_python(|py| {
-            crate::wsgi::redirect_standard_streams(py)
+            prepare(py)
                 .and_then(|()| run_child_setup(py, settings))
                 .map_err(|e| e.to_string())
         });
@@ -55,10 +59,10 @@ pub fn start_in_child(server: Server, settings: &ProcessSettings) {
         }
     }
     match outcome {
-        Ok(_) => server.log(
+        Ok(()) => server.log(
             Level::Info,
             &format!(
-                "mod_rwsgi: Python {} initialised in child {}",
+                "mod_rwsgi: Python {} initialised in {place} {}",
                 python_version(),
                 std::process::id()
             ),
@@ -230,13 +234,6 @@ fn python_version() -> String {
 /// Python is not available in this child; the reason is in the error log.
 #[derive(Debug)]
 pub struct Unavailable(pub String);
-
-/// What the MPM running this child is (for wsgi.multithread/multiprocess).
-pub fn mpm() -> Option<Mpm> {
-    INTERPRETER
-        .get()
-        .and_then(|outcome| outcome.as_ref().ok().copied())
-}
 
 thread_local! {
     static THREAD_STATE_KEPT: Cell<bool> = const { Cell::new(false) };

@@ -3,72 +3,44 @@
 //! environ as mod_wsgi gives them: the request's CGI variables and the
 //! wsgi.* keys, wsgi.errors writing to the error log, and no wsgi.input.
 
-use std::path::Path;
-
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use super::errors::{ErrorLog, ServingGuard};
-use super::{
-    Application, EndOnDrop, application_group, environ, exception_headline, format_exception,
-    load_app, script,
-};
-use crate::apache::{Level, Request, SharedRequest};
-use crate::config::DEFAULT_APPLICATION_GROUP;
+use super::exchange::{Exchange, SharedExchange};
+use super::{Application, EndOnDrop, environ, exception_headline, format_exception, load_app};
+use crate::apache::Level;
 
-/// Calls `function(environ, *args)` of the script at `path` and reads the
+/// Calls `application.callable(environ, *args)` of its script and reads the
 /// result with `interpret`; None, with the reason logged, when the script
 /// cannot load, the function raises, or `interpret` refuses the result.
 pub fn call<T>(
     py: Python<'_>,
-    request: Request<'_>,
-    path: &Path,
-    group: Option<&str>,
-    function: &str,
+    exchange: &dyn Exchange,
+    application: &Application,
     args: &[String],
     interpret: impl FnOnce(&Bound<'_, PyAny>) -> Result<T, &'static str>,
 ) -> Option<T> {
-    let mtime = match script::file_mtime(path) {
-        Ok(mtime) => mtime,
-        Err(reason) => {
-            request.log(Level::Error, &format!("mod_rwsgi: {reason}"));
-            return None;
-        }
-    };
-    let script_name = request
-        .subprocess_env()
-        .get(c"SCRIPT_NAME")
-        .unwrap_or_default();
-    let group = group.unwrap_or(DEFAULT_APPLICATION_GROUP);
-    let application = Application {
-        script: path.to_path_buf(),
-        callable: function.to_string(),
-        mtime,
-        application_group: application_group::expand(group, &request, script_name),
-        reload: true,
-        sendfile: None,
-        error_override: false,
-        forwarded_https: None,
-    };
-    let function = load_app(py, &request, &application, application.mtime)?;
-    let environ = match environ::build(py, &request, &application) {
+    let path = application.script.as_path();
+    let function = load_app(py, exchange, application, application.mtime)?;
+    let environ = match environ::build(py, exchange, application) {
         Ok(environ) => environ,
         Err(err) => {
             let trace = format_exception(py, &err);
-            request.log(
+            exchange.log(
                 Level::Error,
                 &format!("{}\n{trace}", exception_headline(path)),
             );
             return None;
         }
     };
-    // SAFETY: `_ended` ends the shared request before this function
-    // returns; until then `request` is used only through `shared`.
-    let shared = unsafe { SharedRequest::new(&request) };
+    // SAFETY: `_ended` ends the shared exchange before this function
+    // returns; until then `exchange` is used only through `shared`.
+    let shared = unsafe { SharedExchange::new(exchange) };
     let _ended = EndOnDrop(shared.clone());
     let _serving = ServingGuard::new(&shared);
     let log = |message: &str| {
-        let _ = shared.with(|r| r.log(Level::Error, message));
+        let _ = shared.with(|e| e.log(Level::Error, message));
     };
     let called = Bound::new(py, ErrorLog::new(shared.clone())).and_then(|errors| {
         environ.set_item(pyo3::intern!(py, "wsgi.errors"), &errors)?;

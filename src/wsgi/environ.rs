@@ -1,15 +1,16 @@
-//! Builds the WSGI environ dict from Apache's CGI variables.
+//! Builds the WSGI environ dict from the request's CGI variables.
 
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 
+use std::sync::OnceLock;
+
 use super::environ_strings::EnvironStrings;
+use super::exchange::Exchange;
 use super::file_wrapper::FileWrapper;
 use super::{Application, latin1};
-use crate::apache::{Mpm, Request};
-use crate::interpreter;
 
 /// About how many entries environ has: the CGI variables of a request
 /// with a few headers, and the wsgi.* and mod_rwsgi.* keys.
@@ -19,21 +20,20 @@ const ENVIRON_SIZE: isize = 48;
 /// are added by the caller.
 pub fn build<'py>(
     py: Python<'py>,
-    request: &Request<'_>,
+    exchange: &dyn Exchange,
     application: &Application,
 ) -> PyResult<Bound<'py, PyAny>> {
     let environ = constant_entries(py)?.copy()?;
     EnvironStrings::with(py, |strings| -> PyResult<()> {
-        for (key, value) in request.subprocess_env().entries() {
+        exchange.for_each_variable(&mut |key, value| {
             // Apache's own PATH, which ap_add_common_vars adds, is not the
             // app's business; mod_wsgi leaves it out too.
             if key == b"PATH" {
-                continue;
+                return Ok(());
             }
             let (key, value) = strings.entry(key, value)?;
-            environ.set_item(key, value)?;
-        }
-        Ok(())
+            environ.set_item(key, value)
+        })
     })?;
     // mod_wsgi always provides both, even when empty.
     for key in [intern!(py, "SCRIPT_NAME"), intern!(py, "PATH_INFO")] {
@@ -45,17 +45,43 @@ pub fn build<'py>(
     let scheme = match application.forwarded_https {
         Some(true) => intern!(py, "https").clone(),
         Some(false) => intern!(py, "http").clone(),
-        None => latin1(py, request.scheme())?,
+        None => latin1(py, exchange.scheme())?,
     };
     environ.set_item(intern!(py, "wsgi.url_scheme"), scheme)?;
     environ.set_item(
         intern!(py, "mod_rwsgi.application_group"),
         latin1(py, &application.application_group)?,
     )?;
-    if let Some(id) = request.log_id() {
+    if let Some(id) = exchange.log_id() {
         environ.set_item(intern!(py, "mod_rwsgi.request_id"), latin1(py, id)?)?;
     }
     Ok(environ.into_any())
+}
+
+/// What the process serving requests is, for the constant entries.
+#[derive(Clone, Debug)]
+pub struct ProcessFacts {
+    pub multithread: bool,
+    pub multiprocess: bool,
+    /// The daemon process group's name; empty in Apache's own processes.
+    pub process_group: String,
+}
+
+impl Default for ProcessFacts {
+    fn default() -> Self {
+        Self {
+            multithread: true,
+            multiprocess: true,
+            process_group: String::new(),
+        }
+    }
+}
+
+static PROCESS: OnceLock<ProcessFacts> = OnceLock::new();
+
+/// Says what this process is, once, before its first request.
+pub fn set_process_facts(facts: ProcessFacts) {
+    let _ = PROCESS.set(facts);
 }
 
 /// The entries every request's environ starts with, made once per process:
@@ -68,21 +94,17 @@ fn constant_entries(py: Python<'_>) -> PyResult<&Bound<'_, PyDict>> {
     static CONSTANT_ENTRIES: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
     CONSTANT_ENTRIES
         .get_or_try_init(py, || {
-            // Known before the first request: child_init sets it.
-            let mpm = interpreter::mpm().unwrap_or(Mpm {
-                threaded: true,
-                multiprocess: true,
-            });
+            let process = PROCESS.get().cloned().unwrap_or_default();
             let entries = presized_dict(py, ENVIRON_SIZE)?;
             entries.set_item("wsgi.version", PyTuple::new(py, [1, 0])?)?;
-            entries.set_item("wsgi.multithread", mpm.threaded)?;
-            entries.set_item("wsgi.multiprocess", mpm.multiprocess)?;
+            entries.set_item("wsgi.multithread", process.multithread)?;
+            entries.set_item("wsgi.multiprocess", process.multiprocess)?;
             entries.set_item("wsgi.run_once", false)?;
             entries.set_item("wsgi.input_terminated", true)?;
             entries.set_item("wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
             entries.set_item("mod_rwsgi.version", env!("CARGO_PKG_VERSION"))?;
-            // Embedded mode: no daemon process group, as mod_wsgi reports it.
-            entries.set_item("mod_rwsgi.process_group", "")?;
+            // Empty in embedded mode, as mod_wsgi reports it.
+            entries.set_item("mod_rwsgi.process_group", &process.process_group)?;
             Ok(entries.unbind())
         })
         .map(|entries| entries.bind(py))

@@ -9,7 +9,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 
 use super::request_ended;
-use crate::apache::{Level, Server, SharedRequest};
+use super::exchange::SharedExchange;
+use crate::apache::{Level, Server};
 
 #[pyclass(frozen, module = "mod_rwsgi", name = "Log")]
 pub struct ErrorLog {
@@ -20,21 +21,21 @@ pub struct ErrorLog {
 
 enum Destination {
     /// wsgi.errors: this request only; using it after the request raises.
-    Request(SharedRequest),
+    Request(SharedExchange),
     /// sys.stdout/sys.stderr: the request of the writing thread, else the
     /// main server's log.
     Process,
 }
 
 thread_local! {
-    static CURRENT_REQUEST: RefCell<Option<SharedRequest>> = const { RefCell::new(None) };
+    static CURRENT_REQUEST: RefCell<Option<SharedExchange>> = const { RefCell::new(None) };
 }
 
 /// Marks `request` as the one this thread serves until the guard drops.
 pub struct ServingGuard(());
 
 impl ServingGuard {
-    pub fn new(request: &SharedRequest) -> Self {
+    pub fn new(request: &SharedExchange) -> Self {
         CURRENT_REQUEST.with(|current| *current.borrow_mut() = Some(request.clone()));
         Self(())
     }
@@ -47,7 +48,7 @@ impl Drop for ServingGuard {
 }
 
 impl ErrorLog {
-    pub fn new(request: SharedRequest) -> Self {
+    pub fn new(request: SharedExchange) -> Self {
         Self {
             destination: Destination::Request(request),
             pending: Mutex::new(String::new()),
@@ -64,12 +65,12 @@ impl ErrorLog {
     fn emit(&self, text: &str) -> PyResult<()> {
         match &self.destination {
             Destination::Request(request) => request
-                .with(|r| r.log(Level::Error, text))
+                .with(|e| e.log(Level::Error, text))
                 .map_err(|_| request_ended("wsgi.errors")),
             Destination::Process => {
                 let current = CURRENT_REQUEST.with(|current| current.borrow().clone());
                 if current
-                    .is_none_or(|request| request.with(|r| r.log(Level::Error, text)).is_err())
+                    .is_none_or(|request| request.with(|e| e.log(Level::Error, text)).is_err())
                 {
                     Server::main().log(Level::Error, text);
                 }

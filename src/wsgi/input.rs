@@ -1,6 +1,7 @@
-//! wsgi.input: the request body as a file-like object, read from Apache's
-//! input filters (which de-chunk, enforce LimitRequestBody and answer
-//! `Expect: 100-continue`) with the GIL released.
+//! wsgi.input: the request body as a file-like object, read through the
+//! exchange with the GIL released. Apache's input filters underneath
+//! de-chunk, enforce LimitRequestBody and answer `Expect: 100-continue`,
+//! in embedded and in daemon mode alike.
 
 use std::mem::MaybeUninit;
 use std::sync::Mutex;
@@ -13,7 +14,7 @@ use pyo3::types::PyBytes;
 use rwsgi_wire::lines::LineBuffer;
 
 use super::request_ended;
-use crate::apache::{BodyError, RequestEnded, SharedRequest};
+use super::exchange::{BodyError, Ended, SharedExchange};
 
 /// How much is asked of Apache per read.
 const READ_SIZE: usize = 64 * 1024;
@@ -25,7 +26,7 @@ pub const MAX_LINE: usize = 1024 * 1024;
 
 #[pyclass(frozen, module = "mod_rwsgi", name = "Input")]
 pub struct Input {
-    request: SharedRequest,
+    exchange: SharedExchange,
     state: Mutex<Buffered>,
 }
 
@@ -37,9 +38,9 @@ struct Buffered {
 }
 
 impl Input {
-    pub fn new(request: SharedRequest) -> Self {
+    pub fn new(exchange: SharedExchange) -> Self {
         Self {
-            request,
+            exchange,
             state: Mutex::new(Buffered {
                 lines: LineBuffer::new(READ_SIZE),
                 failed: false,
@@ -53,8 +54,11 @@ impl Input {
         if *failed {
             return Err(read_error());
         }
-        let request = &self.request;
-        checked_read(py.detach(|| request.with(|r| r.read_body(target))), failed)
+        // SAFETY: initialised bytes are valid MaybeUninit bytes, and
+        // read_body writes only initialised bytes into them.
+        let target = unsafe { &mut *(std::ptr::from_mut(target) as *mut [MaybeUninit<u8>]) };
+        let exchange = &self.exchange;
+        checked_read(py.detach(|| exchange.with(|e| e.read_body(target))), failed)
     }
 
     /// read(n) for a large n (or read() of all) of a body whose length is
@@ -70,7 +74,7 @@ impl Input {
         if state.lines.is_eof() || state.failed {
             return None;
         }
-        let remaining = self.request.with(|r| r.body_remaining()).ok().flatten()?;
+        let remaining = self.exchange.with(|e| e.body_remaining()).ok().flatten()?;
         let buffered = state.lines.available().len();
         let more = wanted.map_or(usize::MAX, |w| w.saturating_sub(buffered));
         let more = more.min(usize::try_from(remaining).unwrap_or(usize::MAX));
@@ -87,20 +91,9 @@ impl Input {
             slot.write(byte);
         }
         let target = &mut buf[buffered..];
-        let request = &self.request;
+        let exchange = &self.exchange;
         // Until `target` is full or the body ends: (bytes read, at the end).
-        let result = py.detach(|| {
-            request.with(|r| {
-                let mut read = 0;
-                while read < target.len() {
-                    match r.read_body_uninit(&mut target[read..])? {
-                        0 => return Ok((read, true)),
-                        n => read += n,
-                    }
-                }
-                Ok((read, false))
-            })
-        });
+        let result = py.detach(|| exchange.with(|e| e.read_body_fully(target)));
         state.lines.clear();
         let (read, eof) = match checked_read(result, &mut state.failed) {
             Ok(outcome) => outcome,
@@ -182,7 +175,7 @@ impl<'py> UninitBytes<'py> {
 /// What a read from Apache gives the app: a failed body read makes every
 /// later read fail too (`failed`), an ended request is a RuntimeError.
 fn checked_read<T>(
-    result: Result<Result<T, BodyError>, RequestEnded>,
+    result: Result<Result<T, BodyError>, Ended>,
     failed: &mut bool,
 ) -> PyResult<T> {
     match result {
@@ -191,7 +184,7 @@ fn checked_read<T>(
             *failed = true;
             Err(read_error())
         }
-        Err(RequestEnded) => Err(request_ended("wsgi.input")),
+        Err(Ended) => Err(request_ended("wsgi.input")),
     }
 }
 

@@ -1,16 +1,18 @@
-//! The WSGI (PEP 3333) gateway: everything between a request that Apache
-//! routed to a script and the Python application. It reaches Apache only
-//! through the safe types of the `apache` layer.
+//! The WSGI (PEP 3333) gateway: everything between a request routed to a
+//! script and the Python application. It reaches the request only through
+//! [`exchange::Exchange`], so the same code serves Apache's own processes
+//! (embedded mode) and daemon processes.
 
 pub mod application_group;
 pub mod auth;
 mod environ;
+pub mod exchange;
 mod environ_strings;
 mod errors;
 mod file_wrapper;
 mod input;
 pub mod proxy_headers;
-mod response;
+pub mod response;
 mod script;
 mod start_response;
 
@@ -21,9 +23,11 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
-use crate::apache::{Level, Request, SharedRequest, status};
+use crate::apache::{Level, status};
+pub use environ::{ProcessFacts, set_process_facts};
 pub use errors::redirect_standard_streams;
 use errors::{ErrorLog, ServingGuard};
+use exchange::{Exchange, SharedExchange};
 use file_wrapper::FileWrapper;
 use input::Input;
 pub use response::Deferred;
@@ -59,20 +63,20 @@ pub struct Application {
     pub forwarded_https: Option<bool>,
 }
 
-/// Serves `request` with `application`. Returns the status for Apache: OK
-/// once a response was sent, an HTTP error status when Apache should
-/// produce the error page.
-pub fn serve(py: Python<'_>, request: &Request<'_>, application: &Application) -> Served {
+/// Serves the request of `exchange` with `application`. Returns the status
+/// for Apache: OK once a response was sent, an HTTP error status when Apache
+/// should produce the error page.
+pub fn serve(py: Python<'_>, exchange: &dyn Exchange, application: &Application) -> Served {
     let script = application.script.as_path();
-    let Some(app) = load_app(py, request, application, application.mtime) else {
+    let Some(app) = load_app(py, exchange, application, application.mtime) else {
         return Served::status(status::INTERNAL_SERVER_ERROR);
     };
-    application_group::note_served(&application.application_group, request);
-    let environ = match environ::build(py, request, application) {
+    application_group::note_served(&application.application_group, exchange);
+    let environ = match environ::build(py, exchange, application) {
         Ok(environ) => environ,
         Err(err) => {
             let headline = exception_headline(script);
-            request.log(
+            exchange.log(
                 Level::Error,
                 &format!("{headline}\n{}", format_exception(py, &err)),
             );
@@ -80,9 +84,9 @@ pub fn serve(py: Python<'_>, request: &Request<'_>, application: &Application) -
         }
     };
 
-    // SAFETY: `_ended` ends the shared request when this function returns or
-    // unwinds; until then `request` is used only through `shared`.
-    let shared = unsafe { SharedRequest::new(request) };
+    // SAFETY: `_ended` ends the shared exchange when this function returns
+    // or unwinds; until then `exchange` is used only through `shared`.
+    let shared = unsafe { SharedExchange::new(exchange) };
     let _ended = EndOnDrop(shared.clone());
     let _serving = ServingGuard::new(&shared);
     let response = Arc::new(Response::new(
@@ -131,7 +135,7 @@ impl Served {
 /// the reason logged, when it cannot be.
 fn load_app<'py>(
     py: Python<'py>,
-    request: &Request<'_>,
+    exchange: &dyn Exchange,
     application: &Application,
     mtime: i64,
 ) -> Option<Bound<'py, PyAny>> {
@@ -146,7 +150,7 @@ fn load_app<'py>(
             app,
             reload_failure: Some(err),
         }) => {
-            request.log(
+            exchange.log(
                 Level::Error,
                 &format!(
                     "mod_rwsgi (pid={}): Reloading the changed WSGI script '{}' failed; the version loaded before keeps serving until the file changes again.\n{}",
@@ -163,7 +167,7 @@ fn load_app<'py>(
                 std::process::id(),
                 script.display()
             );
-            request.log(
+            exchange.log(
                 Level::Error,
                 &format!("{headline}\n{}", format_exception(py, &err)),
             );
@@ -172,7 +176,7 @@ fn load_app<'py>(
     }
 }
 
-struct EndOnDrop(SharedRequest);
+struct EndOnDrop(SharedExchange);
 
 impl Drop for EndOnDrop {
     fn drop(&mut self) {

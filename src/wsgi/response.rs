@@ -10,7 +10,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use super::request_ended;
-use crate::apache::{ClientGone, Level, Request, RequestEnded, SharedRequest};
+use super::exchange::{ClientGone, Ended, Exchange, SharedExchange};
+use crate::apache::Level;
 
 /// A validated status and header list.
 pub struct Head {
@@ -22,7 +23,7 @@ pub struct Head {
 }
 
 pub struct Response {
-    request: SharedRequest,
+    exchange: SharedExchange,
     /// WSGIEnableSendfile for files; None: as Apache's EnableSendfile.
     sendfile: Option<bool>,
     state: Mutex<State>,
@@ -72,24 +73,24 @@ enum DeferredBody {
 
 impl Deferred {
     /// Sends it; Apache ends the response when the handler returns.
-    pub fn send(self, r: &Request<'_>) {
+    pub fn send(self, e: &dyn Exchange) {
         if let Some(head) = &self.head {
-            send_head(r, head, self.length);
+            e.send_head(head, self.length);
         }
         // A large body is flushed, as any large block is: written out from
         // the app's bytes instead of Apache copying what the socket did not
         // take at once.
         let written = match &self.body {
-            DeferredBody::Copied(body) => body.is_empty() || r.write_body(body, false).is_ok(),
+            DeferredBody::Copied(body) => body.is_empty() || e.write_body(body, false).is_ok(),
             DeferredBody::Kept { bytes, take } => {
                 // SAFETY: reading the buffer of an immutable bytes object that
                 // `bytes` keeps alive; no GIL is needed to read it.
                 let data = unsafe { kept_bytes(bytes, *take) };
-                r.write_body(data, true).is_ok()
+                e.write_body(data, true).is_ok()
             }
         };
         if !written {
-            r.log(
+            e.log(
                 Level::Info,
                 "mod_rwsgi: the client closed the connection before the response was complete",
             );
@@ -167,9 +168,9 @@ impl State {
 }
 
 impl Response {
-    pub fn new(request: SharedRequest, sendfile: Option<bool>, error_override: bool) -> Self {
+    pub fn new(exchange: SharedExchange, sendfile: Option<bool>, error_override: bool) -> Self {
         Self {
-            request,
+            exchange,
             sendfile,
             state: Mutex::new(State {
                 error_override,
@@ -197,14 +198,13 @@ impl Response {
         self.state().client_gone
     }
 
-    #[track_caller]
     pub fn log(&self, level: Level, message: &str) {
-        let _ = self.request.with(|r| r.log(level, message));
+        let _ = self.exchange.with(|e| e.log(level, message));
     }
 
     /// Records the status and headers of start_response().
     pub fn start(&self, head: Head) -> PyResult<()> {
-        if self.request.has_ended() {
+        if self.exchange.has_ended() {
             return Err(request_ended("start_response()"));
         }
         let mut state = self.state();
@@ -239,8 +239,8 @@ impl Response {
             }
             state.claim(data.len() as u64)
         };
-        self.send(py, claim, |r, take| {
-            r.write_body(&data[..take as usize], true)
+        self.send(py, claim, |e, take| {
+            e.write_body(&data[..take as usize], true)
         })
     }
 
@@ -296,8 +296,8 @@ impl Response {
             state.claim(available)
         };
         let sendfile = self.sendfile;
-        self.send(py, claim, |r, take| {
-            r.write_file(fd, offset, take, sendfile)
+        self.send(py, claim, |e, take| {
+            e.write_file(fd, offset, take, sendfile)
         })
     }
 
@@ -318,27 +318,27 @@ impl Response {
         &self,
         py: Python<'_>,
         claim: Option<Claim>,
-        body: impl FnOnce(&Request<'_>, u64) -> Result<(), ClientGone> + Send,
+        body: impl FnOnce(&dyn Exchange, u64) -> Result<(), ClientGone> + Send,
     ) -> PyResult<()> {
         let Some(claim) = claim else {
             // Nothing reaches Apache, whose answer would say whether the
             // request is still there: ask directly.
-            return if self.request.has_ended() {
+            return if self.exchange.has_ended() {
                 Err(request_ended("write()"))
             } else {
                 Ok(())
             };
         };
-        let request = &self.request;
+        let exchange = &self.exchange;
         let result = py.detach(|| {
-            request.with(|r| {
+            exchange.with(|e| {
                 if let Some(head) = &claim.head {
-                    send_head(r, head, claim.length);
+                    e.send_head(head, claim.length);
                 }
                 if claim.take == 0 {
                     Ok(())
                 } else {
-                    body(r, claim.take)
+                    body(e, claim.take)
                 }
             })
         });
@@ -375,29 +375,29 @@ impl Response {
             (deferred, head, state.length, state.body_sent)
         };
         if let Some(deferred) = deferred {
-            let request = &self.request;
-            py.detach(|| request.with(|r| deferred.send(r)))
+            let exchange = &self.exchange;
+            py.detach(|| exchange.with(|e| deferred.send(e)))
                 .map_err(|_| request_ended("the response"))?;
         }
         // A complete response needs no I/O here: once the handler returns,
         // Apache sends the end of the response (and the headers, for an
         // empty body) itself, so the GIL is kept.
-        let request = &self.request;
-        let complete = request
-            .with(|r| {
+        let exchange = &self.exchange;
+        let complete = exchange
+            .with(|e| {
                 if let Some(head) = &head {
-                    send_head(r, head, length);
+                    e.send_head(head, length);
                 }
-                !matches!(length, Some(length) if sent < length && !r.is_header_only())
+                !matches!(length, Some(length) if sent < length && !e.is_header_only())
             })
             .map_err(|_| request_ended("the response"))?;
         if complete {
             return Ok(());
         }
         let result = py.detach(|| {
-            request.with(|r| {
-                r.log(Level::Error, &format!("mod_rwsgi: the response body ({sent} bytes) is shorter than its Content-Length ({}); closing the connection", length.unwrap_or_default()));
-                r.abort_body();
+            exchange.with(|e| {
+                e.log(Level::Error, &format!("mod_rwsgi: the response body ({sent} bytes) is shorter than its Content-Length ({}); closing the connection", length.unwrap_or_default()));
+                e.abort_body();
                 Ok(())
             })
         });
@@ -415,11 +415,11 @@ impl Response {
             .filter(|(name, _)| name.eq_ignore_ascii_case(b"www-authenticate"))
             .map(|(_, value)| value.clone())
             .collect();
-        let request = &self.request;
+        let exchange = &self.exchange;
         let kept = py.detach(|| {
-            request.with(|r| {
+            exchange.with(|e| {
                 for challenge in &challenges {
-                    r.err_headers_out().add(b"WWW-Authenticate", challenge);
+                    e.add_error_header(b"WWW-Authenticate", challenge);
                 }
             })
         });
@@ -428,11 +428,11 @@ impl Response {
 
     /// Cuts the response short after an error once the headers are out.
     pub fn abort(&self, py: Python<'_>) {
-        let request = &self.request;
-        let _ = py.detach(|| request.with(|r| r.abort_body()));
+        let exchange = &self.exchange;
+        let _ = py.detach(|| exchange.with(|e| e.abort_body()));
     }
 
-    fn check_sent(&self, result: Result<Result<(), ClientGone>, RequestEnded>) -> PyResult<()> {
+    fn check_sent(&self, result: Result<Result<(), ClientGone>, Ended>) -> PyResult<()> {
         match result {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => {
@@ -443,22 +443,5 @@ impl Response {
             }
             Err(_) => Err(request_ended("write()")),
         }
-    }
-}
-
-/// Applies status and headers to the request; Apache writes them out with
-/// the first body bytes (or at the end of the request).
-fn send_head(r: &Request<'_>, head: &Head, length: Option<u64>) {
-    r.set_status(head.code, &head.status_line);
-    let out = r.headers_out();
-    for (name, value) in &head.headers {
-        if name.eq_ignore_ascii_case(b"content-type") {
-            r.set_content_type(value);
-        } else if !name.eq_ignore_ascii_case(b"content-length") {
-            out.add(name, value);
-        }
-    }
-    if let Some(length) = length {
-        r.set_content_length(length);
     }
 }

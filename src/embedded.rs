@@ -1,0 +1,124 @@
+//! Embedded mode: the gateway's [`Exchange`] over the `request_rec` that
+//! Apache handed to this child, and what a request says about its
+//! application group.
+
+use std::ffi::CString;
+use std::mem::MaybeUninit;
+use std::os::fd::RawFd;
+
+use crate::apache::{Level, Request};
+use crate::config::groups::{RequestFacts, expand_application_group};
+use crate::wsgi::exchange::{BodyError, ClientGone, EachVariable, Exchange};
+use crate::wsgi::response::Head;
+
+/// A request served in this process.
+pub struct Embedded<'a, 'r> {
+    request: &'a Request<'r>,
+}
+
+impl<'a, 'r> Embedded<'a, 'r> {
+    pub fn new(request: &'a Request<'r>) -> Self {
+        Self { request }
+    }
+}
+
+impl Exchange for Embedded<'_, '_> {
+    fn for_each_variable(
+        &self,
+        each: &mut EachVariable<'_>,
+    ) -> pyo3::PyResult<()> {
+        for (name, value) in self.request.subprocess_env().entries() {
+            each(name, value)?;
+        }
+        Ok(())
+    }
+
+    fn scheme(&self) -> &[u8] {
+        self.request.scheme()
+    }
+
+    fn log_id(&self) -> Option<&[u8]> {
+        self.request.log_id()
+    }
+
+    fn body_remaining(&self) -> Option<u64> {
+        self.request.body_remaining()
+    }
+
+    fn read_body(&self, buf: &mut [MaybeUninit<u8>]) -> Result<usize, BodyError> {
+        self.request.read_body(buf).map_err(|_| BodyError)
+    }
+
+    fn is_header_only(&self) -> bool {
+        self.request.is_header_only()
+    }
+
+    fn send_head(&self, head: &Head, length: Option<u64>) {
+        let r = self.request;
+        r.set_status(head.code, &head.status_line);
+        let out = r.headers_out();
+        for (name, value) in &head.headers {
+            if name.eq_ignore_ascii_case(b"content-type") {
+                r.set_content_type(value);
+            } else if !name.eq_ignore_ascii_case(b"content-length") {
+                out.add(name, value);
+            }
+        }
+        if let Some(length) = length {
+            r.set_content_length(length);
+        }
+    }
+
+    fn write_body(&self, data: &[u8], flush: bool) -> Result<(), ClientGone> {
+        self.request.write_body(data, flush).map_err(|_| ClientGone)
+    }
+
+    fn write_file(
+        &self,
+        fd: RawFd,
+        offset: u64,
+        length: u64,
+        sendfile: Option<bool>,
+    ) -> Result<(), ClientGone> {
+        self.request
+            .write_file(fd, offset, length, sendfile)
+            .map_err(|_| ClientGone)
+    }
+
+    fn abort_body(&self) {
+        self.request.abort_body();
+    }
+
+    fn add_error_header(&self, name: &[u8], value: &[u8]) {
+        self.request.err_headers_out().add(name, value);
+    }
+
+    fn log(&self, level: Level, message: &str) {
+        self.request.log(level, message);
+    }
+}
+
+/// The application group `spec` (a WSGIApplicationGroup value) names for
+/// `request`, as mod_wsgi expands it.
+pub fn application_group(request: &Request<'_>, spec: &str) -> Vec<u8> {
+    let variable = |name: &str| -> Option<Vec<u8>> {
+        let key = CString::new(name).ok()?;
+        request
+            .subprocess_env()
+            .get(&key)
+            .or_else(|| request.notes().get(&key))
+            .map(<[u8]>::to_vec)
+            .or_else(|| std::env::var_os(name).map(|v| v.into_encoded_bytes()))
+    };
+    let facts = RequestFacts {
+        server_hostname: request.server().hostname(),
+        request_hostname: request.hostname(),
+        port: request.server_port(),
+        script_name: request
+            .subprocess_env()
+            .get(c"SCRIPT_NAME")
+            .unwrap_or_default(),
+        variable: &variable,
+    };
+    expand_application_group(spec, &facts)
+}
