@@ -9,6 +9,8 @@
 #include "mod_auth.h"
 #include "util_script.h"
 #include "ap_mpm.h"
+#include "ap_listen.h"
+#include "unixd.h"
 #include "apr_buckets.h"
 #include "apr_strings.h"
 #include "apr_tables.h"

@@ -54,19 +54,8 @@ impl Exchange for Embedded<'_, '_> {
     }
 
     fn send_head(&self, head: &Head, length: Option<u64>) {
-        let r = self.request;
-        r.set_status(head.code, &head.status_line);
-        let out = r.headers_out();
-        for (name, value) in &head.headers {
-            if name.eq_ignore_ascii_case(b"content-type") {
-                r.set_content_type(value);
-            } else if !name.eq_ignore_ascii_case(b"content-length") {
-                out.add(name, value);
-            }
-        }
-        if let Some(length) = length {
-            r.set_content_length(length);
-        }
+        let headers = head.headers.iter().map(|(n, v)| (n.as_slice(), v.as_slice()));
+        apply_head(self.request, head.code, &head.status_line, headers, length);
     }
 
     fn write_body(&self, data: &[u8], flush: bool) -> Result<(), ClientGone> {
@@ -95,6 +84,29 @@ impl Exchange for Embedded<'_, '_> {
 
     fn log(&self, level: Level, message: &str) {
         self.request.log(level, message);
+    }
+}
+
+/// Applies a validated status and headers to the request; Apache writes
+/// them out with the first body bytes (or at the end of the request).
+pub fn apply_head<'h>(
+    r: &Request<'_>,
+    code: u16,
+    status_line: &[u8],
+    headers: impl Iterator<Item = (&'h [u8], &'h [u8])>,
+    length: Option<u64>,
+) {
+    r.set_status(code, status_line);
+    let out = r.headers_out();
+    for (name, value) in headers {
+        if name.eq_ignore_ascii_case(b"content-type") {
+            r.set_content_type(value);
+        } else if !name.eq_ignore_ascii_case(b"content-length") {
+            out.add(name, value);
+        }
+    }
+    if let Some(length) = length {
+        r.set_content_length(length);
     }
 }
 

@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 
 use crate::apache::{ChunkedPolicy, FileType, Level, Mpm, Request, Server, status};
 use crate::config::{
-    DEFAULT_APPLICATION_GROUP, DEFAULT_CALLABLE, DirConfig, HandlerScript, MapHeadToGet,
-    ProcessSettings, ScriptAlias, ServerConfig,
+    DEFAULT_APPLICATION_GROUP, DEFAULT_CALLABLE, DirConfig, HandlerScript, ImportScript,
+    MapHeadToGet, ProcessSettings, ScriptAlias, ServerConfig,
 };
 use crate::embedded::{self, Embedded};
-use crate::{interpreter, wsgi};
+use crate::{daemon, interpreter, wsgi};
 
 /// Set on requests mapped by WSGIScriptAlias; its value is the index of the
 /// alias in the server's list.
@@ -19,7 +19,8 @@ const ALIAS_NOTE: &std::ffi::CStr = c"mod_rwsgi.alias";
 
 /// child_init: starts Python in this child, then runs WSGIImportScript's
 /// scripts so the first requests find them loaded.
-pub fn child_init(main: Server, process: &ProcessSettings, imports: &[PathBuf]) {
+pub fn child_init(main: Server, process: &ProcessSettings, imports: &[ImportScript]) {
+    daemon::child_init();
     if process.restrict_embedded {
         // No Python here: requests are refused (and logged) before they
         // need it, and the imports are for processes that have one.
@@ -32,7 +33,8 @@ pub fn child_init(main: Server, process: &ProcessSettings, imports: &[PathBuf]) 
         process_group: String::new(),
     });
     interpreter::start(main, "child", process, wsgi::redirect_standard_streams);
-    for script in imports {
+    for import in imports.iter().filter(|i| i.process_group == "%{GLOBAL}") {
+        let script = &import.script;
         let imported = interpreter::with_python(|py| wsgi::preload(py, script));
         let failure = match imported {
             Ok(Ok(())) => continue,
@@ -47,6 +49,15 @@ pub fn child_init(main: Server, process: &ProcessSettings, imports: &[PathBuf]) 
             ),
         );
     }
+}
+
+/// post_config, in Apache's parent: starts the daemon process groups of
+/// this configuration. Err stops Apache with the reason.
+pub fn post_config(
+    pool: crate::apache::process::ConfigPool,
+    servers: &[(Server, &ServerConfig)],
+) -> Result<(), String> {
+    daemon::parent::start(pool, servers)
 }
 
 /// translate_name: maps a URL under a WSGIScriptAlias to its script, leaving
@@ -146,16 +157,11 @@ pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -
         Chosen::Script { path, alias } => (path.clone(), *alias),
         Chosen::Handler(handler) => (handler.script.clone(), None),
     };
-    if server.process.restrict_embedded {
-        request.log(
-            Level::Error,
-            &format!(
-                "mod_rwsgi: cannot serve {}: WSGIRestrictEmbedded is On, so Python does not run in Apache's processes",
-                script.display()
-            ),
-        );
-        return status::INTERNAL_SERVER_ERROR;
+    let group_spec = match &chosen {
+        Chosen::Script { alias, .. } => alias.and_then(|a| a.process_group.as_deref()),
+        Chosen::Handler(handler) => handler.process_group.as_deref(),
     }
+    .or(config.process_group.as_deref());
     let chunked = if config.accepts_chunked_requests() {
         ChunkedPolicy::Dechunk
     } else {
@@ -193,6 +199,40 @@ pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -
         }
     };
 
+    let group = group_spec.map_or_else(Vec::new, |spec| embedded::application_group(&request, spec));
+    if let Some(allowed) = &config.restrict_process {
+        let allowed: Vec<Vec<u8>> = allowed
+            .iter()
+            .map(|spec| embedded::application_group(&request, spec))
+            .collect();
+        if !allowed.contains(&group) {
+            request.log(
+                Level::Error,
+                &format!(
+                    "mod_rwsgi: {} may not run in process group '{}': WSGIRestrictProcess allows only {}",
+                    script.display(),
+                    String::from_utf8_lossy(&group),
+                    allowed.iter().map(|g| format!("'{}'", String::from_utf8_lossy(g))).collect::<Vec<_>>().join(", ")
+                ),
+            );
+            return status::INTERNAL_SERVER_ERROR;
+        }
+    }
+    if !group.is_empty() {
+        let ignore_activity = config.ignore_activity.unwrap_or(false);
+        return serve_in_daemon(&request, &group, &application, ignore_activity);
+    }
+    if server.process.restrict_embedded {
+        request.log(
+            Level::Error,
+            &format!(
+                "mod_rwsgi: cannot serve {}: WSGIRestrictEmbedded is On, so Python does not run in Apache's processes",
+                script.display()
+            ),
+        );
+        return status::INTERNAL_SERVER_ERROR;
+    }
+
     let log_to = request.server();
     let exchange = Embedded::new(&request);
     match interpreter::with_python(|py| wsgi::serve(py, &exchange, &application)) {
@@ -214,6 +254,83 @@ pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -
             status::INTERNAL_SERVER_ERROR
         }
     }
+}
+
+/// Sends the request to the daemon process group `name`, once it is known
+/// to exist and to serve this virtual host.
+fn serve_in_daemon(
+    request: &Request<'_>,
+    name: &[u8],
+    application: &wsgi::Application,
+    ignore_activity: bool,
+) -> i32 {
+    let shown = String::from_utf8_lossy(name);
+    let Some(registry) = daemon::registry() else {
+        request.log(
+            Level::Error,
+            &format!("mod_rwsgi: No WSGI daemon process called '{shown}' has been configured (no WSGIDaemonProcess at all): {}", application.script.display()),
+        );
+        return status::INTERNAL_SERVER_ERROR;
+    };
+    let Some(entry) = registry.find(name) else {
+        request.log(
+            Level::Error,
+            &format!("mod_rwsgi: No WSGI daemon process called '{shown}' has been configured: {}", application.script.display()),
+        );
+        return status::INTERNAL_SERVER_ERROR;
+    };
+    if !entry.serves(request.server().hostname()) {
+        request.log(
+            Level::Error,
+            &format!(
+                "mod_rwsgi: Daemon process called '{shown}' cannot be accessed by this WSGI application: it is defined in the virtual host {}, and this request is for {}: {}",
+                String::from_utf8_lossy(&entry.server_name),
+                String::from_utf8_lossy(request.server().hostname()),
+                application.script.display()
+            ),
+        );
+        return status::INTERNAL_SERVER_ERROR;
+    }
+    if let Err(why) = check_script_owner(&application.script, &entry.group) {
+        request.log(Level::Error, &format!("mod_rwsgi: {why}; answering 403"));
+        return status::FORBIDDEN;
+    }
+    daemon::remote::serve(request, &registry, entry, application, ignore_activity)
+}
+
+/// script-user= and script-group=: the script and its directory must belong
+/// to that user (or group), and be writable by nobody else.
+fn check_script_owner(script: &Path, group: &crate::config::DaemonGroup) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    if group.script_user.is_none() && group.script_group.is_none() {
+        return Ok(());
+    }
+    let directory = script.parent().unwrap_or(Path::new("/"));
+    for path in [script, directory] {
+        let meta = std::fs::metadata(path)
+            .map_err(|e| format!("cannot check the owner of {}: {e}", path.display()))?;
+        if let Some(user) = &group.script_user {
+            if meta.uid() != user.id || meta.mode() & 0o022 != 0 {
+                return Err(format!(
+                    "{} must be owned by {} (script-user of daemon process group '{}') and writable by no one else",
+                    path.display(),
+                    user.written,
+                    group.name
+                ));
+            }
+        }
+        if let Some(owner) = &group.script_group {
+            if meta.gid() != owner.id || meta.mode() & 0o002 != 0 {
+                return Err(format!(
+                    "{} must belong to group {} (script-group of daemon process group '{}') and not be world-writable",
+                    path.display(),
+                    owner.written,
+                    group.name
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// WSGIMapHEADToGET: whether a HEAD request reaches the app as GET. Apache

@@ -7,6 +7,9 @@
 //! - `interpreter`: the embedded CPython's life in each child.
 //! - `wsgi`: the PEP 3333 gateway (environ, input, errors, start_response,
 //!   response writing, script loading).
+//! - `daemon`: daemon mode: process groups supervised from Apache's
+//!   parent, the daemon processes, and the Apache child's side of a
+//!   request sent to one.
 //! - `embedded`: the gateway's exchange over Apache's request, for
 //!   applications run in Apache's own processes.
 //! - `handler`: the glue between Apache's content hooks and the gateway.
@@ -16,6 +19,7 @@
 mod apache;
 mod auth;
 mod config;
+mod daemon;
 mod embedded;
 mod handler;
 mod interpreter;

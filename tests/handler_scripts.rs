@@ -87,11 +87,3 @@ SetHandler other-handler
     );
     assert_eq!(apache.get("/other").text(), "other callable");
 }
-
-#[test]
-fn a_handler_script_with_a_daemon_process_group_is_refused() {
-    Apache::assert_config_refused(
-        "WSGIHandlerScript h /srv/h.wsgi process-group=site\n",
-        "process-group=site names a daemon process group",
-    );
-}

@@ -8,6 +8,7 @@ pub(crate) mod ffi;
 mod log;
 mod module;
 mod pool;
+pub mod process;
 mod regex;
 mod request;
 mod server;
@@ -45,4 +46,5 @@ pub mod status {
     pub const FORBIDDEN: i32 = 403;
     pub const NOT_FOUND: i32 = 404;
     pub const INTERNAL_SERVER_ERROR: i32 = 500;
+    pub const GATEWAY_TIMEOUT: i32 = 504;
 }

@@ -55,14 +55,27 @@ const fn command_table() -> [ffi::command_rec; DIRECTIVES.len() + 1] {
     let mut i = 0;
     while i < DIRECTIVES.len() {
         let directive = &DIRECTIVES[i];
+        let (func, args_how) = if directive.raw {
+            (
+                ffi::cmd_func {
+                    raw_args: Some(cmd_raw_directive),
+                },
+                ffi::cmd_how_RAW_ARGS,
+            )
+        } else {
+            (
+                ffi::cmd_func {
+                    take_argv: Some(cmd_directive),
+                },
+                ffi::cmd_how_TAKE_ARGV,
+            )
+        };
         table[i] = ffi::command_rec {
             name: directive.name.as_ptr(),
-            func: ffi::cmd_func {
-                take_argv: Some(cmd_directive),
-            },
+            func,
             cmd_data: (directive as *const Directive).cast_mut().cast(),
             req_override: req_override(directive.allowed),
-            args_how: ffi::cmd_how_TAKE_ARGV,
+            args_how,
             errmsg: directive.help.as_ptr(),
         };
         i += 1;
@@ -119,6 +132,7 @@ unsafe extern "C" fn register_hooks(pool: *mut ffi::apr_pool_t) {
         // SAFETY: Apache calls register_hooks while it may register hooks;
         // the predecessor/successor lists are NULL-terminated statics.
         unsafe {
+            ffi::ap_hook_pre_config(Some(pre_config), null(), null(), middle);
             ffi::ap_hook_post_config(Some(post_config), null(), null(), middle);
             ffi::ap_hook_child_init(Some(child_init), null(), null(), middle);
             ffi::ap_hook_translate_name(
@@ -203,6 +217,36 @@ unsafe extern "C" fn post_config(
                 main.log(Level::Notice, &format!("mod_rwsgi: {note}"));
             }
         }
+        let mut servers = Vec::new();
+        let mut each = server;
+        while !each.is_null() {
+            // SAFETY: the configuration's servers, each configured by us;
+            // their configs live in the configuration pool.
+            unsafe {
+                servers.push((Server::from_raw(each), &*config_of(each)));
+                each = (*each).next;
+            }
+        }
+        // SAFETY: Apache passes its live configuration pool.
+        let pool = unsafe { super::process::ConfigPool::from_raw(pconf) };
+        match crate::handler::post_config(pool, &servers) {
+            Ok(()) => status::OK,
+            Err(reason) => {
+                // SAFETY: the main server_rec lives as long as the configuration.
+                unsafe { Server::from_raw(server) }.log(Level::Error, &reason);
+                status::INTERNAL_SERVER_ERROR
+            }
+        }
+    })
+}
+
+unsafe extern "C" fn pre_config(
+    _pconf: *mut ffi::apr_pool_t,
+    _plog: *mut ffi::apr_pool_t,
+    _ptemp: *mut ffi::apr_pool_t,
+) -> c_int {
+    catching("pre_config", status::OK, || {
+        crate::config::directives::forget_daemon_groups();
         status::OK
     })
 }
@@ -497,13 +541,42 @@ unsafe fn directive_result(cmd: *mut ffi::cmd_parms, result: Result<(), String>)
     }
 }
 
-/// Applies one line of any of our directives: `cmd->info` is the
-/// [`Directive`] its command record was built from.
+/// Applies one line of any of our directives split into words (TAKE_ARGV).
 unsafe extern "C" fn cmd_directive(
     cmd: *mut ffi::cmd_parms,
     dir_config: *mut c_void,
     argc: c_int,
     argv: *const *mut c_char,
+) -> *const c_char {
+    // SAFETY: Apache passes argc/argv of this directive line, which live in
+    // the configuration pool for the call.
+    let args = || unsafe { directive_args(argc, argv) };
+    // SAFETY: passed through from Apache's call.
+    unsafe { apply_directive(cmd, dir_config, args) }
+}
+
+/// Applies one line of a directive that reads its line whole (RAW_ARGS).
+unsafe extern "C" fn cmd_raw_directive(
+    cmd: *mut ffi::cmd_parms,
+    dir_config: *mut c_void,
+    raw: *const c_char,
+) -> *const c_char {
+    // SAFETY: Apache passes the rest of the line as a NUL-terminated string
+    // in the configuration pool.
+    let args = || unsafe { directive_arg(raw) }.map(|raw| vec![raw]);
+    // SAFETY: passed through from Apache's call.
+    unsafe { apply_directive(cmd, dir_config, args) }
+}
+
+/// Applies one line of any of our directives: `cmd->info` is the
+/// [`Directive`] its command record was built from.
+///
+/// # Safety
+/// `cmd` and `dir_config` are what Apache passed to the directive's call.
+unsafe fn apply_directive<'a>(
+    cmd: *mut ffi::cmd_parms,
+    dir_config: *mut c_void,
+    args: impl FnOnce() -> Result<Vec<&'a str>, String>,
 ) -> *const c_char {
     // SAFETY: command_table() set every record's cmd_data to a directive of
     // the static DIRECTIVES, and Apache passes it back as cmd->info.
@@ -517,8 +590,7 @@ unsafe extern "C" fn cmd_directive(
         }
     }
     let result = catching("a directive", Err("internal error".to_string()), || {
-        // SAFETY: Apache passes argc/argv of this directive line.
-        let args = unsafe { directive_args(argc, argv) }?;
+        let args = args()?;
         // SAFETY: cmd->server is the server being configured, whose
         // ServerConfig create_server_config made; dir_config is this
         // section's DirConfig, made by create_dir_config. The two are

@@ -130,6 +130,18 @@ impl<'r> Request<'r> {
         }
     }
 
+    /// Forgets a status and headers set for a response that will not be
+    /// sent, so that an error status returned to Apache gets its own page.
+    pub fn clear_response(&self) {
+        // SAFETY: live request, used by this thread only; the table is the
+        // request's own.
+        unsafe {
+            (*self.raw()).status = 200;
+            (*self.raw()).status_line = std::ptr::null();
+            ffi::apr_table_clear(self.r().headers_out);
+        }
+    }
+
     /// The script's modification time in microseconds, as Apache stat()ed it.
     pub fn file_mtime(&self) -> i64 {
         self.r().finfo.mtime

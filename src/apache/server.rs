@@ -9,7 +9,7 @@ use super::log::{self, Level, Target};
 /// A virtual host's `server_rec`, or the main server when none is known.
 /// Apache keeps server_recs for the life of the configuration.
 #[derive(Clone, Copy)]
-pub struct Server(*const ffi::server_rec);
+pub struct Server(pub(super) *const ffi::server_rec);
 
 // SAFETY: server_recs are read-only after configuration and live as long as
 // the process's configuration; logging through one is thread-safe.

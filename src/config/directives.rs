@@ -7,10 +7,13 @@
 use std::ffi::CStr;
 use std::path::{Path, PathBuf};
 
+use super::accounts::SystemAccounts;
+use super::daemon::parse_daemon_process;
+use super::parse::{on_off, process_group_option};
 use super::script_alias::{parse_callable, parse_script_alias, parse_script_alias_match};
 use super::{
-    AuthScript, DirConfig, HandlerScript, MapHeadToGet, ProxyHeader, PythonHome, ServerConfig,
-    TrustedProxy,
+    AuthScript, DirConfig, HandlerScript, ImportScript, MapHeadToGet, ProxyHeader, PythonHome,
+    ServerConfig, TrustedProxy,
 };
 
 /// Where a directive may appear, in Apache's terms; the same places as in
@@ -39,6 +42,10 @@ pub struct Target<'a> {
 pub struct Directive {
     pub name: &'static CStr,
     pub allowed: Allowed,
+    /// Apache hands over the line unsplit (RAW_ARGS), for a directive that
+    /// reads quoted values inside its options; `apply` then gets one
+    /// argument.
+    pub raw: bool,
     /// Apache shows this when the directive is misused or misplaced.
     pub help: &'static CStr,
     apply: fn(&mut Target<'_>, &str, &[&str]) -> Result<(), String>,
@@ -57,6 +64,16 @@ macro_rules! directive {
         Directive {
             name: $name,
             allowed: Allowed::$allowed,
+            raw: false,
+            help: $help,
+            apply: $apply,
+        }
+    };
+    (raw $name:literal, $allowed:ident, $help:literal, $apply:expr) => {
+        Directive {
+            name: $name,
+            allowed: Allowed::$allowed,
+            raw: true,
             help: $help,
             apply: $apply,
         }
@@ -84,7 +101,7 @@ pub static DIRECTIVES: [Directive; 42] = [
         Ok(())
     }),
     directive!(c"WSGIDispatchScript", ServerOrDirectory, c"WSGIDispatchScript /path/to/script.py", not_yet),
-    directive!(c"WSGIImportScript", Server, c"WSGIImportScript /path/to/script.wsgi process-group=%{GLOBAL} application-group=name: execute the script as each child starts", |t, name, args| {
+    directive!(c"WSGIImportScript", Server, c"WSGIImportScript /path/to/script.wsgi process-group=name|%{GLOBAL} application-group=name: execute the script as each process of the group starts", |t, name, args| {
         t.server.import_scripts.push(parse_import_script(name, args)?);
         Ok(())
     }),
@@ -143,40 +160,53 @@ pub static DIRECTIVES: [Directive; 42] = [
         Ok(())
     }),
     directive!(c"WSGIPassApacheRequest", ServerOrDirectory, c"WSGIPassApacheRequest On|Off", not_yet),
-    directive!(c"WSGIIgnoreActivity", FileInfo, c"WSGIIgnoreActivity On|Off: daemon processes only", |t, name, args| {
-        on_off(name, one(name, args)?)?;
-        ignored(t, name, "it only affects daemon processes' inactivity-timeout, and mod_rwsgi runs none")
+    directive!(c"WSGIIgnoreActivity", FileInfo, c"WSGIIgnoreActivity On|Off: requests here do not count as activity for a daemon's inactivity-timeout", |t, name, args| {
+        t.dir.ignore_activity = Some(on_off(name, one(name, args)?)?);
+        Ok(())
     }),
     // Interpreters and process groups.
     directive!(c"WSGIApplicationGroup", ServerOrDirectory, c"WSGIApplicationGroup %{GLOBAL}|%{RESOURCE}|%{SERVER}|%{HOST}|%{ENV:name}|name", |t, name, args| {
         t.dir.application_group = Some(one(name, args)?.to_string());
         Ok(())
     }),
-    directive!(c"WSGIProcessGroup", ServerOrDirectory, c"WSGIProcessGroup %{GLOBAL}: mod_rwsgi runs applications in Apache's own processes", |_, name, args| {
-        let group = one(name, args)?;
-        if process_group_is_embedded(group) {
-            Ok(())
-        } else {
-            Err(format!("{name} {group} names a daemon process group, and mod_rwsgi does not support daemon mode yet; remove it (or use %{{GLOBAL}}) to run the application in Apache's own processes"))
+    directive!(c"WSGIProcessGroup", ServerOrDirectory, c"WSGIProcessGroup name|%{GLOBAL}|%{ENV:name}: the daemon process group that runs applications here (%{GLOBAL}: Apache's own processes)", |t, name, args| {
+        t.dir.process_group = Some(process_group_option(name, one(name, args)?)?);
+        Ok(())
+    }),
+    directive!(raw c"WSGIDaemonProcess", Server, c"WSGIDaemonProcess name [processes=N] [threads=N] [user=name] [group=name] [display-name=%{GROUP}] [python-home=/path] ...: a group of daemon processes", |t, _, args| {
+        let group = parse_daemon_process(args.first().copied().unwrap_or(""), &SystemAccounts, &|home| {
+            parse_python_home("WSGIDaemonProcess python-home", Path::new(home))
+        })?;
+        let mut defined = DEFINED_GROUPS.lock().unwrap_or_else(|e| e.into_inner());
+        if defined.contains(&group.name) {
+            return Err(format!("WSGIDaemonProcess {}: a group of that name is already defined (names are unique across the whole server, as in mod_wsgi)", group.name));
         }
+        defined.push(group.name.clone());
+        t.server.daemon_groups.push(group);
+        Ok(())
     }),
-    directive!(c"WSGIDaemonProcess", Server, c"WSGIDaemonProcess: daemon mode is not supported by mod_rwsgi yet", |_, name, _| {
-        Err(format!("{name}: daemon mode is not supported by mod_rwsgi yet; remove WSGIDaemonProcess and WSGIProcessGroup (and process-group= options) to run the application in Apache's own processes"))
+    directive!(c"WSGIRestrictProcess", ServerOrDirectory, c"WSGIRestrictProcess group ...: the only process groups applications here may name (%{GLOBAL}: Apache's own processes)", |t, name, args| {
+        if args.is_empty() {
+            return Err(format!("{name} takes one or more process group names"));
+        }
+        t.dir.restrict_process = Some(args.iter().map(|group| process_group_option(name, group)).collect::<Result<_, _>>()?);
+        Ok(())
     }),
-    directive!(c"WSGIRestrictProcess", ServerOrDirectory, c"WSGIRestrictProcess group ...: daemon process groups only", |t, name, _| {
-        ignored(t, name, "it restricts daemon process groups, and mod_rwsgi runs none")
+    directive!(c"WSGISocketPrefix", GlobalServer, c"WSGISocketPrefix path: where daemon processes' sockets go (relative to ServerRoot unless absolute)", |t, name, args| {
+        let prefix = one(name, args)?;
+        if prefix.is_empty() || prefix.ends_with('/') {
+            return Err(format!("{name}: '{prefix}' must name a file prefix, such as run/wsgi"));
+        }
+        t.server.process.socket_prefix = Some(PathBuf::from(prefix));
+        Ok(())
     }),
-    directive!(c"WSGISocketPrefix", Server, c"WSGISocketPrefix path: daemon processes only", |t, name, args| {
+    directive!(c"WSGISocketRotation", GlobalServer, c"WSGISocketRotation On|Off: a new socket path on every restart (default On)", |t, name, args| {
+        t.server.process.socket_rotation = Some(on_off(name, one(name, args)?)?);
+        Ok(())
+    }),
+    directive!(c"WSGIAcceptMutex", Server, c"WSGIAcceptMutex type: accepted without effect", |t, name, args| {
         one(name, args)?;
-        ignored(t, name, "it places daemon processes' sockets, and mod_rwsgi runs no daemon processes")
-    }),
-    directive!(c"WSGISocketRotation", Server, c"WSGISocketRotation On|Off: daemon processes only", |t, name, args| {
-        on_off(name, one(name, args)?)?;
-        ignored(t, name, "it names daemon processes' sockets, and mod_rwsgi runs no daemon processes")
-    }),
-    directive!(c"WSGIAcceptMutex", Server, c"WSGIAcceptMutex type: daemon processes only", |t, name, args| {
-        one(name, args)?;
-        ignored(t, name, "it serialises daemon processes' accept(), and mod_rwsgi runs no daemon processes")
+        ignored(t, name, "daemon processes take connections from a socket the kernel shares out, one idle thread at a time, so there is no accept mutex to choose")
     }),
     // Python in each child.
     directive!(c"WSGIPythonHome", GlobalServer, c"WSGIPythonHome /path: a virtualenv or Python installation prefix, made from the Python mod_rwsgi was built with", |t, name, args| {
@@ -266,6 +296,15 @@ pub static DIRECTIVES: [Directive; 42] = [
     }),
 ];
 
+/// The daemon process groups defined so far in this reading of the
+/// configuration (names must be unique across all servers).
+static DEFINED_GROUPS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Called before Apache reads its configuration (again).
+pub fn forget_daemon_groups() {
+    DEFINED_GROUPS.lock().unwrap_or_else(|e| e.into_inner()).clear();
+}
+
 /// A directive of mod_wsgi's that mod_rwsgi refuses until it implements it:
 /// ignoring it would change what the site does.
 fn not_yet(_: &mut Target<'_>, name: &str, _: &[&str]) -> Result<(), String> {
@@ -292,21 +331,6 @@ fn one<'a>(name: &str, args: &[&'a str]) -> Result<&'a str, String> {
     }
 }
 
-/// On or Off, in any case, as Apache's own flags.
-pub fn on_off(name: &str, value: &str) -> Result<bool, String> {
-    match value.to_ascii_lowercase().as_str() {
-        "on" => Ok(true),
-        "off" => Ok(false),
-        _ => Err(format!("{name}: '{value}' is not accepted; use On or Off")),
-    }
-}
-
-/// mod_wsgi's names for "no daemon process group": the application runs in
-/// Apache's own (embedded) processes.
-pub fn process_group_is_embedded(group: &str) -> bool {
-    group.is_empty() || group == "%{GLOBAL}"
-}
-
 fn absolute(name: &str, path: &str) -> Result<PathBuf, String> {
     if path.starts_with('/') {
         Ok(PathBuf::from(path))
@@ -315,7 +339,7 @@ fn absolute(name: &str, path: &str) -> Result<PathBuf, String> {
     }
 }
 
-/// `WSGIHandlerScript name path [process-group=%{GLOBAL}]
+/// `WSGIHandlerScript name path [process-group=name]
 /// [application-group=name] [callable-object=name]`.
 fn parse_handler_script(name: &str, args: &[&str]) -> Result<HandlerScript, String> {
     let [handler, script, options @ ..] = args else {
@@ -328,6 +352,7 @@ fn parse_handler_script(name: &str, args: &[&str]) -> Result<HandlerScript, Stri
         script: absolute(name, script)?,
         callable: "handle_request".to_string(),
         application_group: None,
+        process_group: None,
     };
     for option in options {
         match option.split_once('=') {
@@ -337,15 +362,12 @@ fn parse_handler_script(name: &str, args: &[&str]) -> Result<HandlerScript, Stri
             Some(("callable-object", callable)) => {
                 parsed.callable = parse_callable(name, callable)?
             }
-            Some(("process-group", group)) if process_group_is_embedded(group) => {}
             Some(("process-group", group)) => {
-                return Err(format!(
-                    "{name}: process-group={group} names a daemon process group, and mod_rwsgi does not support daemon mode yet; use process-group=%{{GLOBAL}}"
-                ));
+                parsed.process_group = Some(process_group_option(name, group)?)
             }
             _ => {
                 return Err(format!(
-                    "{name}: unknown option '{option}'; accepted: application-group, callable-object, process-group=%{{GLOBAL}}"
+                    "{name}: unknown option '{option}'; accepted: application-group, callable-object, process-group"
                 ));
             }
         }
@@ -366,10 +388,10 @@ fn parse_auth_script(name: &str, args: &[&str]) -> Result<AuthScript, String> {
     for option in options {
         match option.split_once('=') {
             Some(("application-group", group)) => auth.application_group = Some(group.to_string()),
-            Some(("process-group", group)) if process_group_is_embedded(group) => {}
+            Some(("process-group", "%{GLOBAL}")) => {}
             _ => {
                 return Err(format!(
-                    "{name}: unknown option '{option}'; accepted: application-group"
+                    "{name}: unknown option '{option}'; accepted: application-group (access and authentication scripts run in Apache's own processes, as with mod_wsgi)"
                 ));
             }
         }
@@ -379,7 +401,7 @@ fn parse_auth_script(name: &str, args: &[&str]) -> Result<AuthScript, String> {
 
 /// `WSGIImportScript path process-group=... application-group=...`: both
 /// options are required, as in mod_wsgi.
-fn parse_import_script(name: &str, args: &[&str]) -> Result<PathBuf, String> {
+fn parse_import_script(name: &str, args: &[&str]) -> Result<ImportScript, String> {
     let [script, options @ ..] = args else {
         return Err(format!(
             "{name} takes a script path, process-group= and application-group="
@@ -399,10 +421,11 @@ fn parse_import_script(name: &str, args: &[&str]) -> Result<PathBuf, String> {
         }
     }
     match (process_group, application_group) {
-        (Some(group), Some(_)) if process_group_is_embedded(group) => Ok(script),
-        (Some(group), Some(_)) => Err(format!(
-            "{name}: process-group={group} names a daemon process group, and mod_rwsgi does not support daemon mode yet; use process-group=%{{GLOBAL}}"
-        )),
+        (Some(group), Some(application_group)) => Ok(ImportScript {
+            script,
+            process_group: process_group_option(name, group)?,
+            application_group: application_group.to_string(),
+        }),
         _ => Err(format!(
             "{name} needs both process-group= and application-group=, as in mod_wsgi"
         )),

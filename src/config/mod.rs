@@ -2,12 +2,16 @@
 //! directory. Pure Rust: the `apache` layer hands each directive line to
 //! [`directives`] and stores the values here.
 
+pub mod accounts;
+pub mod daemon;
 pub mod directives;
 pub mod groups;
+pub mod parse;
 mod script_alias;
 
 use std::path::PathBuf;
 
+pub use daemon::DaemonGroup;
 pub use script_alias::ScriptAlias;
 
 /// The callable mod_wsgi looks up when nothing else is configured.
@@ -19,8 +23,11 @@ pub const DEFAULT_APPLICATION_GROUP: &str = "%{RESOURCE}";
 #[derive(Clone, Debug, Default)]
 pub struct ServerConfig {
     pub script_aliases: Vec<ScriptAlias>,
-    /// WSGIImportScript: scripts executed when each child starts.
-    pub import_scripts: Vec<PathBuf>,
+    /// WSGIImportScript: scripts executed when each process of their group
+    /// starts.
+    pub import_scripts: Vec<ImportScript>,
+    /// WSGIDaemonProcess groups defined in this server (or virtual host).
+    pub daemon_groups: Vec<DaemonGroup>,
     /// Process-wide settings; only the main server's count (the directives
     /// are refused inside <VirtualHost>).
     pub process: ProcessSettings,
@@ -55,6 +62,19 @@ pub struct ProcessSettings {
     /// `WSGIRestrictSignal` (default On): signal.signal() is ignored, since
     /// signals belong to Apache.
     pub restrict_signal: Option<bool>,
+    /// `WSGISocketPrefix`: where daemon sockets go (relative: to ServerRoot).
+    pub socket_prefix: Option<PathBuf>,
+    /// `WSGISocketRotation` (default On): a new socket path per generation.
+    pub socket_rotation: Option<bool>,
+}
+
+/// `WSGIImportScript`: a script executed as each process of its group starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportScript {
+    pub script: PathBuf,
+    /// As written: a daemon group's name, or `%{GLOBAL}` for Apache's own.
+    pub process_group: String,
+    pub application_group: String,
 }
 
 /// What `WSGIPythonHome` points at.
@@ -107,6 +127,13 @@ pub struct DirConfig {
     /// `WSGIHandlerScript`: Apache handler names served by a script's
     /// handle_request (or callable-object=).
     pub handler_scripts: Vec<HandlerScript>,
+    /// `WSGIProcessGroup`, as written (expanded per request).
+    pub process_group: Option<String>,
+    /// `WSGIRestrictProcess`: the only groups applications here may use.
+    pub restrict_process: Option<Vec<String>>,
+    /// `WSGIIgnoreActivity`: requests here do not keep a daemon process from
+    /// its inactivity-timeout.
+    pub ignore_activity: Option<bool>,
 }
 
 /// `WSGIHandlerScript name /path/script.wsgi [options]`.
@@ -116,6 +143,7 @@ pub struct HandlerScript {
     pub script: PathBuf,
     pub callable: String,
     pub application_group: Option<String>,
+    pub process_group: Option<String>,
 }
 
 /// A script of access or authentication functions.
@@ -160,6 +188,9 @@ impl DirConfig {
             access_script: pick(&specific.access_script, &base.access_script),
             auth_user_script: pick(&specific.auth_user_script, &base.auth_user_script),
             auth_group_script: pick(&specific.auth_group_script, &base.auth_group_script),
+            process_group: pick(&specific.process_group, &base.process_group),
+            restrict_process: pick(&specific.restrict_process, &base.restrict_process),
+            ignore_activity: pick(&specific.ignore_activity, &base.ignore_activity),
             // A more specific section's handler of the same name wins.
             handler_scripts: specific
                 .handler_scripts
@@ -201,6 +232,8 @@ impl ServerConfig {
             script_aliases,
             // Imports are per process: each server's own are run once.
             import_scripts: vhost.import_scripts.clone(),
+            // A group belongs to the server that defined it.
+            daemon_groups: vhost.daemon_groups.clone(),
             process: base.process.clone(),
             ignored: Vec::new(),
         }

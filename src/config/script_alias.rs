@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::apache::Regex;
 
-use super::directives::{on_off, process_group_is_embedded};
+use super::parse::{on_off, process_group_option};
 
 /// `WSGIScriptAlias URL-path file-path [option=value ...]`. Options left
 /// unset defer to the directives of the request's directory.
@@ -19,6 +19,9 @@ pub struct ScriptAlias {
     pub callable: Option<String>,
     pub application_group: Option<String>,
     pub pass_authorization: Option<bool>,
+    /// `process-group=`: the daemon process group (as written; expanded per
+    /// request), winning over WSGIProcessGroup.
+    pub process_group: Option<String>,
 }
 
 impl ScriptAlias {
@@ -137,15 +140,15 @@ fn parse_alias(directive: &str, args: &[&str], url_is_path: bool) -> Result<Scri
                 alias.pass_authorization =
                     Some(on_off(&format!("{directive} pass-authorization"), value)?)
             }
-            "process-group" if process_group_is_embedded(value) => {}
             "process-group" => {
-                return Err(format!(
-                    "{directive}: process-group={value} names a daemon process group, and mod_rwsgi does not support daemon mode yet; leave the option out (or use %{{GLOBAL}}) to run the application in Apache's own processes"
-                ));
+                alias.process_group = Some(process_group_option(
+                    &format!("{directive} process-group"),
+                    value,
+                )?)
             }
             _ => {
                 return Err(format!(
-                    "{directive}: unknown option '{name}'; accepted: callable-object, application-group, pass-authorization, process-group=%{{GLOBAL}}"
+                    "{directive}: unknown option '{name}'; accepted: callable-object, application-group, pass-authorization, process-group"
                 ));
             }
         }

@@ -27,6 +27,16 @@ enum Destination {
     Process,
 }
 
+/// Where the standard streams go outside a request: the main server's
+/// log, or a daemon group's.
+static PROCESS_LOG: std::sync::OnceLock<Server> = std::sync::OnceLock::new();
+
+/// Sends what sys.stdout and sys.stderr print outside a request to
+/// `server`'s error log.
+pub fn set_process_log(server: Server) {
+    let _ = PROCESS_LOG.set(server);
+}
+
 thread_local! {
     static CURRENT_REQUEST: RefCell<Option<SharedExchange>> = const { RefCell::new(None) };
 }
@@ -72,7 +82,7 @@ impl ErrorLog {
                 if current
                     .is_none_or(|request| request.with(|e| e.log(Level::Error, text)).is_err())
                 {
-                    Server::main().log(Level::Error, text);
+                    PROCESS_LOG.get().copied().unwrap_or(Server::main()).log(Level::Error, text);
                 }
                 Ok(())
             }

@@ -25,7 +25,7 @@ use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use crate::apache::{Level, status};
 pub use environ::{ProcessFacts, set_process_facts};
-pub use errors::redirect_standard_streams;
+pub use errors::{redirect_standard_streams, set_process_log};
 use errors::{ErrorLog, ServingGuard};
 use exchange::{Exchange, SharedExchange};
 use file_wrapper::FileWrapper;
@@ -44,6 +44,19 @@ pub fn preload(py: Python<'_>, script: &Path) -> Result<(), String> {
 pub fn script_mtime(path: &Path) -> Result<i64, String> {
     script::file_mtime(path)
 }
+
+/// The modification time of the version of `path` this process loaded, if
+/// it loaded it.
+pub fn loaded_mtime(path: &Path) -> Option<i64> {
+    script::loaded_mtime(path)
+}
+
+pyo3::create_exception!(
+    mod_rwsgi,
+    RequestTimeout,
+    pyo3::exceptions::PyBaseException,
+    "Raised in a request that ran longer than its daemon process group's request-timeout."
+);
 
 /// What serves a request, as the configuration chose it.
 pub struct Application {
@@ -290,6 +303,8 @@ fn fail(py: Python<'_>, response: &Response, script: &Path, err: PyErr) -> i32 {
     if response.headers_sent() {
         response.abort(py);
         status::OK
+    } else if err.is_instance_of::<RequestTimeout>(py) {
+        status::GATEWAY_TIMEOUT
     } else {
         status::INTERNAL_SERVER_ERROR
     }

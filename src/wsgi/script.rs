@@ -50,6 +50,12 @@ pub fn load<'py>(
     })
 }
 
+/// The modification time of the loaded version of `path`, if loaded.
+pub fn loaded_mtime(path: &Path) -> Option<i64> {
+    let scripts = SCRIPTS.lock().unwrap_or_else(|e| e.into_inner());
+    scripts.as_ref()?.get(path).map(|loaded| loaded.mtime)
+}
+
 /// Executes the script at `path` now, unless it is loaded already
 /// (WSGIImportScript): requests for it then find it loaded.
 pub fn preload(py: Python<'_>, path: &Path) -> PyResult<()> {

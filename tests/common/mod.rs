@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod processes;
 
 use std::fs;
 use std::net::{TcpListener, TcpStream};

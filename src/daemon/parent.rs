@@ -1,0 +1,304 @@
+//! Apache's parent process, for daemon mode: at each configuration
+//! generation it binds every group's listening socket, draws the secret,
+//! and forks one supervisor per group, which it watches and replaces; when
+//! the generation ends it lets the supervisors drain and go.
+
+use std::cell::RefCell;
+use std::os::fd::IntoRawFd;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use rwsgi_wire::proof::SECRET_LEN;
+
+use super::socket::{self, ListenOptions};
+use super::status::StatusPage;
+use super::{GroupEntry, Registry, set_registry, supervisor};
+use crate::apache::process::{self, ChildEvent, ConfigPool};
+use crate::apache::{Level, Server};
+use crate::config::{ProcessSettings, ServerConfig};
+
+/// Kept in Apache's process pool across generations (and module reloads).
+const GENERATION_KEY: &std::ffi::CStr = c"mod_rwsgi.daemon_generation";
+
+/// post_config, in the parent: sets up every WSGIDaemonProcess group of
+/// `servers` (the main server first). Err stops Apache with the reason.
+pub fn start(pool: ConfigPool, servers: &[(Server, &ServerConfig)]) -> Result<(), String> {
+    set_registry(None);
+    let Some(&(main, main_config)) = servers.first() else {
+        return Ok(());
+    };
+    let defined: usize = servers.iter().map(|(_, c)| c.daemon_groups.len()).sum();
+    if defined == 0 || !process::serves_requests() || process::is_preflight_pass() {
+        return Ok(());
+    }
+    let user = process::apache_user();
+    // SAFETY: getuid/getgid only read this process's credentials.
+    let (apache_uid, apache_gid) = user
+        .as_ref()
+        .map_or_else(|| unsafe { (libc::getuid(), libc::getgid()) }, |u| (u.uid, u.gid));
+    let generation = process::bump_process_counter(main, GENERATION_KEY);
+    let prefix = socket_prefix(pool, &main_config.process)?;
+    let rotation = main_config.process.socket_rotation.unwrap_or(true);
+    check_reachable(prefix.parent().unwrap_or(Path::new("/")), apache_uid, apache_gid)?;
+
+    let mut groups = Vec::new();
+    for &(server, config) in servers {
+        for group in &config.daemon_groups {
+            let index = groups.len();
+            let socket = socket_path(&prefix, generation, index, rotation, group.user.as_ref().map_or(apache_uid, |u| u.id));
+            let owner = group.socket_user.as_ref().map_or(apache_uid, |u| u.id);
+            let listener = socket::listen(
+                &socket,
+                &ListenOptions {
+                    backlog: group.listen_backlog,
+                    owner,
+                    send_buffer: group.send_buffer_size,
+                    receive_buffer: group.receive_buffer_size,
+                },
+            )
+            .map_err(|e| {
+                format!(
+                    "mod_rwsgi: WSGIDaemonProcess {}: cannot listen at {}: {e}",
+                    group.name,
+                    socket.display()
+                )
+            })?;
+            groups.push(GroupEntry {
+                index,
+                group: group.clone(),
+                server,
+                server_name: server.hostname().to_vec(),
+                global: std::ptr::eq(config, main_config),
+                socket,
+                listener: listener.into_raw_fd(),
+                settings: settings_for(&main_config.process, group),
+                imports: imports_for(&group.name, servers),
+                apache_uid,
+                apache_gid,
+                apache_timeout: server.timeout(),
+            });
+        }
+    }
+    let mut secret = [0u8; SECRET_LEN];
+    getrandom(&mut secret).map_err(|e| format!("mod_rwsgi: no random secret for daemon connections: {e}"))?;
+    let status = StatusPage::new(groups.len())
+        .map_err(|e| format!("mod_rwsgi: cannot map the daemon status page: {e}"))?;
+    let registry = Arc::new(Registry {
+        generation,
+        secret,
+        groups,
+        status,
+    });
+    set_registry(Some(registry.clone()));
+
+    let supervisors: Rc<RefCell<Vec<Option<i32>>>> =
+        Rc::new(RefCell::new(vec![None; registry.groups.len()]));
+    for index in 0..registry.groups.len() {
+        launch(pool, &registry, index, &supervisors)?;
+    }
+    for entry in &registry.groups {
+        main.log(
+            Level::Info,
+            &format!(
+                "mod_rwsgi: daemon process group '{}' listens at {} (generation {})",
+                entry.group.name,
+                entry.socket.display(),
+                registry.generation
+            ),
+        );
+        for note in &entry.group.ignored {
+            main.log(
+                Level::Notice,
+                &format!("mod_rwsgi: WSGIDaemonProcess {}: {note}", entry.group.name),
+            );
+        }
+    }
+
+    // When this generation's configuration goes (a graceful restart, or
+    // Apache exiting), its supervisors finish what their processes are
+    // serving and go; the parent's copies of the sockets close.
+    let ending = registry.clone();
+    pool.on_clear(move || {
+        for pid in supervisors.borrow().iter().flatten() {
+            // SAFETY: signalling a supervisor this process forked and still
+            // watches (so it has not been reaped).
+            unsafe { libc::kill(*pid, libc::SIGHUP) };
+        }
+        for entry in &ending.groups {
+            // SAFETY: the parent's own copy of the listening socket.
+            unsafe { libc::close(entry.listener) };
+        }
+        set_registry(None);
+    });
+    Ok(())
+}
+
+/// Forks the supervisor of group `index` and watches it.
+fn launch(
+    pool: ConfigPool,
+    registry: &Arc<Registry>,
+    index: usize,
+    supervisors: &Rc<RefCell<Vec<Option<i32>>>>,
+) -> Result<(), String> {
+    let entry = &registry.groups[index];
+    let pid = supervisor::spawn(registry, index).map_err(|e| {
+        format!(
+            "mod_rwsgi: cannot fork the supervisor of daemon process group '{}': {e}",
+            entry.group.name
+        )
+    })?;
+    supervisors.borrow_mut()[index] = Some(pid);
+    let (registry, supervisors) = (registry.clone(), supervisors.clone());
+    let mut stopping = false;
+    process::watch_child(pool, pid, move |event, watch| {
+        let entry = &registry.groups[index];
+        match event {
+            ChildEvent::Restart if !stopping => {
+                stopping = true;
+                // SAFETY: the supervisor is our child and not yet reaped.
+                unsafe { libc::kill(pid, libc::SIGTERM) };
+            }
+            ChildEvent::Died { status } => {
+                watch.unwatch();
+                supervisors.borrow_mut()[index] = None;
+                if stopping {
+                    return;
+                }
+                // A supervisor only exits when told to: anything else is a
+                // fault of ours, and the group must not stay without one.
+                entry.server.log(
+                    Level::Error,
+                    &format!(
+                        "mod_rwsgi: the supervisor of daemon process group '{}' (pid {pid}) ended unexpectedly ({}); starting another",
+                        entry.group.name,
+                        supervisor::describe_status(status)
+                    ),
+                );
+                if let Err(reason) = launch(pool, &registry, index, &supervisors) {
+                    entry.server.log(Level::Error, &reason);
+                }
+            }
+            _ => {}
+        }
+    });
+    Ok(())
+}
+
+/// WSGISocketPrefix (relative to ServerRoot), or `wsgi` in Apache's
+/// DefaultRuntimeDir, as mod_wsgi defaults.
+fn socket_prefix(pool: ConfigPool, settings: &ProcessSettings) -> Result<PathBuf, String> {
+    let prefix = match &settings.socket_prefix {
+        Some(prefix) if prefix.is_absolute() => Some(prefix.clone()),
+        Some(prefix) => pool.server_root_relative(prefix),
+        None => pool.runtime_dir_relative("wsgi"),
+    };
+    let prefix = prefix.ok_or("mod_rwsgi: WSGISocketPrefix could not be resolved")?;
+    if let Some(dir) = prefix.parent() {
+        if !dir.is_dir() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                format!(
+                    "mod_rwsgi: the directory of daemon sockets {} does not exist and cannot be made: {e} (see WSGISocketPrefix)",
+                    dir.display()
+                )
+            })?;
+        }
+    }
+    Ok(prefix)
+}
+
+/// mod_wsgi's names: a new path every generation with WSGISocketRotation
+/// On, else one stable while the group's place and user stay the same.
+fn socket_path(prefix: &Path, generation: u64, index: usize, rotation: bool, uid: u32) -> PathBuf {
+    let mut name = prefix.as_os_str().to_os_string();
+    // SAFETY: getpid only reads this process's id.
+    let pid = unsafe { libc::getpid() };
+    if rotation {
+        name.push(format!(".{pid}.{generation}.{}.sock", index + 1));
+    } else {
+        name.push(format!(".{pid}.u{uid}.{}.sock", index + 1));
+    }
+    PathBuf::from(name)
+}
+
+/// Apache's children connect to the sockets as Apache's user: every
+/// directory on the way must let that user through, or each request would
+/// fail with "Permission denied" (mod_wsgi's most reported socket problem).
+fn check_reachable(dir: &Path, uid: u32, gid: u32) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut path = PathBuf::new();
+    for component in dir.components() {
+        path.push(component);
+        let meta = std::fs::metadata(&path).map_err(|e| {
+            format!("mod_rwsgi: the directory of daemon sockets {}: {e}", path.display())
+        })?;
+        let mode = meta.mode();
+        let passes = uid == 0
+            || (meta.uid() == uid && mode & 0o100 != 0)
+            || (meta.gid() == gid && mode & 0o010 != 0)
+            || mode & 0o001 != 0;
+        if !passes {
+            return Err(format!(
+                "mod_rwsgi: Apache's user (uid {uid}) cannot reach daemon sockets under {}: {} is mode {:o}, owned by uid {} gid {}; set WSGISocketPrefix to a directory it can reach",
+                dir.display(),
+                path.display(),
+                mode & 0o7777,
+                meta.uid(),
+                meta.gid()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn settings_for(main: &ProcessSettings, group: &crate::config::DaemonGroup) -> ProcessSettings {
+    let mut settings = main.clone();
+    settings.restrict_embedded = false;
+    if group.python_home.is_some() {
+        settings.python_home = group.python_home.clone();
+    }
+    if let Some(path) = &group.python_path {
+        settings.python_path = path.clone();
+    }
+    if group.python_eggs.is_some() {
+        settings.python_eggs = group.python_eggs.clone();
+    }
+    settings
+}
+
+/// The scripts WSGIImportScript (in any server) runs in group `name`.
+fn imports_for(name: &str, servers: &[(Server, &ServerConfig)]) -> Vec<PathBuf> {
+    let mut scripts = Vec::new();
+    for (_, config) in servers {
+        for import in &config.import_scripts {
+            if import.process_group == name && !scripts.contains(&import.script) {
+                scripts.push(import.script.clone());
+            }
+        }
+    }
+    scripts
+}
+
+fn getrandom(buf: &mut [u8]) -> std::io::Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        // SAFETY: writes at most the remaining length into `buf`.
+        let n = unsafe {
+            libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0)
+        };
+        if n < 0 {
+            let error = std::io::Error::last_os_error();
+            if error.kind() != std::io::ErrorKind::Interrupted {
+                return Err(error);
+            }
+        } else {
+            filled += n as usize;
+        }
+    }
+    Ok(())
+}
+
+/// Random bytes from the kernel (nonces, the secret).
+pub fn random(buf: &mut [u8]) -> std::io::Result<()> {
+    getrandom(buf)
+}
