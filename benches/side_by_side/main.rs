@@ -239,18 +239,26 @@ fn side_by_side(
         }
     }
     // Every child's RSS, largest first: connections are not spread evenly
-    // over the children, so the largest alone can mislead.
-    let rss: Vec<(&str, Vec<f64>)> = targets
+    // over the children, so the largest alone can mislead. Daemon
+    // processes (titled by display-name) are counted apart, and the
+    // supervisor (no Python) not at all.
+    let rss: Vec<(&str, Vec<f64>, Vec<f64>)> = targets
         .iter()
         .map(|t| {
-            let mut children: Vec<f64> = t
-                .apache
-                .children()
-                .iter()
-                .map(|c| c.rss_kib as f64 / 1024.0)
-                .collect();
+            let (mut children, mut daemons) = (Vec::new(), Vec::new());
+            for process in descendants(t.apache.parent_pid()) {
+                let mib = process.rss_kib as f64 / 1024.0;
+                if process.command.ends_with("supervisor") {
+                    continue;
+                } else if process.command.starts_with("(wsgi:") {
+                    daemons.push(mib);
+                } else {
+                    children.push(mib);
+                }
+            }
             children.sort_by(|a, b| b.total_cmp(a));
-            (t.name, children)
+            daemons.sort_by(|a, b| b.total_cmp(a));
+            (t.name, children, daemons)
         })
         .collect();
     let counted: Vec<Workload> = workloads
@@ -320,7 +328,8 @@ fn sites(shared: &SharedDir, native_module: &Path, mpm: &str) -> (String, String
         native_module.display()
     );
     let daemon_site = format!(
-        "WSGIDaemonProcess bench processes=2 threads=32 display-name=%{{GROUP}}\n\
+        "WSGISocketPrefix @ROOT@/wsgi\n\
+         WSGIDaemonProcess bench processes=2 threads=32 display-name=%{{GROUP}}\n\
          WSGIProcessGroup bench\n{wsgi_site}"
     );
     (native_site, wsgi_site, daemon_site)
@@ -349,6 +358,11 @@ fn start_targets(shared: &SharedDir, native_module: &Path) -> Vec<Target> {
             apache: Apache::start_gateway(Gateway::ModWsgi, &daemon_site),
             native: false,
         },
+        Target {
+            name: "mod_rwsgi-daemon",
+            apache: Apache::start_gateway(Gateway::Rwsgi, &daemon_site),
+            native: false,
+        },
     ]
 }
 
@@ -363,7 +377,8 @@ fn bench_headers() -> Vec<String> {
 /// process (-X): the same count for the same binaries and requests however
 /// busy the machine is, unlike requests per second. Each target runs twice,
 /// `warm` requests then `warm + counted`; the difference is per request.
-/// mod_wsgi's daemon mode is left out: its Python runs in other processes.
+/// Daemon mode counts every process (the Apache process and the group's),
+/// callgrind following each fork.
 fn count_instructions(
     shared: &SharedDir,
     native_module: &Path,
@@ -371,11 +386,13 @@ fn count_instructions(
     warm: u32,
     counted: u32,
 ) -> Vec<(Workload, &'static str, f64)> {
-    let (native_site, wsgi_site, _) = sites(shared, native_module, MPM);
+    let (native_site, wsgi_site, daemon_site) = sites(shared, native_module, MPM);
     let targets = [
         ("native", Gateway::None, &native_site),
         ("mod_rwsgi", Gateway::Rwsgi, &wsgi_site),
         ("mod_wsgi", Gateway::ModWsgi, &wsgi_site),
+        ("mod_rwsgi-daemon", Gateway::Rwsgi, &daemon_site),
+        ("mod_wsgi-daemon", Gateway::ModWsgi, &daemon_site),
     ];
     let mut counts = Vec::new();
     for &workload in workloads {
@@ -461,7 +478,7 @@ fn check_answer(target: &Target, workload: Workload, path: &str) {
 fn report(
     targets: &[Target],
     samples: &BTreeMap<(Workload, &'static str), Vec<Sample>>,
-    rss: &[(&str, Vec<f64>)],
+    rss: &[(&str, Vec<f64>, Vec<f64>)],
     instructions: &[(Workload, &str, f64)],
     rounds: usize,
     seconds: u32,
@@ -482,6 +499,7 @@ fn report(
             "req/s median (min-max)",
             "vs native/static",
             "vs mod_wsgi embedded",
+            "vs mod_wsgi daemon",
             "p50 ms",
             "p99 ms",
             "socket errors",
@@ -489,7 +507,8 @@ fn report(
     );
     for workload in Workload::ALL {
         let rate = |name: &str| samples.get(&(workload, name)).map(|s| Summary::of(s).rate);
-        let (native, mod_wsgi) = (rate("native"), rate("mod_wsgi"));
+        let (native, mod_wsgi, wsgi_daemon) =
+            (rate("native"), rate("mod_wsgi"), rate("mod_wsgi-daemon"));
         for target in targets {
             let Some(runs) = samples.get(&(workload, target.name)) else {
                 continue;
@@ -509,9 +528,14 @@ fn report(
             } else {
                 ratio(mod_wsgi)
             };
+            let vs_daemon = if target.name == "mod_rwsgi-daemon" {
+                ratio(wsgi_daemon)
+            } else {
+                "-".into()
+            };
             let _ = writeln!(
                 out,
-                "| {} | {} | {:.0} ({:.0}-{:.0}) | {} | {} | {:.2} | {:.2} | {} |",
+                "| {} | {} | {:.0} ({:.0}-{:.0}) | {} | {} | {} | {:.2} | {:.2} | {} |",
                 workload.name(),
                 target.name,
                 summary.rate,
@@ -519,6 +543,7 @@ fn report(
                 summary.max,
                 vs_native,
                 vs_wsgi,
+                vs_daemon,
                 summary.p50_ms,
                 summary.p99_ms,
                 summary.socket_errors
@@ -530,19 +555,28 @@ fn report(
         &mut out,
         &[
             "target",
-            "largest child RSS after the run (MiB)",
-            "every child (MiB)",
+            "largest Apache child RSS after the run (MiB)",
+            "every Apache child (MiB)",
+            "daemon processes (MiB)",
         ],
     );
-    for (name, children) in rss {
-        let each: Vec<String> = children.iter().map(|mib| format!("{mib:.1}")).collect();
+    for (name, children, daemons) in rss {
+        let list = |values: &[f64]| {
+            let each: Vec<String> = values.iter().map(|mib| format!("{mib:.1}")).collect();
+            if each.is_empty() { "-".to_string() } else { each.join(", ") }
+        };
         let largest = children.first().copied().unwrap_or(0.0);
-        let _ = writeln!(out, "| {name} | {largest:.1} | {} |", each.join(", "));
+        let _ = writeln!(
+            out,
+            "| {name} | {largest:.1} | {} | {} |",
+            list(children),
+            list(daemons)
+        );
     }
     if !instructions.is_empty() {
         let _ = writeln!(
             out,
-            "\nInstructions per request, counted by callgrind in one Apache process (`-X`), one keep-alive connection: the same for the same binaries whatever the machine is doing. \"Added\" is what the target executes beyond Apache's own native handler.\n"
+            "\nInstructions per request, counted by callgrind in one Apache process (`-X`) and, in daemon mode, the group's processes too, one keep-alive connection: the same for the same binaries whatever the machine is doing. \"Added\" is what the target executes beyond Apache's own native handler.\n"
         );
         table_head(
             &mut out,
@@ -552,6 +586,7 @@ fn report(
                 "instructions per request",
                 "added over native",
                 "vs mod_wsgi embedded",
+                "vs mod_wsgi daemon",
             ],
         );
         let find = |workload: Workload, name: &str| {
@@ -566,19 +601,35 @@ fn report(
                 _ => "-".into(),
             };
             let vs_wsgi = match find(workload, "mod_wsgi") {
-                Some(wsgi) if name != "mod_wsgi" && name != "native" => {
-                    format!("{:.2}x fewer", wsgi / count)
-                }
+                Some(wsgi) if name == "mod_rwsgi" => format!("{:.2}x fewer", wsgi / count),
+                _ => "-".into(),
+            };
+            let vs_daemon = match find(workload, "mod_wsgi-daemon") {
+                Some(wsgi) if name == "mod_rwsgi-daemon" => format!("{:.2}x fewer", wsgi / count),
                 _ => "-".into(),
             };
             let _ = writeln!(
                 out,
-                "| {} | {name} | {count:.0} | {added} | {vs_wsgi} |",
+                "| {} | {name} | {count:.0} | {added} | {vs_wsgi} | {vs_daemon} |",
                 workload.name()
             );
         }
     }
     out
+}
+
+/// Every process descending from `parent`.
+fn descendants(parent: u32) -> Vec<common::processes::Process> {
+    let all = common::processes::all();
+    let mut found: Vec<common::processes::Process> = Vec::new();
+    let mut parents = vec![parent];
+    while let Some(p) = parents.pop() {
+        for process in all.iter().filter(|q| q.ppid == p) {
+            parents.push(process.pid);
+            found.push(process.clone());
+        }
+    }
+    found
 }
 
 /// A markdown table's heading row and the separator under it.

@@ -250,7 +250,9 @@ impl Apache {
         Self::start_launched(Mpm::Event, gateway, site, true)
     }
 
-    /// Stops an Apache from `start_counting`: the instructions it executed.
+    /// Stops an Apache from `start_counting`: the instructions it executed,
+    /// in every process it ran (daemon processes forked from it included:
+    /// callgrind follows a fork and counts each process in its own file).
     pub fn stop_counting(mut self) -> u64 {
         let out = self
             .callgrind_out
@@ -263,12 +265,31 @@ impl Apache {
         while matches!(self.process.try_wait(), Ok(None)) && Instant::now() < deadline {
             sleep(Duration::from_millis(50));
         }
-        let counts = fs::read_to_string(&out).unwrap_or_default();
-        counts
-            .lines()
-            .find_map(|line| line.strip_prefix("totals: "))
-            .and_then(|total| total.trim().parse().ok())
-            .unwrap_or_else(|| panic!("callgrind wrote no totals to {}", out.display()))
+        // Processes forked from it write their counts as they end.
+        let group = self.process.id() as i32;
+        // SAFETY: probing (signal 0) the process group we spawned.
+        while unsafe { libc::kill(-group, 0) } == 0 && Instant::now() < deadline {
+            sleep(Duration::from_millis(50));
+        }
+        let prefix = out.file_name().unwrap().to_string_lossy().into_owned();
+        let mut total = 0;
+        let mut files = 0;
+        for entry in fs::read_dir(out.parent().unwrap()).unwrap().filter_map(|e| e.ok()) {
+            if !entry.file_name().to_string_lossy().starts_with(&prefix) {
+                continue;
+            }
+            let counts = fs::read_to_string(entry.path()).unwrap_or_default();
+            if let Some(count) = counts
+                .lines()
+                .find_map(|line| line.strip_prefix("totals: "))
+                .and_then(|total| total.trim().parse::<u64>().ok())
+            {
+                total += count;
+                files += 1;
+            }
+        }
+        assert!(files > 0, "callgrind wrote no totals to {}.*", out.display());
+        total
     }
 
     /// Starts Apache with `mpm`, serving WSGI through `gateway`.
@@ -284,20 +305,23 @@ impl Apache {
             let conf = root.join("httpd.conf");
             fs::write(&conf, config_text(&root, port, mpm, gateway, site))
                 .expect("write httpd.conf");
-            let callgrind_out = counting.then(|| root.join("callgrind.out"));
+            let callgrind_out = counting.then(|| root.join("callgrind").join("out"));
             let mut command = match &callgrind_out {
                 Some(out) => {
-                    // Created for Apache's user: callgrind opens it as root
-                    // and writes it after Apache has switched to www-data.
-                    Command::new("install")
-                        .args(["-o", "www-data", "-g", "www-data", "-m", "644", "/dev/null"])
-                        .arg(out)
-                        .status()
-                        .expect("run install");
-                    let mut valgrind = Command::new("valgrind");
+                    // Apache runs as its user from the start: callgrind
+                    // opens each process's file when it starts and writes
+                    // it as the process ends, after any switch of user,
+                    // which a file made by root would refuse.
+                    fs::create_dir_all(out.parent().unwrap()).expect("create callgrind directory");
+                    run(
+                        Command::new("chown").args(["-R", "www-data:www-data"]).arg(&root),
+                        "chown (coreutils)",
+                    );
+                    let mut valgrind = Command::new("setpriv");
                     valgrind
+                        .args(["--reuid=www-data", "--regid=www-data", "--init-groups", "valgrind"])
                         .arg("--tool=callgrind")
-                        .arg(format!("--callgrind-out-file={}", out.display()))
+                        .arg(format!("--callgrind-out-file={}.%p", out.display()))
                         .arg(apache_binary())
                         .arg("-X");
                     valgrind
