@@ -5,6 +5,7 @@
 //! output filters, log what the app logs. Every frame is checked: nothing a
 //! daemon sends can split the response or crash this child.
 
+use std::cell::RefCell;
 use std::io::{self, ErrorKind};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -45,6 +46,40 @@ pub fn serve(
         );
         return SERVICE_UNAVAILABLE;
     }
+    let mut out = Vec::with_capacity(4096);
+    request_frame(request, application, ignore_activity).encode(&mut out);
+    // A connection kept from an earlier request goes first; one the daemon
+    // has closed (a write fails: it never read this request) is left for a
+    // new one.
+    while let Some(kept) = take_kept(registry, entry.index) {
+        if socket::write_all_vectored(&kept.link.stream, &[&out]).is_ok() {
+            let mut relay = Relay::new(request, kept.link, name, kept.pid);
+            let status = relay.follow();
+            relay.keep(registry.generation, entry.index);
+            return status;
+        }
+    }
+    let (link, challenge) = match connect(request, entry) {
+        Ok(connected) => connected,
+        Err(status) => return status,
+    };
+    let mut relay = Relay::new(request, link, name, challenge.pid);
+    let proof = proof::prove(&registry.secret, &challenge.nonce, challenge.pid);
+    let mut first = Vec::with_capacity(HEADER_LEN + proof.len());
+    first.extend_from_slice(&FrameHeader::encode(Kind::Proof, proof.len() as u32));
+    first.extend_from_slice(&proof);
+    if let Err(error) = socket::write_all_vectored(&relay.link.stream, &[&first, &out]) {
+        return relay.failed(&format!("sending the request failed: {error}"));
+    }
+    let status = relay.follow();
+    relay.keep(registry.generation, entry.index);
+    status
+}
+
+/// A new connection to the group, taken by one of its threads (the
+/// challenge it sends says which process), or the status to answer.
+fn connect(request: &Request<'_>, entry: &GroupEntry) -> Result<(Link, Challenge), i32> {
+    let name = &entry.group.name;
     let queued = Instant::now();
     let stream = match socket::connect(&entry.socket, entry.group.connect_timeout) {
         Ok(stream) => stream,
@@ -63,7 +98,7 @@ pub fn serve(
                     entry.socket.display()
                 ),
             );
-            return SERVICE_UNAVAILABLE;
+            return Err(SERVICE_UNAVAILABLE);
         }
     };
     let mut link = Link::new(stream);
@@ -83,40 +118,61 @@ pub fn serve(
                     queued.elapsed().as_secs()
                 ),
             );
-            return GATEWAY_TIMEOUT;
+            return Err(GATEWAY_TIMEOUT);
         }
         Err(failure) => {
             request.log(
                 Level::Error,
                 &format!("mod_rwsgi: daemon process group '{name}' closed the connection before taking the request ({failure}); answering 503"),
             );
-            return SERVICE_UNAVAILABLE;
+            return Err(SERVICE_UNAVAILABLE);
         }
     };
-    let challenge = match challenge {
-        Ok(challenge) => challenge,
+    match challenge {
+        Ok(challenge) => {
+            let _ = socket::set_timeouts(&link.stream, entry.socket_timeout());
+            Ok((link, challenge))
+        }
         Err(error) => {
             request.log(Level::Error, &format!("mod_rwsgi: daemon process group '{name}': {error}; answering 502"));
-            return BAD_GATEWAY;
+            Err(BAD_GATEWAY)
         }
-    };
-    let _ = socket::set_timeouts(&link.stream, entry.socket_timeout());
-    let mut relay = Relay {
-        request,
-        link,
-        name,
-        pid: challenge.pid,
-        passed_body: false,
-    };
-    let proof = proof::prove(&registry.secret, &challenge.nonce, challenge.pid);
-    let mut out = Vec::with_capacity(4096);
-    out.extend_from_slice(&FrameHeader::encode(Kind::Proof, proof.len() as u32));
-    out.extend_from_slice(&proof);
-    request_frame(request, application, ignore_activity).encode(&mut out);
-    if let Err(error) = socket::write_all_vectored(&relay.link.stream, &[&out]) {
-        return relay.failed(&format!("sending the request failed: {error}"));
     }
-    relay.follow()
+}
+
+/// A connection kept open by this thread for its next request to a group.
+struct KeptLink {
+    generation: u64,
+    index: usize,
+    pid: u32,
+    link: Link,
+}
+
+thread_local! {
+    /// Connections this thread keeps, one per group at most.
+    static KEPT: RefCell<Vec<KeptLink>> = const { RefCell::new(Vec::new()) };
+}
+
+/// This thread's kept connection to group `index`, if its process has an
+/// idle thread to take the request at once (else the shared queue serves
+/// it better: any idle process of the group takes it there), and the daemon
+/// has said nothing on it since (a Goodbye, or its end).
+fn take_kept(registry: &Registry, index: usize) -> Option<KeptLink> {
+    let generation = registry.generation;
+    let kept = KEPT.with_borrow_mut(|kept| {
+        let at = kept.iter().position(|k| {
+            k.generation == generation && k.index == index && registry.status.has_idle_thread(index, k.pid)
+        })?;
+        Some(kept.swap_remove(at))
+    })?;
+    let mut poll = libc::pollfd {
+        fd: kept.link.stream.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: polls one open descriptor without waiting.
+    let quiet = unsafe { libc::poll(&mut poll, 1, 0) } == 0;
+    quiet.then_some(kept)
 }
 
 /// The request frame: the CGI environment and what the configuration chose.
@@ -268,9 +324,47 @@ struct Relay<'a, 'r> {
     /// Some of the response has been passed to Apache: from here on, a
     /// failure can only cut it short.
     passed_body: bool,
+    /// The daemon said Goodbye: this connection takes no further request.
+    goodbye: bool,
+    /// The daemon cut the response short.
+    aborted: bool,
+    /// The connection may carry the next request: the response ended as
+    /// the protocol says.
+    reusable: bool,
 }
 
-impl Relay<'_, '_> {
+impl<'a, 'r> Relay<'a, 'r> {
+    fn new(request: &'a Request<'r>, link: Link, name: &'a str, pid: u32) -> Self {
+        Self {
+            request,
+            link,
+            name,
+            pid,
+            passed_body: false,
+            goodbye: false,
+            aborted: false,
+            reusable: false,
+        }
+    }
+
+    /// Keeps the connection for this thread's next request to the group.
+    fn keep(self, generation: u64, index: usize) {
+        if !self.reusable || self.link.buffered() > 0 || !self.link.fds.is_empty() {
+            return;
+        }
+        let (pid, link) = (self.pid, self.link);
+        KEPT.with_borrow_mut(|kept| {
+            kept.retain(|k| !(k.generation == generation && k.index == index));
+            kept.push(KeptLink {
+                generation,
+                index,
+                pid,
+                link,
+            });
+        });
+    }
+
+
     fn follow(&mut self) -> i32 {
         loop {
             let header = match self.link.header() {
@@ -285,6 +379,12 @@ impl Relay<'_, '_> {
                     Ok(status) => return self.ended(status),
                     Err(failure) => Err(failure),
                 },
+                Kind::Goodbye => {
+                    // This connection takes no further request; this one
+                    // is still served.
+                    self.goodbye = true;
+                    Ok(())
+                }
                 kind => self.link.payload(header.len).map(|p| p.to_vec()).and_then(|p| self.other(kind, &p)),
             };
             if let Err(failure) = outcome {
@@ -320,6 +420,7 @@ impl Relay<'_, '_> {
             }
             Kind::Abort => {
                 self.passed_body = true;
+                self.aborted = true;
                 r.abort_body();
             }
             Kind::ErrorHeader => {
@@ -410,6 +511,7 @@ impl Relay<'_, '_> {
     }
 
     fn ended(&mut self, status: i32) -> i32 {
+        self.reusable = !self.goodbye && !self.aborted;
         if status == 0 {
             status::OK
         } else {

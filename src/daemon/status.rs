@@ -1,16 +1,28 @@
-//! A page of memory shared by Apache's parent, its children and the
-//! supervisors (mapped before any of them is forked), on which each
-//! supervisor says how its group stands: how many processes are ready, and
-//! whether they are failing to start. An Apache child reads it before
-//! connecting, so that a request to a group whose processes cannot start is
-//! answered 503 at once instead of waiting out a timeout.
+//! Memory shared by Apache's parent, its children, the supervisors and the
+//! daemons (mapped before any of them is forked), where each group says
+//! how it stands: how many processes are ready and whether they fail to
+//! start (so a request to a group that cannot start is answered 503 at
+//! once), and for each process how many of its threads are idle (so a
+//! child sends a request on a connection kept to a process only while that
+//! process can take it, and otherwise through the shared queue, which any
+//! idle process of the group serves).
 
 use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Process slots per group: its processes and their replacements.
+const SLOTS: usize = 64;
+
+#[repr(C)]
+struct ProcessSlot {
+    pid: AtomicU32,
+    idle: AtomicU32,
+}
 
 #[repr(C)]
 struct GroupStatus {
     ready: AtomicU32,
     failing: AtomicU32,
+    processes: [ProcessSlot; SLOTS],
 }
 
 pub struct StatusPage {
@@ -66,6 +78,39 @@ impl StatusPage {
     pub fn is_failing(&self, index: usize) -> bool {
         let group = self.group(index);
         group.failing.load(Ordering::Acquire) != 0 && group.ready.load(Ordering::Acquire) == 0
+    }
+
+    /// Takes a slot for process `pid` of group `index` (None when all are
+    /// taken: the process then never says it is idle, and children reach it
+    /// through the shared queue only).
+    pub fn claim(&self, index: usize, pid: u32) -> Option<usize> {
+        self.group(index).processes.iter().position(|slot| {
+            slot.pid
+                .compare_exchange(0, pid, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        })
+    }
+
+    /// Frees the slot of `pid`, a process that has ended.
+    pub fn release(&self, index: usize, pid: u32) {
+        for slot in &self.group(index).processes {
+            if slot.pid.load(Ordering::Acquire) == pid {
+                slot.idle.store(0, Ordering::Release);
+                slot.pid.store(0, Ordering::Release);
+            }
+        }
+    }
+
+    pub fn set_idle(&self, index: usize, slot: usize, idle: u32) {
+        self.group(index).processes[slot].idle.store(idle, Ordering::Release);
+    }
+
+    /// Whether process `pid` of group `index` has an idle thread.
+    pub fn has_idle_thread(&self, index: usize, pid: u32) -> bool {
+        self.group(index)
+            .processes
+            .iter()
+            .any(|slot| slot.pid.load(Ordering::Acquire) == pid && slot.idle.load(Ordering::Acquire) > 0)
     }
 }
 

@@ -123,6 +123,8 @@ struct Supervisor {
     slots: Vec<Slot>,
     signals: OwnedFd,
     ending: Ending,
+    /// Apache's command line, for daemons without a display-name.
+    command_line: String,
 }
 
 impl Supervisor {
@@ -141,6 +143,7 @@ impl Supervisor {
             }
         }
         let entry = &registry.groups[index];
+        let command_line = os::command_line();
         os::set_title(&format!(
             "{} supervisor",
             entry
@@ -165,6 +168,7 @@ impl Supervisor {
             slots,
             signals,
             ending: Ending::Running,
+            command_line,
         }
     }
 
@@ -268,6 +272,10 @@ impl Supervisor {
                 }
                 // SAFETY: the signalfd is the supervisor's only.
                 unsafe { libc::close(self.signals.as_raw_fd()) };
+                // It shows its own title, or Apache's command line as
+                // mod_wsgi's daemons do, not this supervisor's.
+                let title = self.entry().group.title().unwrap_or_else(|| self.command_line.clone());
+                os::set_title(&title);
                 process::run(&self.registry, self.index, write_end, preload)
             }
             pid => {
@@ -449,6 +457,7 @@ impl Supervisor {
                 continue;
             };
             let daemon = self.daemons.remove(at);
+            self.registry.status.release(self.index, daemon.pid as u32);
             self.on_death(daemon, status);
         }
     }

@@ -23,10 +23,20 @@ use crate::wsgi::response::Head;
 /// A connection, with the bytes of its current request frame.
 pub struct Connection {
     pub stream: UnixStream,
-    /// The current request frame's bytes, which the request borrows.
-    pub request: Vec<u8>,
+    /// What the child sent and has not been taken yet: a proof and a
+    /// request frame come in one read; the request borrows it.
+    pub input: Input,
     /// Frames waiting to be written.
     pub out: Vec<u8>,
+    /// Its registration in the process's epoll set, once kept.
+    pub token: Option<u64>,
+}
+
+/// Bytes read from a connection ahead of their use.
+#[derive(Default)]
+pub struct Input {
+    buf: Vec<u8>,
+    start: usize,
 }
 
 /// Why a connection was refused or dropped before a request could run.
@@ -37,12 +47,54 @@ pub enum Refused {
     Untrusted(String),
 }
 
+impl Input {
+    /// At least `n` unread bytes, reading (once, usually) as needed; the
+    /// buffer is bounded by the largest request frame.
+    fn want(&mut self, stream: &UnixStream, n: usize) -> Result<(), Refused> {
+        if self.start > 0 && self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
+        while self.buf.len() - self.start < n {
+            let have = self.buf.len();
+            let room = (n - (have - self.start)).max(16 * 1024);
+            self.buf.resize(have + room, 0);
+            let read = (&*stream).read(&mut self.buf[have..]);
+            match read {
+                Ok(0) | Err(_) => {
+                    self.buf.truncate(have);
+                    return Err(Refused::Gone);
+                }
+                Ok(got) => self.buf.truncate(have + got),
+            }
+        }
+        Ok(())
+    }
+
+    fn take(&mut self, n: usize) -> &[u8] {
+        let taken = &self.buf[self.start..self.start + n];
+        self.start += n;
+        taken
+    }
+
+    fn header(&mut self, stream: &UnixStream) -> Result<FrameHeader, Refused> {
+        self.want(stream, HEADER_LEN)?;
+        let bytes: [u8; HEADER_LEN] = self.take(HEADER_LEN).try_into().expect("HEADER_LEN bytes");
+        FrameHeader::parse(bytes, Reader::Daemon).map_err(|e| Refused::Untrusted(e.to_string()))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.start == self.buf.len()
+    }
+}
+
 impl Connection {
     pub fn new(stream: UnixStream) -> Self {
         Self {
             stream,
-            request: Vec::new(),
+            input: Input::default(),
             out: Vec::with_capacity(8192),
+            token: None,
         }
     }
 
@@ -56,37 +108,35 @@ impl Connection {
         self.out.clear();
         Challenge { nonce, pid }.encode(&mut self.out);
         socket::write_all_vectored(&self.stream, &[&self.out]).map_err(|_| Refused::Gone)?;
-        let header = read_header(&self.stream)?;
+        let header = self.input.header(&self.stream)?;
         if header.kind != Kind::Proof {
             return Err(Refused::Untrusted(format!("a {:?} frame instead of a proof", header.kind)));
         }
-        let mut answer = [0u8; NONCE_LEN];
-        (&self.stream).read_exact(&mut answer).map_err(|_| Refused::Gone)?;
+        self.input.want(&self.stream, NONCE_LEN)?;
+        let answer: [u8; NONCE_LEN] = self.input.take(NONCE_LEN).try_into().expect("NONCE_LEN bytes");
         if !proof::verify(secret, &nonce, pid, &answer) {
             return Err(Refused::Untrusted("a wrong proof of origin".into()));
         }
         Ok(())
     }
-
 }
 
-fn read_header(stream: &UnixStream) -> Result<FrameHeader, Refused> {
-    let mut header = [0u8; HEADER_LEN];
-    (&*stream).read_exact(&mut header).map_err(|_| Refused::Gone)?;
-    FrameHeader::parse(header, Reader::Daemon).map_err(|e| Refused::Untrusted(e.to_string()))
-}
-
-/// Reads the next request frame from `stream` into `buf`; Err(Gone) when
-/// the peer closed.
-pub fn read_request<'b>(stream: &UnixStream, buf: &'b mut Vec<u8>) -> Result<frame::Request<'b>, Refused> {
-    let header = read_header(stream)?;
+/// Reads the next request frame from `stream`; Err(Gone) when the peer
+/// closed. Nothing may follow it: the child sends body bytes only when
+/// asked.
+pub fn read_request<'b>(stream: &UnixStream, input: &'b mut Input) -> Result<frame::Request<'b>, Refused> {
+    let header = input.header(stream)?;
     if header.kind != Kind::Request {
         return Err(Refused::Untrusted(format!("a {:?} frame instead of a request", header.kind)));
     }
-    buf.clear();
-    buf.resize(header.len as usize, 0);
-    (&*stream).read_exact(buf).map_err(|_| Refused::Gone)?;
-    frame::Request::decode(buf).map_err(|e| Refused::Untrusted(e.to_string()))
+    let len = header.len as usize;
+    input.want(stream, len)?;
+    let start = input.start;
+    input.start += len;
+    if !input.is_empty() {
+        return Err(Refused::Untrusted("bytes after the request frame that nobody asked for".into()));
+    }
+    frame::Request::decode(&input.buf[start..start + len]).map_err(|e| Refused::Untrusted(e.to_string()))
 }
 
 /// One request's exchange over its connection.

@@ -521,6 +521,7 @@ impl Drop for Apache {
 
 /// What /proc says of one of the Apache parent's children.
 pub struct ChildProcess {
+    pub pid: u32,
     pub rss_kib: u64,
     pub open_fds: usize,
 }
@@ -541,6 +542,7 @@ impl Apache {
             };
             if field("PPid:") == Some(parent) {
                 children.push(ChildProcess {
+                    pid: entry.file_name().to_string_lossy().parse().unwrap_or(0),
                     rss_kib: field("VmRSS:").unwrap_or(0),
                     open_fds: fs::read_dir(entry.path().join("fd"))
                         .map(|d| d.count())

@@ -20,6 +20,9 @@
 //! daemon  -> child   End         (the status for Apache; the connection is
 //!                                 free for the next request)
 //! ```
+//! A connection carries one request after another; a daemon on its way
+//! out sends Goodbye on the idle ones and still serves a request that
+//! crossed it, so no request is lost to a connection closing under it.
 //! The child reads the client's body only when the daemon asks for it, and
 //! the daemon asks only when it will read the answer, so neither side can
 //! fill the socket while the other waits: no order of reads and writes by
@@ -66,6 +69,9 @@ pub enum Kind {
     ErrorHeader = 22,
     Log = 23,
     End = 24,
+    /// The daemon takes no new request on this (idle) connection; one
+    /// already sent is still served.
+    Goodbye = 25,
 }
 
 /// Which end of the connection reads a frame: each accepts only the kinds
@@ -111,6 +117,7 @@ impl Kind {
             22 => ErrorHeader,
             23 => Log,
             24 => End,
+            25 => Goodbye,
             _ => return None,
         })
     }
@@ -132,7 +139,7 @@ impl Kind {
             Challenge => (NONCE_LEN as u32 + 4, NONCE_LEN as u32 + 4),
             Request => (0, MAX_REQUEST),
             Body | Data => (0, MAX_DATA + 1),
-            BodyFailed | Abort => (0, 0),
+            BodyFailed | Abort | Goodbye => (0, 0),
             BodyWanted => (5, 5),
             Head => (0, MAX_HEAD),
             File => (17, 17),

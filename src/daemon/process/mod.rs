@@ -1,0 +1,338 @@
+//! A daemon process of a group: forked by the group's supervisor, it takes
+//! the group's identity (user, groups, directory, umask, locale, limits),
+//! starts its own Python, loads the scripts it is told to, says it is
+//! ready, and serves connections while it has an idle thread. Timers
+//! recycle it (maximum-requests, restart-interval, inactivity-timeout,
+//! memory-limit, cpu-time-limit, a changed script) by asking the
+//! supervisor for a replacement first; request-timeout interrupts a stuck
+//! request, deadlock-timeout ends a process whose GIL cannot be taken.
+
+mod serving;
+mod timers;
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use pyo3::prelude::*;
+
+use super::os;
+use super::{GroupEntry, Registry};
+use crate::apache::Level;
+use crate::apache::process::close_listeners;
+use crate::{interpreter, wsgi};
+use serving::Poller;
+
+/// Exit statuses the supervisor reads.
+pub const EXIT_SETUP_FAILED: i32 = 3;
+/// The process ended itself to be started again at once (deadlock).
+pub const EXIT_RESTART: i32 = 4;
+
+/// Runs daemon process of group `index` in this freshly forked process.
+pub fn run(registry: &Arc<Registry>, index: usize, status_pipe: OwnedFd, preload: Vec<PathBuf>) -> ! {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        serve(registry.clone(), index, status_pipe, preload)
+    }));
+    let code = match outcome {
+        Ok(code) => code,
+        Err(_) => {
+            registry.groups[index].server.log(
+                Level::Error,
+                &format!(
+                    "mod_rwsgi: daemon process group '{}' (pid {}): internal error (a panic); the process ends",
+                    registry.groups[index].group.name,
+                    std::process::id()
+                ),
+            );
+            1
+        }
+    };
+    // SAFETY: ends the process without Apache's exit handlers or Python's
+    // finalisation (other threads may still be inside the app).
+    unsafe { libc::_exit(code) }
+}
+
+/// What the process has been told to do, by signals or by its timers.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Ending {
+    Serving,
+    /// Replaced: finish what is in flight (graceful-timeout), then go.
+    Recycled,
+    /// The generation ends: serve what is queued until the socket has been
+    /// quiet a moment, then go.
+    Draining,
+    /// Apache stops: finish in-flight requests within shutdown-timeout.
+    Stopping,
+}
+
+struct Worker {
+    /// The request in progress: since when, its sequence number, and the
+    /// Python thread running it (for request-timeout).
+    busy: Option<Busy>,
+}
+
+#[derive(Clone, Copy)]
+struct Busy {
+    since: Instant,
+    sequence: u64,
+    python_thread: u64,
+    interrupted: Option<Instant>,
+}
+
+struct Queue {
+    /// Threads waiting for a request.
+    idle: u32,
+    in_flight: usize,
+    ending: Ending,
+    ending_since: Option<Instant>,
+    /// The process takes no more connections or requests.
+    acceptor_done: bool,
+}
+
+struct Daemon {
+    registry: Arc<Registry>,
+    index: usize,
+    queue: Mutex<Queue>,
+    poller: Poller,
+    /// This process's slot in the group's status page, where it says how
+    /// many threads are idle.
+    slot: Option<usize>,
+    workers: Vec<Mutex<Worker>>,
+    status_pipe: Mutex<File>,
+    started: Instant,
+    requests: AtomicU64,
+    sequence: AtomicU64,
+    last_activity: Mutex<Option<Instant>>,
+    gil_seen: Mutex<Instant>,
+    replacement_asked: AtomicBool,
+    /// Restarted by an outside SIGUSR1: eviction-timeout bounds the drain.
+    evicted: AtomicBool,
+    /// Scripts whose change this process has already asked to be replaced
+    /// for (by path and modification time): asked once per change.
+    reload_asked: Mutex<Vec<(Vec<u8>, i64)>>,
+}
+
+fn entry(daemon: &Daemon) -> &GroupEntry {
+    &daemon.registry.groups[daemon.index]
+}
+
+/// Sets the process up and serves until told to go; returns the exit code.
+fn serve(registry: Arc<Registry>, index: usize, status_pipe: OwnedFd, preload: Vec<PathBuf>) -> i32 {
+    let entry = &registry.groups[index];
+    let group = &entry.group;
+    let server = entry.server;
+    let name = group.name.clone();
+    let pid = std::process::id();
+    let fail = |why: &str| -> i32 {
+        server.log(
+            Level::Error,
+            &format!("mod_rwsgi: daemon process group '{name}' (pid {pid}) could not start: {why}"),
+        );
+        EXIT_SETUP_FAILED
+    };
+
+    // Signals are taken by the main thread with sigwait; every thread
+    // started from here on has them blocked.
+    let handled = [libc::SIGTERM, libc::SIGUSR1, libc::SIGHUP, libc::SIGINT, libc::SIGXCPU];
+    os::reset_signals();
+    os::block_signals(&handled);
+    close_listeners();
+    for (i, other) in registry.groups.iter().enumerate() {
+        if i != index {
+            // SAFETY: another group's listening socket, not ours to use.
+            unsafe { libc::close(other.listener) };
+        }
+    }
+    // The app's stderr (and Python's own messages) go to the ErrorLog of
+    // the virtual host that defined the group.
+    if let Some(fd) = server.error_log_fd() {
+        // SAFETY: dup2 onto standard error of this process.
+        unsafe { libc::dup2(fd, 2) };
+    }
+    if group.cpu_priority != 0 {
+        if let Err(e) = os::set_priority(group.cpu_priority) {
+            server.log(Level::Warning, &format!("mod_rwsgi: daemon process group '{name}': cpu-priority={} not applied: {e}", group.cpu_priority));
+        }
+    }
+    if let Some(limit) = group.virtual_memory_limit {
+        if let Err(e) = os::set_limit(libc::RLIMIT_AS, limit, limit) {
+            return fail(&format!("virtual-memory-limit={limit}: {e}"));
+        }
+    }
+    if let Some(seconds) = group.cpu_time_limit {
+        // The soft limit sends SIGXCPU (a graceful recycle); the hard one,
+        // a little later, kills a process that did not go.
+        let hard = seconds + 1 + group.shutdown_timeout.map_or(5, |d| d.as_secs());
+        if let Err(e) = os::set_limit(libc::RLIMIT_CPU, seconds, hard) {
+            return fail(&format!("cpu-time-limit={seconds}: {e}"));
+        }
+    }
+    let (uid, _gid) = match os::drop_privileges(group, entry.apache_uid, entry.apache_gid) {
+        Ok(ids) => ids,
+        Err(os::SetupFailure(why)) => return fail(&why),
+    };
+    // home=, else (as mod_wsgi) the user's home when it is not Apache's
+    // user; a user without a usable home (nobody's is /nonexistent) works
+    // from /, with a warning, where mod_wsgi would not start.
+    let directory = match &group.home {
+        Some(home) => home.clone(),
+        None => match os::home_of(uid).filter(|_| uid != entry.apache_uid) {
+            Some(home) if home.is_dir() => home,
+            Some(home) => {
+                server.log(
+                    Level::Warning,
+                    &format!("mod_rwsgi: daemon process group '{name}': the home directory {} of uid {uid} does not exist; working from / (set home= to choose)", home.display()),
+                );
+                PathBuf::from("/")
+            }
+            None => PathBuf::from("/"),
+        },
+    };
+    if let Err(os::SetupFailure(why)) = os::change_directory(&directory) {
+        return fail(&why);
+    }
+    if let Some(mask) = group.umask {
+        os::set_umask(mask);
+    }
+    if let Err(why) = os::set_locale(group) {
+        return fail(&why);
+    }
+
+    wsgi::set_process_facts(wsgi::ProcessFacts {
+        multithread: group.threads > 1,
+        multiprocess: group.multiprocess,
+        process_group: name.clone(),
+    });
+    wsgi::set_process_log(server);
+    interpreter::start(server, "daemon process", &entry.settings, wsgi::redirect_standard_streams);
+    if let Some(interval) = group.switch_interval {
+        let _ = interpreter::with_python(|py| {
+            py.import("sys").and_then(|sys| sys.call_method1("setswitchinterval", (interval,)).map(drop))
+        });
+    }
+    let load_deadline = group.startup_timeout.map(|t| Instant::now() + t);
+    for script in entry.imports.iter().chain(&preload) {
+        let loaded = interpreter::with_python(|py| wsgi::preload(py, script));
+        let failure = match loaded {
+            Ok(Ok(())) => None,
+            Ok(Err(reason)) | Err(interpreter::Unavailable(reason)) => Some(reason),
+        };
+        if let Some(reason) = failure {
+            return fail(&format!("the WSGI script '{}' failed to load.\n{reason}", script.display()));
+        }
+        if load_deadline.is_some_and(|at| Instant::now() > at) {
+            return fail("loading its scripts took longer than startup-timeout");
+        }
+    }
+    if let Err(interpreter::Unavailable(reason)) = interpreter::with_python(|_| ()) {
+        return fail(&reason);
+    }
+    let poller = match Poller::new(entry.listener) {
+        Ok(poller) => poller,
+        Err(e) => return fail(&format!("no epoll: {e}")),
+    };
+
+    let daemon = Arc::new(Daemon {
+        registry: registry.clone(),
+        index,
+        queue: Mutex::new(Queue {
+            idle: 0,
+            in_flight: 0,
+            ending: Ending::Serving,
+            ending_since: None,
+            acceptor_done: false,
+        }),
+        poller,
+        slot: registry.status.claim(index, pid),
+        workers: (0..group.threads).map(|_| Mutex::new(Worker { busy: None })).collect(),
+        status_pipe: Mutex::new(File::from(status_pipe)),
+        started: Instant::now(),
+        requests: AtomicU64::new(0),
+        sequence: AtomicU64::new(0),
+        last_activity: Mutex::new(None),
+        gil_seen: Mutex::new(Instant::now()),
+        replacement_asked: AtomicBool::new(false),
+        evicted: AtomicBool::new(false),
+        reload_asked: Mutex::new(Vec::new()),
+    });
+    // Ready before the first request can arrive: a process that then dies
+    // in a request is one that died serving, not one that failed to start.
+    server.log(
+        Level::Info,
+        &format!(
+            "mod_rwsgi: daemon process group '{name}' (pid {pid}): ready, {} threads, uid {uid}",
+            group.threads
+        ),
+    );
+    tell_supervisor(&daemon, "ready");
+    for slot in 0..group.threads as usize {
+        let daemon = daemon.clone();
+        let mut builder = std::thread::Builder::new().name(format!("wsgi-{slot}"));
+        if let Some(size) = group.stack_size {
+            builder = builder.stack_size(size);
+        }
+        if let Err(e) = builder.spawn(move || serving::work(&daemon, slot)) {
+            return fail(&format!("cannot start request thread {slot}: {e}"));
+        }
+    }
+    for (name, job) in [
+        ("monitor", timers::monitor as fn(&Daemon)),
+        ("gil-probe", timers::probe_gil),
+    ] {
+        let daemon = daemon.clone();
+        if let Err(e) = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || job(&daemon))
+        {
+            return fail(&format!("cannot start its {name} thread: {e}"));
+        }
+    }
+
+    // SAFETY: getppid only reads.
+    let supervisor = unsafe { libc::getppid() };
+    loop {
+        let (signal, sender) = os::wait_signal(&handled);
+        match signal {
+            libc::SIGTERM => end(&daemon, Ending::Stopping),
+            libc::SIGHUP => end(&daemon, Ending::Draining),
+            // From the supervisor: this process has been replaced.
+            libc::SIGUSR1 if sender == supervisor => end(&daemon, Ending::Recycled),
+            // From anyone else (an administrator, as mod_wsgi documents):
+            // a graceful restart, with eviction-timeout to finish in.
+            libc::SIGUSR1 => {
+                daemon.evicted.store(true, Ordering::SeqCst);
+                ask_replacement(&daemon, "SIGUSR1 asked for a graceful restart");
+            }
+            // The app asked for its own restart (as with mod_wsgi), or the
+            // CPU time limit was reached: a replacement starts first.
+            libc::SIGINT => ask_replacement(&daemon, "the application sent SIGINT to its own process"),
+            libc::SIGXCPU => ask_replacement(&daemon, "cpu-time-limit was reached"),
+            _ => {}
+        }
+    }
+}
+
+fn end(daemon: &Daemon, ending: Ending) {
+    let mut queue = daemon.queue.lock().unwrap_or_else(|e| e.into_inner());
+    // Stopping wins over draining and recycling.
+    if queue.ending == Ending::Serving || ending == Ending::Stopping {
+        queue.ending = ending;
+        queue.ending_since = Some(Instant::now());
+    }
+}
+
+fn tell_supervisor(daemon: &Daemon, line: &str) {
+    let mut pipe = daemon.status_pipe.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = pipe.write_all(format!("{line}\n").as_bytes());
+}
+
+fn ask_replacement(daemon: &Daemon, why: &str) {
+    if !daemon.replacement_asked.swap(true, Ordering::SeqCst) {
+        tell_supervisor(daemon, &format!("replace {why}"));
+    }
+}
+
