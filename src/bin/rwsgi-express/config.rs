@@ -120,9 +120,14 @@ pub fn httpd_conf(options: &Options, layout: &Layout<'_>) -> Result<String, Stri
         line("TypesConfig /etc/mime.types");
     }
     // One server's worth of processes and threads, fixed, as mod_wsgi-express
-    // sizes its daemon.
-    let (processes, threads) = (options.processes, options.threads);
+    // sizes its daemon. In daemon mode Apache's one child only relays, and
+    // has a thread per client the group may be serving or queueing.
     let clients = options.max_clients();
+    let (processes, threads) = if options.daemon {
+        (1, clients.max(10))
+    } else {
+        (options.processes, options.threads)
+    };
     line(&format!("StartServers {processes}"));
     line(&format!("ServerLimit {processes}"));
     line(&format!("ThreadsPerChild {threads}"));
@@ -142,7 +147,7 @@ pub fn httpd_conf(options: &Options, layout: &Layout<'_>) -> Result<String, Stri
     line(&format!(
         "<Directory \"{root}/htdocs\">\n    Require all granted\n</Directory>"
     ));
-    if let Some(home) = &options.python_home {
+    if let (Some(home), false) = (&options.python_home, options.daemon) {
         line(&format!("WSGIPythonHome \"{}\"", home.display()));
     }
     let mut python_path: Vec<PathBuf> = options.python_path.clone();
@@ -155,11 +160,13 @@ pub fn httpd_conf(options: &Options, layout: &Layout<'_>) -> Result<String, Stri
     if options.application_type == ApplicationType::Module {
         python_path.insert(0, std::env::current_dir().map_err(|e| e.to_string())?);
     }
-    if !python_path.is_empty() {
-        let joined: Vec<String> = python_path
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
+    let joined: Vec<String> = python_path
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    if options.daemon {
+        line(&daemon_group(options, &joined.join(":")));
+    } else if !joined.is_empty() {
         line(&format!("WSGIPythonPath \"{}\"", joined.join(":")));
     }
     for (url, path) in &options.url_aliases {
@@ -216,6 +223,29 @@ pub fn httpd_conf(options: &Options, layout: &Layout<'_>) -> Result<String, Stri
         line(&format!("Include \"{}\"", include.display()));
     }
     Ok(conf)
+}
+
+/// --daemon: the app's process group (no Python in Apache's children), as
+/// mod_wsgi-express writes it.
+fn daemon_group(options: &Options, python_path: &str) -> String {
+    let mut group = format!(
+        "WSGIDaemonProcess express processes={} threads={} display-name='{}'",
+        options.processes,
+        options.threads,
+        options.display_name.as_deref().unwrap_or("(wsgi:express)")
+    );
+    if let Some(home) = &options.python_home {
+        let _ = write!(group, " python-home='{}'", home.display());
+    }
+    if !python_path.is_empty() {
+        let _ = write!(group, " python-path='{python_path}'");
+    }
+    for (name, value) in options.daemon_settings() {
+        let _ = write!(group, " {name}={value}");
+    }
+    format!(
+        "WSGIRestrictEmbedded On\n{group}\nWSGIProcessGroup express\nWSGIApplicationGroup %{{GLOBAL}}"
+    )
 }
 
 /// An apachectl-style control script for setup-server.

@@ -36,7 +36,33 @@ Options:
   --httpd-executable FILE        the Apache binary (default: found with apxs)
   --modules-directory DIR        Apache's module directory (default: found with apxs)
   --rwsgi-module FILE            mod_rwsgi.so (default: next to rwsgi-express, else installed)
+
+Daemon mode (the app in a process group of its own, as mod_wsgi-express runs it):
+  --daemon                       run the app in a WSGIDaemonProcess group of --processes x --threads
+  --request-timeout SECONDS      (default 60) and, each with mod_wsgi-express's default:
+  --queue-timeout 45  --socket-timeout 60  --connect-timeout 15  --startup-timeout 15
+  --deadlock-timeout 60  --graceful-timeout 15  --shutdown-timeout 5
+  --maximum-requests N  --restart-interval S  --inactivity-timeout S  --cpu-time-limit S
+  --memory-limit BYTES  --display-name NAME (default (wsgi:express))
 ";
+
+/// The WSGIDaemonProcess options --daemon sets, with mod_wsgi-express's
+/// defaults where it has one.
+pub const DAEMON_OPTIONS: [(&str, Option<&str>); 13] = [
+    ("request-timeout", Some("60")),
+    ("queue-timeout", Some("45")),
+    ("socket-timeout", Some("60")),
+    ("connect-timeout", Some("15")),
+    ("startup-timeout", Some("15")),
+    ("deadlock-timeout", Some("60")),
+    ("graceful-timeout", Some("15")),
+    ("shutdown-timeout", Some("5")),
+    ("maximum-requests", None),
+    ("restart-interval", None),
+    ("inactivity-timeout", None),
+    ("cpu-time-limit", None),
+    ("memory-limit", None),
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Command {
@@ -82,6 +108,11 @@ pub struct Options {
     pub httpd_executable: Option<PathBuf>,
     pub modules_directory: Option<PathBuf>,
     pub rwsgi_module: Option<PathBuf>,
+    /// --daemon: the app runs in a daemon process group.
+    pub daemon: bool,
+    /// Daemon options given on the command line (name, whole number).
+    pub daemon_options: Vec<(&'static str, u64)>,
+    pub display_name: Option<String>,
 }
 
 impl Options {
@@ -116,7 +147,26 @@ impl Options {
             httpd_executable: None,
             modules_directory: None,
             rwsgi_module: None,
+            daemon: false,
+            daemon_options: Vec::new(),
+            display_name: None,
         }
+    }
+
+    /// The group's options: those given, else mod_wsgi-express's defaults.
+    pub fn daemon_settings(&self) -> Vec<(&'static str, String)> {
+        DAEMON_OPTIONS
+            .iter()
+            .filter_map(|&(name, default)| {
+                let given = self
+                    .daemon_options
+                    .iter()
+                    .rev()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.to_string());
+                given.or(default.map(str::to_string)).map(|value| (name, value))
+            })
+            .collect()
     }
 
     /// Requests served at once: --max-clients, or every thread busy.
@@ -225,6 +275,20 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             "--httpd-executable" => options.httpd_executable = Some(PathBuf::from(value(arg)?)),
             "--modules-directory" => options.modules_directory = Some(PathBuf::from(value(arg)?)),
             "--rwsgi-module" => options.rwsgi_module = Some(PathBuf::from(value(arg)?)),
+            "--daemon" => options.daemon = true,
+            "--display-name" => options.display_name = Some(value(arg)?),
+            flag if DAEMON_OPTIONS.iter().any(|(name, _)| flag.strip_prefix("--") == Some(name)) => {
+                let name = DAEMON_OPTIONS
+                    .iter()
+                    .map(|(name, _)| *name)
+                    .find(|name| flag.strip_prefix("--") == Some(name))
+                    .expect("matched above");
+                let text = value(arg)?;
+                let number = text
+                    .parse::<u64>()
+                    .map_err(|_| format!("{arg} takes a whole number, not '{text}'"))?;
+                options.daemon_options.push((name, number));
+            }
             flag if flag.starts_with("--") => {
                 return Err(format!(
                     "unknown option '{flag}' (--help lists the options)"
@@ -245,6 +309,16 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
 }
 
 fn check(options: &Options) -> Result<(), String> {
+    if !options.daemon && (!options.daemon_options.is_empty() || options.display_name.is_some()) {
+        let given = options
+            .daemon_options
+            .first()
+            .map_or("--display-name", |(name, _)| name);
+        return Err(format!(
+            "--{} applies to daemon mode: add --daemon",
+            given.trim_start_matches("--")
+        ));
+    }
     if options.command != Command::ModuleConfig && options.entry_point.is_none() {
         return Err("no application given: name a SCRIPT.wsgi or SCRIPT.py, or --application-type module --entry-point package.module:callable".into());
     }
