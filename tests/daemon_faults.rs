@@ -225,7 +225,9 @@ fn maximum_requests_recycles_the_process_without_losing_a_request() {
     // A process asks for its replacement after 20 requests and serves on
     // until the replacement is ready: 3 s of requests see several.
     while started.elapsed() < Duration::from_secs(3) {
-        pids.insert(pid_of(&try_get(apache.port, "/slow?sleep=0.005").expect("every request is served")));
+        let answer = try_get(apache.port, "/slow?sleep=0.005")
+            .unwrap_or_else(|e| panic!("every request is served: {e}\n{}", apache.error_log()));
+        pids.insert(pid_of(&answer));
         served += 1;
     }
     assert!(pids.len() >= 3, "{served} requests, pids {pids:?}\n{}", apache.error_log());
