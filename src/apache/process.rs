@@ -224,6 +224,54 @@ pub fn bump_process_counter(server: Server, key: &'static CStr) -> u64 {
     }
 }
 
+/// How many pids [`keep_pids`] holds.
+const KEPT_PIDS: usize = 256;
+
+/// Stores `pids` in Apache's process pool under `key`, where the next
+/// configuration generation (after this module is unloaded and loaded
+/// again) finds them with [`take_pids`]. Beyond 256 are left out.
+pub fn keep_pids(server: Server, key: &'static CStr, pids: &[i32]) {
+    let slots = pid_slots(server, key);
+    // SAFETY: `slots` is the process pool's array of KEPT_PIDS + 1 ints
+    // (a count, then the pids), used by this single-threaded parent only.
+    unsafe {
+        let count = pids.len().min(KEPT_PIDS);
+        for (i, &pid) in pids.iter().take(count).enumerate() {
+            slots.add(1 + i).write(pid);
+        }
+        slots.write(count as c_int);
+    }
+}
+
+/// The pids [`keep_pids`] stored under `key`, emptying the list.
+pub fn take_pids(server: Server, key: &'static CStr) -> Vec<i32> {
+    let slots = pid_slots(server, key);
+    // SAFETY: as in keep_pids.
+    unsafe {
+        let count = usize::try_from(slots.read()).unwrap_or(0).min(KEPT_PIDS);
+        let pids = (0..count).map(|i| slots.add(1 + i).read()).collect();
+        slots.write(0);
+        pids
+    }
+}
+
+fn pid_slots(server: Server, key: &'static CStr) -> *mut c_int {
+    let process_pool = process_pool(server);
+    let mut data: *mut c_void = std::ptr::null_mut();
+    // SAFETY: the process pool lives as long as the process; the key is a
+    // static string, copied by APR; the array is zeroed when first made.
+    unsafe {
+        ffi::apr_pool_userdata_get(&mut data, key.as_ptr(), process_pool);
+        if data.is_null() {
+            let size = (KEPT_PIDS + 1) * std::mem::size_of::<c_int>();
+            data = ffi::apr_palloc(process_pool, size).cast();
+            std::ptr::write_bytes(data.cast::<u8>(), 0, size);
+            ffi::apr_pool_userdata_set(data, key.as_ptr(), None, process_pool);
+        }
+    }
+    data.cast()
+}
+
 fn process_pool(server: Server) -> *mut ffi::apr_pool_t {
     // SAFETY: every server_rec points at Apache's process record, which
     // lives as long as the process.

@@ -20,6 +20,8 @@ use crate::config::{ProcessSettings, ServerConfig};
 
 /// Kept in Apache's process pool across generations (and module reloads).
 const GENERATION_KEY: &std::ffi::CStr = c"mod_rwsgi.daemon_generation";
+/// The supervisors of ended generations that were still draining.
+const DRAINING_KEY: &std::ffi::CStr = c"mod_rwsgi.draining_supervisors";
 
 /// post_config, in the parent: sets up every WSGIDaemonProcess group of
 /// `servers` (the main server first). Err stops Apache with the reason.
@@ -28,6 +30,9 @@ pub fn start(pool: ConfigPool, servers: &[(Server, &ServerConfig)]) -> Result<()
     let Some(&(main, main_config)) = servers.first() else {
         return Ok(());
     };
+    if process::serves_requests() && !process::is_preflight_pass() {
+        watch_draining(pool, main);
+    }
     let defined: usize = servers.iter().map(|(_, c)| c.daemon_groups.len()).sum();
     if defined == 0 || !process::serves_requests() || process::is_preflight_pass() {
         return Ok(());
@@ -120,11 +125,17 @@ pub fn start(pool: ConfigPool, servers: &[(Server, &ServerConfig)]) -> Result<()
     // serving and go; the parent's copies of the sockets close.
     let ending = registry.clone();
     pool.on_clear(move || {
-        for pid in supervisors.borrow().iter().flatten() {
+        let running: Vec<i32> = supervisors.borrow().iter().flatten().copied().collect();
+        for &pid in &running {
             // SAFETY: signalling a supervisor this process forked and still
             // watches (so it has not been reaped).
-            unsafe { libc::kill(*pid, libc::SIGHUP) };
+            unsafe { libc::kill(pid, libc::SIGHUP) };
         }
+        // The next generation watches them until they are done, so Apache
+        // knows whose exit it reaps.
+        let mut draining = process::take_pids(main, DRAINING_KEY);
+        draining.extend(running);
+        process::keep_pids(main, DRAINING_KEY, &draining);
         for entry in &ending.groups {
             // SAFETY: the parent's own copy of the listening socket.
             unsafe { libc::close(entry.listener) };
@@ -132,6 +143,37 @@ pub fn start(pool: ConfigPool, servers: &[(Server, &ServerConfig)]) -> Result<()
         set_registry(None);
     });
     Ok(())
+}
+
+/// Watches the supervisors of ended generations that are still finishing
+/// their requests: Apache's parent reaps them when they exit (otherwise it
+/// logs "long lost child came home"), and a stop or hard restart ends them.
+fn watch_draining(pool: ConfigPool, main: Server) {
+    for pid in process::take_pids(main, DRAINING_KEY) {
+        // SAFETY: probing (signal 0) a process this parent forked.
+        if unsafe { libc::kill(pid, 0) } != 0 {
+            continue;
+        }
+        let mut signalled = false;
+        process::watch_child(pool, pid, move |event, watch| match event {
+            ChildEvent::Died { .. } => watch.unwatch(),
+            ChildEvent::Restart if !signalled => {
+                signalled = true;
+                // SAFETY: a supervisor this parent forked, not yet reaped.
+                unsafe { libc::kill(pid, libc::SIGTERM) };
+            }
+            _ => {}
+        });
+        // Still draining when this generation ends too: passed on again.
+        pool.on_clear(move || {
+            // SAFETY: probing (signal 0) a process this parent forked.
+            if unsafe { libc::kill(pid, 0) } == 0 {
+                let mut draining = process::take_pids(main, DRAINING_KEY);
+                draining.push(pid);
+                process::keep_pids(main, DRAINING_KEY, &draining);
+            }
+        });
+    }
 }
 
 /// Forks the supervisor of group `index` and watches it.
