@@ -272,3 +272,89 @@ fn stopping_apache_stops_every_daemon_and_supervisor() {
     }
     assert!(running.iter().all(gone), "still running: {:?}", running.iter().filter(|p| !gone(p)).collect::<Vec<_>>());
 }
+
+#[test]
+fn a_request_in_flight_finishes_across_a_graceful_restart_longer_than_mod_wsgis_3_s() {
+    let apache = Arc::new(Apache::start(
+        "WSGIDaemonProcess site threads=2\nWSGIScriptAlias /slow @APPS@/slow.wsgi process-group=site\n",
+    ));
+    let port = apache.port;
+    let slow = thread::spawn(move || try_get(port, "/slow?sleep=5"));
+    thread::sleep(Duration::from_millis(500));
+    // SAFETY: signalling the Apache parent the test started.
+    unsafe { libc::kill(apache.parent_pid() as i32, libc::SIGUSR1) };
+    assert!(slow.join().unwrap().is_ok(), "{}", apache.error_log());
+    assert!(try_get(apache.port, "/slow").is_ok());
+    // The old generation's supervisor is reaped as Apache's own child.
+    thread::sleep(Duration::from_secs(2));
+    assert!(!apache.error_log().contains("long lost child"), "{}", apache.error_log());
+}
+
+/// Waits for a request to be answered by a process other than `old`.
+fn served_by_another(apache: &Apache, path: &str, old: u32, within: Duration) -> u32 {
+    let deadline = Instant::now() + within;
+    loop {
+        let pid = pid_of(&try_get(apache.port, path).expect("every request is served"));
+        if pid != old || Instant::now() > deadline {
+            return pid;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn restart_interval_and_inactivity_timeout_recycle_the_process() {
+    for (option, why) in [
+        ("restart-interval=2", "(restart-interval=2 s passed)"),
+        ("inactivity-timeout=1", "(no request for inactivity-timeout=1 s)"),
+    ] {
+        let apache = Apache::start(&format!(
+            "WSGIDaemonProcess site threads=1 {option}\nWSGIScriptAlias /slow @APPS@/slow.wsgi process-group=site\n"
+        ));
+        let first = pid_of(&try_get(apache.port, "/slow").unwrap());
+        thread::sleep(Duration::from_millis(2500));
+        assert_ne!(served_by_another(&apache, "/slow", first, Duration::from_secs(10)), first, "{option}");
+        assert!(apache.error_log().contains(why), "{option}: {}", apache.error_log());
+    }
+}
+
+#[test]
+fn memory_limit_recycles_a_process_once_its_resident_memory_passes_it() {
+    let apache = Apache::start(
+        "WSGIDaemonProcess site threads=1 memory-limit=100000000\nWSGIScriptAlias /allocate @APPS@/allocate.wsgi process-group=site\n",
+    );
+    let first = pid_of(&try_get(apache.port, "/allocate?1").unwrap());
+    // 120 MiB, kept: over the limit of 100 MB.
+    assert_eq!(pid_of(&try_get(apache.port, "/allocate?120").unwrap()), first);
+    assert_ne!(served_by_another(&apache, "/allocate?1", first, Duration::from_secs(10)), first);
+    assert!(apache.error_log().contains("its resident memory passed memory-limit=100000000"));
+}
+
+#[test]
+fn cpu_time_limit_recycles_a_process_that_used_its_cpu_time() {
+    let apache = Apache::start(
+        "WSGIDaemonProcess site threads=1 cpu-time-limit=1\nWSGIScriptAlias /slow @APPS@/slow.wsgi process-group=site\n",
+    );
+    let first = pid_of(&try_get(apache.port, "/slow?spin=1.5").unwrap());
+    assert_ne!(served_by_another(&apache, "/slow", first, Duration::from_secs(10)), first);
+    assert!(apache.error_log().contains("(cpu-time-limit was reached)"), "{}", apache.error_log());
+}
+
+#[test]
+fn a_process_whose_gil_cannot_be_taken_ends_after_deadlock_timeout_and_is_replaced() {
+    let apache = Arc::new(Apache::start(
+        "WSGIDaemonProcess site threads=2 deadlock-timeout=2\n\
+         WSGIScriptAlias /hold @APPS@/gil_holder.wsgi process-group=site\n\
+         WSGIScriptAlias /slow @APPS@/slow.wsgi process-group=site\n",
+    ));
+    let first = pid_of(&try_get(apache.port, "/slow").unwrap());
+    let port = apache.port;
+    let stuck = thread::spawn(move || http::get(port, "/hold?30").status);
+    // The process ends once the GIL has been out of reach for 2 s; the
+    // stuck request is lost with it.
+    assert_eq!(stuck.join().unwrap(), 502);
+    assert_ne!(served_by_another(&apache, "/slow", first, Duration::from_secs(10)), first);
+    let log = apache.error_log();
+    assert!(log.contains("Python's GIL could not be taken for 2 s (deadlock-timeout)"), "{log}");
+    assert!(log.contains("exited to be restarted"), "{log}");
+}

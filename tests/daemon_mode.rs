@@ -337,3 +337,95 @@ WSGIScriptAlias /env @APPS@/all_environ.wsgi
     assert_eq!(embedded["mod_rwsgi.process_group"], "''");
     assert_eq!(daemon["wsgi.input"], "Input");
 }
+
+/// mod_wsgi's daemon mode sends the whole request body before it reads the
+/// answer, and documents that an app writing a large answer first
+/// deadlocks. Here the body is read from the client only when the app
+/// asks: a client sending 8 MiB while it reads an 8 MiB answer gets it all.
+#[test]
+fn an_app_that_answers_before_it_reads_the_body_cannot_deadlock_the_processes() {
+    use std::io::{Read, Write};
+    let apache = Apache::start(
+        "WSGIDaemonProcess site threads=2\nWSGIScriptAlias /wr @APPS@/write_then_read.wsgi process-group=site\nLimitRequestBody 0\n",
+    );
+    let size = 8 * 1024 * 1024;
+    let mut stream = common::http::connect(apache.port);
+    let mut writer = stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let head = format!("POST /wr?{size} HTTP/1.1\r\nHost: a\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n");
+        writer.write_all(head.as_bytes()).unwrap();
+        let block = vec![b'b'; 64 * 1024];
+        for _ in 0..size / block.len() {
+            writer.write_all(&block).unwrap();
+        }
+    });
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    sender.join().unwrap();
+    let response = common::http::parse(&answer).expect("an HTTP answer");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body.len(), size + format!("\nread {size}").len());
+    assert!(response.body.ends_with(format!("\nread {size}").as_bytes()));
+}
+
+#[test]
+fn apaches_output_filters_apply_to_daemon_responses() {
+    let apache = Apache::start(
+        "LoadModule deflate_module @MODULES@/mod_deflate.so
+LoadModule filter_module @MODULES@/mod_filter.so
+LoadModule headers_module @MODULES@/mod_headers.so
+WSGIDaemonProcess site threads=2
+WSGIScriptAlias /stream @APPS@/streaming.wsgi process-group=site
+AddOutputFilterByType DEFLATE text/plain
+Header set X-From-Apache yes
+",
+    );
+    let response = apache.raw(b"GET /stream HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("Content-Encoding"), Some("gzip"));
+    assert_eq!(response.header("X-From-Apache"), Some("yes"));
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate_decoder(&response.body), &mut text).unwrap();
+    assert!(text.starts_with("line 0\n") && text.ends_with("line 99\n"), "{text}");
+}
+
+/// gunzip, as the client would (with the gzip command, no extra crate).
+fn flate_decoder(body: &[u8]) -> std::io::Cursor<Vec<u8>> {
+    use std::io::Write;
+    let mut gunzip = std::process::Command::new("gzip")
+        .arg("-dc")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gzip");
+    gunzip.stdin.take().unwrap().write_all(body).unwrap();
+    let out = gunzip.wait_with_output().unwrap();
+    std::io::Cursor::new(out.stdout)
+}
+
+#[test]
+fn error_override_authorization_and_trusted_proxy_headers_apply_in_a_daemon() {
+    let apache = Apache::start(
+        "WSGIDaemonProcess site threads=2
+WSGIScriptAlias /status @APPS@/error_status.wsgi process-group=site
+WSGIScriptAlias /env @APPS@/cgi_environ.wsgi process-group=site
+<Location /status>
+    WSGIErrorOverride On
+</Location>
+WSGIPassAuthorization On
+WSGITrustedProxyHeaders X-Forwarded-For X-Forwarded-Proto
+WSGITrustedProxies 127.0.0.1
+",
+    );
+    let overridden = apache.get("/status?404");
+    assert_eq!(overridden.status, 404);
+    assert!(overridden.text().contains("<title>404 Not Found</title>"), "Apache's page: {}", overridden.text());
+    let env = fields(
+        &apache
+            .raw(b"GET /env HTTP/1.1\r\nHost: a\r\nAuthorization: Basic eDp5\r\nX-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n\r\n")
+            .text(),
+    );
+    assert_eq!(env["HTTP_AUTHORIZATION"], "'Basic eDp5'");
+    assert_eq!(env["REMOTE_ADDR"], "'203.0.113.9'");
+    assert_eq!(env["wsgi.url_scheme"], "'https'");
+}
