@@ -487,3 +487,26 @@ fn headers_from_an_untrusted_peer_are_stripped_as_in_mod_wsgi() {
         assert_eq!(value(env, stripped), "absent", "{stripped}");
     }
 }
+
+/// Daemon mode on both sides, the same configuration: the CGI part of
+/// environ travels from Apache's child to the daemon whole.
+#[test]
+fn in_daemon_mode_environ_is_the_one_mod_wsgis_daemon_mode_gives() {
+    let site = "WSGISocketPrefix @ROOT@/wsgi
+WSGIDaemonProcess site processes=2 threads=2
+WSGIProcessGroup site
+WSGIScriptAlias /app @APPS@/cgi_environ.wsgi
+";
+    let requests = [
+        get("/app"),
+        get("/app/a/b?x=1&y=%20"),
+        get("/app/caf%E9"),
+        "GET /app/h HTTP/1.1\nHost: example.test:8080\nUser-Agent: test\nAccept: */*\nCookie: a=1; b=2\nX-Custom-Header: v\nConnection: close\n\n".to_string(),
+        "POST /app/form HTTP/1.1\nHost: example.test\nContent-Type: application/x-www-form-urlencoded\nContent-Length: 7\nConnection: close\n\na=1&b=2".to_string(),
+    ];
+    let requests: Vec<&str> = requests.iter().map(String::as_str).collect();
+    let answers = assert_same_environ(site, &requests);
+    assert_eq!(value(&answers[1], "PATH_INFO"), "'/a/b'");
+    assert_eq!(value(&answers[4], "CONTENT_LENGTH"), "'7'");
+    assert_eq!(value(&answers[3], "HTTP_COOKIE"), "'a=1; b=2'");
+}
