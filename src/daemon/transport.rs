@@ -32,11 +32,14 @@ pub struct Connection {
     pub token: Option<u64>,
 }
 
-/// Bytes read from a connection ahead of their use.
+/// Bytes read from a connection ahead of their use: `buf[start..end]`.
+/// The buffer only grows (to the largest frame seen), and is never zeroed
+/// again once it has its size.
 #[derive(Default)]
 pub struct Input {
     buf: Vec<u8>,
     start: usize,
+    end: usize,
 }
 
 /// Why a connection was refused or dropped before a request could run.
@@ -48,24 +51,28 @@ pub enum Refused {
 }
 
 impl Input {
-    /// At least `n` unread bytes, reading (once, usually) as needed; the
-    /// buffer is bounded by the largest request frame.
+    /// At least `n` unread bytes, reading (once, usually) as needed.
     fn want(&mut self, stream: &UnixStream, n: usize) -> Result<(), Refused> {
-        if self.start > 0 && self.start == self.buf.len() {
-            self.buf.clear();
+        if self.start == self.end {
             self.start = 0;
+            self.end = 0;
         }
-        while self.buf.len() - self.start < n {
-            let have = self.buf.len();
-            let room = (n - (have - self.start)).max(16 * 1024);
-            self.buf.resize(have + room, 0);
-            let read = (&*stream).read(&mut self.buf[have..]);
-            match read {
-                Ok(0) | Err(_) => {
-                    self.buf.truncate(have);
-                    return Err(Refused::Gone);
-                }
-                Ok(got) => self.buf.truncate(have + got),
+        if self.end - self.start >= n {
+            return Ok(());
+        }
+        if self.start + n > self.buf.len() {
+            // Move what is unread to the front, and grow for the rest.
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            if n > self.buf.len() {
+                self.buf.resize(n.max(16 * 1024), 0);
+            }
+        }
+        while self.end - self.start < n {
+            match (&*stream).read(&mut self.buf[self.end..]) {
+                Ok(0) | Err(_) => return Err(Refused::Gone),
+                Ok(got) => self.end += got,
             }
         }
         Ok(())
@@ -84,7 +91,7 @@ impl Input {
     }
 
     fn is_empty(&self) -> bool {
-        self.start == self.buf.len()
+        self.start == self.end
     }
 }
 
