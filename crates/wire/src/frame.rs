@@ -356,7 +356,23 @@ fn tristate_flags(value: Option<bool>, set: u16, on: u16) -> u16 {
 }
 
 impl<'a> Request<'a> {
+    /// The bytes `encode` adds: reserved at once, so the frame is built
+    /// without growing.
+    pub fn encoded_len(&self) -> usize {
+        let strings = [self.script, self.callable, self.application_group, self.scheme]
+            .iter()
+            .map(|s| 4 + s.len())
+            .sum::<usize>();
+        let variables = self
+            .variables
+            .iter()
+            .map(|(n, v)| 8 + n.len() + v.len())
+            .sum::<usize>();
+        HEADER_LEN + 2 + 8 + 8 + strings + 1 + self.log_id.map_or(0, |id| 4 + id.len()) + 4 + variables
+    }
+
     pub fn encode(&self, out: &mut Vec<u8>) {
+        out.reserve(self.encoded_len());
         let at = start(out, Kind::Request);
         let mut flags = tristate_flags(self.sendfile, SENDFILE_SET, SENDFILE_ON)
             | tristate_flags(self.forwarded_https, HTTPS_SET, HTTPS_ON);
@@ -727,6 +743,7 @@ mod tests {
     fn a_request_comes_back_as_it_was_sent() {
         let mut out = Vec::new();
         request().encode(&mut out);
+        assert_eq!(out.len(), request().encoded_len());
         let (header, payload) = split(&out, Reader::Daemon);
         assert_eq!(header.kind, Kind::Request);
         assert_eq!(Request::decode(payload).unwrap(), request());
