@@ -135,6 +135,14 @@ fn serve(registry: Arc<Registry>, index: usize, status_pipe: OwnedFd, preload: V
         EXIT_SETUP_FAILED
     };
 
+    // glibc gives each thread that allocates an arena of its own, which
+    // keeps what a request freed: with 15-32 request threads a busy daemon
+    // held 62 MB where two arenas hold 24 MB, at the same rate (1 MiB
+    // POSTs, then hello, 2 x 32 threads).
+    // SAFETY: mallopt only changes the allocator's settings, before any
+    // other thread exists.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, 2) };
+
     // Signals are taken by the main thread with sigwait; every thread
     // started from here on has them blocked.
     let handled = [libc::SIGTERM, libc::SIGUSR1, libc::SIGHUP, libc::SIGINT, libc::SIGXCPU];
