@@ -501,10 +501,8 @@ fn module_config_prints_the_load_module_line() {
 fn python_path_and_python_home_are_where_the_app_imports_from() {
     let dir = app_dir();
     dir.virtualenv("venv");
-    dir.write(
-        "venv/lib/python3.11/site-packages/from_venv.py",
-        "WHERE = 'venv'\n",
-    );
+    let site_packages = dir.site_packages("venv");
+    dir.write(&format!("{site_packages}/from_venv.py"), "WHERE = 'venv'\n");
     dir.write("lib/from_path.py", "WHERE = 'path'\n");
     dir.write(
         "imports.py",
@@ -627,5 +625,32 @@ fn a_layout_other_than_debians_is_used_when_given() {
             tree.0.join("modules").display()
         )),
         "{conf}"
+    );
+}
+
+#[test]
+fn user_and_group_come_with_mod_unixd_where_it_is_a_loadable_module() {
+    // Debian builds mod_unixd into apache2; an Apache built from source
+    // (Docker's httpd image) has it as modules/mod_unixd.so, without which
+    // Apache refuses `User` (AH00526).
+    let dir = app_dir();
+    let port = free_port().to_string();
+    let (conf, root) = setup_server(&dir, &["hello.wsgi", "--port", &port, "--user", "www-data"]);
+    let listed = common::run(Command::new(common::apache_binary()).arg("-l"), "httpd -l");
+    let built_in = String::from_utf8_lossy(&listed.stdout).contains("mod_unixd.c");
+    let loaded = format!(
+        "LoadModule unixd_module {}",
+        common::apache_modules_dir().join("mod_unixd.so").display()
+    );
+    assert_eq!(conf.contains(&loaded), !built_in, "{conf}");
+    assert!(conf.contains("User www-data"), "{conf}");
+    let test = Command::new(root.join("apachectl"))
+        .arg("configtest")
+        .output()
+        .unwrap();
+    assert!(
+        test.status.success(),
+        "{}",
+        String::from_utf8_lossy(&test.stderr)
     );
 }
