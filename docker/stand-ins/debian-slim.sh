@@ -12,13 +12,14 @@
 # trusts them as the machine does; on sid, whose Release file on the
 # mirror may be past its Valid-Until date, apt does not check that date.
 set -eu
+PATH=$PATH:/usr/sbin:/sbin
 suite=$1
 tag=$2
-mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 root=$(mktemp -d /tmp/rwsgi-rootfs.XXXXXX)
 trap 'rm -rf "$root"' EXIT
-debootstrap --variant=minbase "$suite" "$root" "$mirror" >"$root.log" 2>&1 || {
+# debootstrap's default mirror, or DEBIAN_MIRROR.
+debootstrap --variant=minbase "$suite" "$root" ${DEBIAN_MIRROR:-} >"$root.log" 2>&1 || {
 	tail -n 20 "$root.log" >&2
 	rm -f "$root.log"
 	exit 1
@@ -26,6 +27,7 @@ debootstrap --variant=minbase "$suite" "$root" "$mirror" >"$root.log" 2>&1 || {
 rm -f "$root.log"
 
 # Sources in deb822 form, as the official images have them.
+mirror=$(awk '$1 == "deb" { print $2; exit }' "$root/etc/apt/sources.list")
 rm -f "$root/etc/apt/sources.list"
 if [ "$suite" = sid ] || [ "$suite" = unstable ]; then
 	suites=$suite
