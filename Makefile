@@ -43,7 +43,7 @@ FUZZ_RUSTFLAGS := -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
   -Cllvm-args=-sanitizer-coverage-trace-compares \
   --cfg fuzzing -Cdebug-assertions -Coverflow-checks
 
-.PHONY: all deps build test run install clean bench bench-smoke bench-deps fuzz
+.PHONY: all deps build test run install clean bench bench-smoke bench-deps fuzz docker-test
 
 all: build
 
@@ -62,11 +62,24 @@ build: deps
 	cargo build --release
 	cp -f target/release/libmod_rwsgi.so $(MODULE)
 
-# The benchmark's smoke run and the fuzzers first (every workload about a
-# second, answers checked; each fuzz target FUZZ_SECONDS), so that the
-# output ends with cargo test's summary.
-test: build bench-smoke fuzz
+# The benchmark's smoke run, the fuzzers (every workload about a second,
+# answers checked; each fuzz target FUZZ_SECONDS) and the tests in Docker's
+# httpd image first, so that the output ends with cargo test's summary.
+test: build bench-smoke fuzz docker-test
 	cargo test --release --workspace
+
+# tests/docker_image.rs, where a Docker engine answers: docker/Dockerfile
+# built and served in the httpd:2.4 image, then this suite inside that
+# image (Python 3.13) and on Debian sid (Python 3.14). The base images are
+# local stand-ins (docker/stand-ins), made with debootstrap when missing.
+docker-test: build
+	@if docker info >/dev/null 2>&1; then \
+	  dpkg-query -W -f='$${Status}' debootstrap 2>/dev/null | grep -q 'ok installed' || { $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends debootstrap; } && \
+	  cargo test --release --test docker_image -- --ignored --nocapture --test-threads=1; \
+	else \
+	  echo "docker-test: skipped, no Docker engine answers (docker info failed)"; \
+	fi
 
 run: build
 	install -d -m 755 $(RUN_DIR)
