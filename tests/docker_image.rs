@@ -348,8 +348,8 @@ fn dockerfile_of_a_user_builds_and_serves_in_the_httpd_image() {
 /// test --release --workspace`) in a container of `image` with the
 /// checkout mounted read-only, after checking that its Python is
 /// `python` and that `make deps` installed no Debian apache2 beside the
-/// image's own. Returns how many tests passed.
-fn suite_in(image: &str, python: &str, name: &str) -> u32 {
+/// image's own.
+fn suite_in(image: &str, python: &str, name: &str) {
     let (major, minor) = python.split_once('.').expect("3.X");
     let script = format!(
         "set -e
@@ -424,7 +424,6 @@ cargo test --release --workspace"
         "docker-test: the suite in {image} (Python {python}): {passed} passed, 0 failed, {:.0} s",
         start.elapsed().as_secs_f64()
     );
-    passed
 }
 
 /// The suite's image: `base` with the build tools and mod_wsgi from PyPI
@@ -440,18 +439,21 @@ fn suite_image(base: &str, tag: &str, name: &str) -> String {
     tag.to_string()
 }
 
+/// The suite on `suite`'s Apache (tagged `httpd_tag`) with Python `python`.
+fn suite_on(suite: &str, httpd_tag: &str, python: &str) {
+    let base = httpd(suite, httpd_tag);
+    let image = suite_image(&base, &format!("rwsgi-suite:{suite}"), suite);
+    suite_in(&image, python, suite);
+}
+
 #[test]
 #[ignore = "builds Docker images for minutes: run by `make docker-test`"]
 fn suite_passes_in_the_httpd_image_with_python_3_13() {
-    let base = httpd("trixie", "httpd:2.4");
-    let image = suite_image(&base, "rwsgi-suite:trixie", "trixie");
-    suite_in(&image, "3.13", "trixie");
+    suite_on("trixie", "httpd:2.4", "3.13");
 }
 
 #[test]
 #[ignore = "builds Docker images for minutes: run by `make docker-test`"]
 fn suite_passes_on_debian_sid_with_python_3_14() {
-    let base = httpd("sid", "rwsgi-httpd:sid");
-    let image = suite_image(&base, "rwsgi-suite:sid", "sid");
-    suite_in(&image, "3.14", "sid");
+    suite_on("sid", "rwsgi-httpd:sid", "3.14");
 }

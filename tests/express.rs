@@ -182,6 +182,19 @@ fn setup_server(dir: &SharedDir, args: &[&str]) -> (String, PathBuf) {
     (conf, root)
 }
 
+/// The control script setup-server wrote: Apache accepts its configuration.
+fn assert_configtest_passes(root: &Path) {
+    let test = Command::new(root.join("apachectl"))
+        .arg("configtest")
+        .output()
+        .unwrap();
+    assert!(
+        test.status.success(),
+        "{}",
+        String::from_utf8_lossy(&test.stderr)
+    );
+}
+
 fn app_dir() -> SharedDir {
     let dir = SharedDir::new("express");
     let hello = std::fs::read_to_string(concat!(
@@ -467,15 +480,7 @@ fn setup_server_writes_a_configuration_apache_accepts_and_a_control_script() {
     let port = free_port().to_string();
     let (conf, root) = setup_server(&dir, &["hello.wsgi", "--port", &port]);
     assert!(conf.contains("WSGIScriptAlias \"/\""), "{conf}");
-    let test = Command::new(root.join("apachectl"))
-        .arg("configtest")
-        .output()
-        .unwrap();
-    assert!(
-        test.status.success(),
-        "{}",
-        String::from_utf8_lossy(&test.stderr)
-    );
+    assert_configtest_passes(&root);
     assert!(
         processes_mentioning(&root).is_empty(),
         "setup-server started something"
@@ -644,13 +649,5 @@ fn user_and_group_come_with_mod_unixd_where_it_is_a_loadable_module() {
     );
     assert_eq!(conf.contains(&loaded), !built_in, "{conf}");
     assert!(conf.contains("User www-data"), "{conf}");
-    let test = Command::new(root.join("apachectl"))
-        .arg("configtest")
-        .output()
-        .unwrap();
-    assert!(
-        test.status.success(),
-        "{}",
-        String::from_utf8_lossy(&test.stderr)
-    );
+    assert_configtest_passes(&root);
 }
