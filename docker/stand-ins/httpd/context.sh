@@ -15,6 +15,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 version=2.4.69.1
 sdist=mod_wsgi_httpd-$version.tar.gz
 mkdir -p "$dir"
+# One download at a time (make test starts one early, in the background).
+exec 9>"$dir/.lock"
+flock 9
 cp "$here/Dockerfile" "$here/httpd-foreground" "$dir/"
 if [ ! -s "$dir/$sdist" ]; then
 	tmp=$(mktemp -d)
