@@ -12,8 +12,18 @@ export APXS
 # python3-venv: tests that compare with mod_wsgi, run under Basic auth and
 # over HTTPS, and install Flask from PyPI into a virtualenv.
 # g++: libFuzzer, which the fuzz targets link, is C++.
-PACKAGES := apache2 apache2-dev libclang-dev python3-dev gcc g++ binutils \
-  libapache2-mod-wsgi-py3 apache2-utils openssl curl python3-venv
+BUILD_PACKAGES := libclang-dev python3-dev gcc g++ binutils openssl curl python3-venv
+# Debian's Apache, only when building for it: APXS unset or Debian's own.
+# For another Apache (APXS=/usr/local/apache2/bin/apxs, Docker's httpd
+# image) nothing installs a second Apache beside it; such a tree brings its
+# own htpasswd, needs Debian's APR headers only if it was built against
+# Debian's APR, and /etc/mime.types from media-types.
+ifneq ($(filter apxs apxs2 /usr/bin/apxs /usr/bin/apxs2,$(APXS)),)
+PACKAGES := apache2 apache2-dev libapache2-mod-wsgi-py3 apache2-utils $(BUILD_PACKAGES)
+else
+PACKAGES := media-types $(BUILD_PACKAGES) \
+  $(if $(filter /usr/include/apr-1.0,$(shell $(APXS) -q APR_INCLUDEDIR 2>/dev/null)),libapr1-dev libaprutil1-dev)
+endif
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 MODULE := target/release/mod_rwsgi.so
 EXPRESS := target/release/rwsgi-express
@@ -33,7 +43,7 @@ FUZZ_RUSTFLAGS := -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
   -Cllvm-args=-sanitizer-coverage-trace-compares \
   --cfg fuzzing -Cdebug-assertions -Coverflow-checks
 
-.PHONY: all deps build test run install clean bench bench-smoke bench-deps fuzz
+.PHONY: all deps build test run install clean bench bench-smoke bench-deps fuzz docker-test docker-prefetch
 
 all: build
 
@@ -52,11 +62,33 @@ build: deps
 	cargo build --release
 	cp -f target/release/libmod_rwsgi.so $(MODULE)
 
-# The benchmark's smoke run and the fuzzers first (every workload about a
-# second, answers checked; each fuzz target FUZZ_SECONDS), so that the
-# output ends with cargo test's summary.
-test: build bench-smoke fuzz
+# The benchmark's smoke run, the fuzzers (every workload about a second,
+# answers checked; each fuzz target FUZZ_SECONDS) and the tests in Docker's
+# httpd image first, so that the output ends with cargo test's summary.
+test: build docker-prefetch bench-smoke fuzz docker-test
 	cargo test --release --workspace
+
+# The httpd stand-in's build context: fetching its sdist costs minutes of
+# CPU (pip prepares its metadata), so make test starts it in the background,
+# to overlap the benchmark's smoke run and the fuzzers (timed runs).
+docker-prefetch:
+	@if docker info >/dev/null 2>&1; then \
+	  mkdir -p target/docker; \
+	  docker/stand-ins/httpd/context.sh target/docker/httpd-context >target/docker/httpd-prefetch.log 2>&1 & \
+	fi
+
+# tests/docker_image.rs, where a Docker engine answers: docker/Dockerfile
+# built and served in the httpd:2.4 image, then this suite inside that
+# image (Python 3.13) and on Debian sid (Python 3.14). The base images are
+# local stand-ins (docker/stand-ins), made with debootstrap when missing.
+docker-test: build
+	@if docker info >/dev/null 2>&1; then \
+	  dpkg-query -W -f='$${Status}' debootstrap 2>/dev/null | grep -q 'ok installed' || { $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends debootstrap; } && \
+	  cargo test --release --test docker_image -- --ignored --nocapture --test-threads=1; \
+	else \
+	  echo "docker-test: skipped, no Docker engine answers (docker info failed)"; \
+	fi
 
 run: build
 	install -d -m 755 $(RUN_DIR)

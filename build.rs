@@ -32,24 +32,61 @@ struct ApacheBuildInfo {
 impl ApacheBuildInfo {
     fn from_apxs() -> Self {
         let apxs = find_apxs();
+        // Debian's apxs comes with apache2-dev; any other (a from-source
+        // /usr/local/apache2, Docker's httpd image) comes with its Apache.
+        let debian = apxs.starts_with("/usr/bin");
         let query = |var: &str| -> String {
             let out = Command::new(&apxs)
                 .args(["-q", var])
                 .output()
                 .unwrap_or_else(|e| {
                     fail(&format!(
-                        "running `{} -q {var}` failed ({e}); install apache2-dev",
-                        apxs.display()
+                        "running `{} -q {var}` failed ({e}); {}",
+                        apxs.display(),
+                        if debian {
+                            "install apache2-dev"
+                        } else {
+                            "set APXS to your Apache's apxs"
+                        }
                     ))
                 });
             String::from_utf8_lossy(&out.stdout).trim().to_string()
         };
-        let mut include_dirs = vec![PathBuf::from(query("INCLUDEDIR"))];
+        let httpd_dir = PathBuf::from(query("INCLUDEDIR"));
+        if !httpd_dir.join("httpd.h").exists() {
+            fail(&format!(
+                "Apache's headers (httpd.h) are not in {}, where {} says they are; {}",
+                httpd_dir.display(),
+                apxs.display(),
+                if debian {
+                    "install apache2-dev"
+                } else {
+                    "install your Apache's headers, or set APXS to another apxs"
+                }
+            ));
+        }
+        let mut include_dirs = vec![httpd_dir];
         let apr = query("APR_INCLUDEDIR");
         if !apr.is_empty() {
             include_dirs.push(PathBuf::from(apr));
         } else if let Ok(out) = Command::new("apr-1-config").arg("--includedir").output() {
             include_dirs.push(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
+        }
+        // APR and APR-util are packaged apart from Apache: an Apache built
+        // from source against Debian's libapr (Docker's httpd image) has
+        // apxs but not their headers.
+        let apr_dir = include_dirs.get(1).cloned().unwrap_or_default();
+        for (header, packages) in [
+            ("apr.h", "libapr1-dev libaprutil1-dev"),
+            ("apu.h", "libaprutil1-dev"),
+        ] {
+            if !apr_dir.join(header).exists() && !include_dirs[0].join(header).exists() {
+                fail(&format!(
+                    "APR's headers ({header}) are not in {}; install {}",
+                    apr_dir.display(),
+                    if debian { "apache2-dev" } else { packages }
+                ));
+            }
         }
         // CFLAGS and EXTRA_CPPFLAGS carry defines that change type sizes
         // (apr_off_t under large-file support), so both sides must see them.
@@ -59,21 +96,6 @@ impl ApacheBuildInfo {
             .filter(|f| f.starts_with("-D"))
             .map(str::to_string)
             .collect();
-        for dir in &include_dirs {
-            if !dir
-                .join(if dir == &include_dirs[0] {
-                    "httpd.h"
-                } else {
-                    "apr.h"
-                })
-                .exists()
-            {
-                fail(&format!(
-                    "Apache/APR headers not found in {}; install apache2-dev",
-                    dir.display()
-                ));
-            }
-        }
         Self {
             include_dirs,
             defines,
@@ -148,8 +170,14 @@ fn generate_bindings(apache: &ApacheBuildInfo) {
     };
     let out =
         PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("apache_bindings.rs");
-    bindings
-        .write_to_file(&out)
+    // bindgen marks bitfield accessors #[allow(unnecessary_transmutes)], a
+    // lint rustc knows from 1.88 on; older ones (Debian trixie's 1.85, the
+    // crate's minimum) warn that it is unknown.
+    let text = bindings.to_string().replace(
+        "unnecessary_transmutes",
+        "unknown_lints, unnecessary_transmutes",
+    );
+    std::fs::write(&out, text)
         .unwrap_or_else(|e| fail(&format!("writing {} failed: {e}", out.display())));
 }
 
@@ -167,11 +195,10 @@ fn check_python() {
         config.version().major,
         config.version().minor
     );
-    // CPython 3.8 to 3.13 export _PyDict_NewPresized (Cython relies on it);
-    // environ is built presized where it exists.
+    // environ is built presized where libpython exports
+    // _PyDict_NewPresized (a private API, which Cython also relies on).
     println!("cargo::rustc-check-cfg=cfg(rwsgi_presized_dict)");
-    let version = (config.version().major, config.version().minor);
-    if ((3, 8)..=(3, 13)).contains(&version) {
+    if config.shared() && libpython_exports(config, "_PyDict_NewPresized") {
         println!("cargo:rustc-cfg=rwsgi_presized_dict");
     }
     if !config.shared() {
@@ -194,4 +221,30 @@ fn check_python() {
             );
         }
     }
+}
+
+/// Whether a program calling `symbol` links against the libpython that
+/// pyo3 links: what the library exports decides, not its version.
+fn libpython_exports(config: &pyo3_build_config::InterpreterConfig, symbol: &str) -> bool {
+    let (Some(dir), Some(name)) = (config.lib_dir(), config.lib_name()) else {
+        return false;
+    };
+    let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let source = out.join(format!("probe{symbol}.c"));
+    let program = out.join(format!("probe{symbol}"));
+    let written = std::fs::write(
+        &source,
+        format!("extern void *{symbol}(long);\nint main(void) {{ {symbol}(0); return 0; }}\n"),
+    );
+    let compiler = cc::Build::new().cargo_metadata(false).get_compiler();
+    written.is_ok()
+        && compiler
+            .to_command()
+            .arg(&source)
+            .arg("-o")
+            .arg(&program)
+            .arg(format!("-L{dir}"))
+            .arg(format!("-l{name}"))
+            .output()
+            .is_ok_and(|o| o.status.success())
 }

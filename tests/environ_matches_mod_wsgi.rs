@@ -8,11 +8,37 @@ use std::collections::BTreeMap;
 
 use common::{Apache, Gateway};
 
-/// Each module names itself in SERVER_SOFTWARE.
-const MOD_WSGI_VERSION: &str = "mod_wsgi/4.9.4";
+/// Each module names itself in SERVER_SOFTWARE ("mod_wsgi/5.0.2",
+/// "mod_rwsgi/0.1.0"): `value` with either name and its version, whatever
+/// the version, as @GATEWAY@.
+fn mask_gateway(value: &str) -> String {
+    let mut masked = String::new();
+    for (i, word) in value.split(' ').enumerate() {
+        if i > 0 {
+            masked.push(' ');
+        }
+        let gateway = ["mod_wsgi/", "mod_rwsgi/"]
+            .iter()
+            .any(|name| word.strip_prefix(name).is_some_and(|v| !v.is_empty()));
+        masked.push_str(if gateway { "@GATEWAY@" } else { word });
+    }
+    masked
+}
 
-fn rwsgi_version() -> String {
-    format!("mod_rwsgi/{}", env!("CARGO_PKG_VERSION"))
+#[test]
+fn gateway_names_are_masked_whatever_their_version() {
+    assert_eq!(
+        mask_gateway("Apache/2.4.65 (Debian) mod_wsgi/5.0.2 Python/3.13"),
+        "Apache/2.4.65 (Debian) @GATEWAY@ Python/3.13"
+    );
+    assert_eq!(
+        mask_gateway(&format!(
+            "Apache/2.4.69 (Unix) mod_rwsgi/{} Python/3.14",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "Apache/2.4.69 (Unix) @GATEWAY@ Python/3.14"
+    );
+    assert_eq!(mask_gateway("/mod_wsgi/ x"), "/mod_wsgi/ x");
 }
 
 /// Status and CGI environ for `request`.
@@ -35,10 +61,7 @@ fn parse_environ(apache: &Apache, text: &str) -> BTreeMap<String, String> {
         .filter_map(|line| line.split_once('\t'))
         .filter(|(key, _)| *key != "REMOTE_PORT")
         .map(|(key, value)| {
-            let value = value
-                .replace(&root, "@ROOT@")
-                .replace(MOD_WSGI_VERSION, "@GATEWAY@")
-                .replace(&rwsgi_version(), "@GATEWAY@");
+            let value = mask_gateway(&value.replace(&root, "@ROOT@"));
             (key.to_string(), value)
         })
         .collect()

@@ -182,6 +182,19 @@ fn setup_server(dir: &SharedDir, args: &[&str]) -> (String, PathBuf) {
     (conf, root)
 }
 
+/// The control script setup-server wrote: Apache accepts its configuration.
+fn assert_configtest_passes(root: &Path) {
+    let test = Command::new(root.join("apachectl"))
+        .arg("configtest")
+        .output()
+        .unwrap();
+    assert!(
+        test.status.success(),
+        "{}",
+        String::from_utf8_lossy(&test.stderr)
+    );
+}
+
 fn app_dir() -> SharedDir {
     let dir = SharedDir::new("express");
     let hello = std::fs::read_to_string(concat!(
@@ -467,15 +480,7 @@ fn setup_server_writes_a_configuration_apache_accepts_and_a_control_script() {
     let port = free_port().to_string();
     let (conf, root) = setup_server(&dir, &["hello.wsgi", "--port", &port]);
     assert!(conf.contains("WSGIScriptAlias \"/\""), "{conf}");
-    let test = Command::new(root.join("apachectl"))
-        .arg("configtest")
-        .output()
-        .unwrap();
-    assert!(
-        test.status.success(),
-        "{}",
-        String::from_utf8_lossy(&test.stderr)
-    );
+    assert_configtest_passes(&root);
     assert!(
         processes_mentioning(&root).is_empty(),
         "setup-server started something"
@@ -501,10 +506,8 @@ fn module_config_prints_the_load_module_line() {
 fn python_path_and_python_home_are_where_the_app_imports_from() {
     let dir = app_dir();
     dir.virtualenv("venv");
-    dir.write(
-        "venv/lib/python3.11/site-packages/from_venv.py",
-        "WHERE = 'venv'\n",
-    );
+    let site_packages = dir.site_packages("venv");
+    dir.write(&format!("{site_packages}/from_venv.py"), "WHERE = 'venv'\n");
     dir.write("lib/from_path.py", "WHERE = 'path'\n");
     dir.write(
         "imports.py",
@@ -672,4 +675,23 @@ fn a_daemon_option_without_daemon_is_one_line_and_a_failure() {
     let dir = app_dir();
     let (_, stderr) = fails(&dir, &["start-server", "hello.wsgi", "--request-timeout", "5"]);
     assert!(stderr.contains("--request-timeout applies to daemon mode: add --daemon"), "{stderr}");
+}
+
+#[test]
+fn user_and_group_come_with_mod_unixd_where_it_is_a_loadable_module() {
+    // Debian builds mod_unixd into apache2; an Apache built from source
+    // (Docker's httpd image) has it as modules/mod_unixd.so, without which
+    // Apache refuses `User` (AH00526).
+    let dir = app_dir();
+    let port = free_port().to_string();
+    let (conf, root) = setup_server(&dir, &["hello.wsgi", "--port", &port, "--user", "www-data"]);
+    let listed = common::run(Command::new(common::apache_binary()).arg("-l"), "httpd -l");
+    let built_in = String::from_utf8_lossy(&listed.stdout).contains("mod_unixd.c");
+    let loaded = format!(
+        "LoadModule unixd_module {}",
+        common::apache_modules_dir().join("mod_unixd.so").display()
+    );
+    assert_eq!(conf.contains(&loaded), !built_in, "{conf}");
+    assert!(conf.contains("User www-data"), "{conf}");
+    assert_configtest_passes(&root);
 }

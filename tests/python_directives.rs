@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Apache, Mpm, SharedDir};
+use common::{Apache, Mpm, SharedDir, python_version};
 
 const PROBE: &str = "WSGIScriptAlias /probe @APPS@/probe.wsgi\n";
 
@@ -12,8 +12,9 @@ const PROBE: &str = "WSGIScriptAlias /probe @APPS@/probe.wsgi\n";
 fn virtualenv() -> SharedDir {
     let dir = SharedDir::new("venv");
     dir.virtualenv("env");
+    let site_packages = dir.site_packages("env");
     dir.write(
-        "env/lib/python3.11/site-packages/rwsgi_venv_probe.py",
+        &format!("{site_packages}/rwsgi_venv_probe.py"),
         "WHERE = 'venv'\n",
     );
     dir.share();
@@ -45,19 +46,29 @@ fn python_home_that_is_not_a_python_is_refused_at_config_time() {
     Apache::assert_config_refused(
         &format!("WSGIPythonHome {}\n", empty.0.display()),
         &format!(
-            "WSGIPythonHome: {} is neither a virtualenv (no pyvenv.cfg) nor a Python 3.11 installation prefix",
-            empty.0.display()
+            "WSGIPythonHome: {} is neither a virtualenv (no pyvenv.cfg) nor a Python {} installation prefix",
+            empty.0.display(),
+            python_version()
         ),
     );
 }
 
 #[test]
 fn python_home_of_a_virtualenv_from_another_python_is_refused_at_config_time() {
+    // One minor version above the Python mod_rwsgi is built with.
+    let built = python_version();
+    let minor: u32 = built[2..].parse().expect("3.X");
+    let other = format!("3.{}.1", minor + 1);
     let venv = SharedDir::new("other-venv");
-    venv.write("pyvenv.cfg", "home = /usr/local/bin\nversion = 3.12.1\n");
+    venv.write(
+        "pyvenv.cfg",
+        &format!("home = /usr/local/bin\nversion = {other}\n"),
+    );
     Apache::assert_config_refused(
         &format!("WSGIPythonHome {}\n", venv.0.display()),
-        "is a virtualenv made from Python 3.12.1, but mod_rwsgi was built for Python 3.11",
+        &format!(
+            "is a virtualenv made from Python {other}, but mod_rwsgi was built for Python {built}"
+        ),
     );
 }
 

@@ -1,6 +1,7 @@
-//! Test support: a real Apache httpd (Debian's apache2) per test, with its own
-//! ServerRoot in a temporary directory and its own free 127.0.0.1 port,
-//! loading the mod_rwsgi built by this cargo run.
+//! Test support: a real Apache httpd per test (the one apxs names: Debian's
+//! apache2, or a from-source /usr/local/apache2 as in Docker's httpd image),
+//! with its own ServerRoot in a temporary directory and its own free
+//! 127.0.0.1 port, loading the mod_rwsgi built by this cargo run.
 
 #![allow(dead_code)]
 
@@ -131,8 +132,11 @@ fn newest_mtime(path: &Path) -> Option<std::time::SystemTime> {
     }
 }
 
+/// apxs -q `var`, with the apxs the module was built against (`APXS`, as
+/// `make` sets it), else the one on PATH.
 fn apxs_query(var: &str) -> Option<String> {
-    let out = Command::new("apxs").args(["-q", var]).output().ok()?;
+    let apxs = std::env::var_os("APXS").unwrap_or_else(|| "apxs".into());
+    let out = Command::new(apxs).args(["-q", var]).output().ok()?;
     let value = String::from_utf8_lossy(&out.stdout).trim().to_string();
     (out.status.success() && !value.is_empty()).then_some(value)
 }
@@ -149,6 +153,42 @@ pub fn apache_binary() -> &'static Path {
     BIN.get_or_init(|| match (apxs_query("SBINDIR"), apxs_query("TARGET")) {
         (Some(dir), Some(target)) => Path::new(&dir).join(target),
         _ => PathBuf::from("/usr/sbin/apache2"),
+    })
+}
+
+/// The LoadModule line for mod_unixd (User and Group) where it is a loadable
+/// module (an Apache built from source); Debian builds it into apache2.
+fn unixd_line() -> &'static str {
+    static LINE: OnceLock<String> = OnceLock::new();
+    LINE.get_or_init(|| {
+        let listed = Command::new(apache_binary()).arg("-l").output();
+        let built_in =
+            listed.is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("mod_unixd.c"));
+        let module = apache_modules_dir().join("mod_unixd.so");
+        if built_in || !module.exists() {
+            String::new()
+        } else {
+            format!("LoadModule unixd_module {}", module.display())
+        }
+    })
+}
+
+/// The Python mod_rwsgi is built with (`PYO3_PYTHON`, as `make` and
+/// .cargo/config.toml set it): the one virtualenvs are made from.
+pub fn python() -> &'static str {
+    option_env!("PYO3_PYTHON").unwrap_or("/usr/bin/python3")
+}
+
+/// That Python's version, as "3.X".
+pub fn python_version() -> &'static str {
+    static VERSION: OnceLock<String> = OnceLock::new();
+    VERSION.get_or_init(|| {
+        let out = run(
+            Command::new(python())
+                .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"]),
+            python(),
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
     })
 }
 
@@ -208,6 +248,7 @@ fn config_text(root: &Path, port: u16, mpm: Mpm, gateway: Gateway, site: &str) -
         r#"ServerRoot "{root}"
 Listen 127.0.0.1:{port}
 {mpm}
+{unixd}
 LoadModule authz_core_module {modules}/mod_authz_core.so
 {gateway}
 ServerName 127.0.0.1
@@ -224,6 +265,7 @@ GracefulShutdownTimeout 5
 "#,
         root = root.display(),
         mpm = mpm.module_line(),
+        unixd = unixd_line(),
         gateway = gateway.module_line(),
     )
 }
@@ -604,7 +646,7 @@ impl SharedDir {
     pub fn virtualenv(&self, relative: &str) -> PathBuf {
         let venv = self.0.join(relative);
         run(
-            Command::new("/usr/bin/python3")
+            Command::new(python())
                 .args(["-m", "venv", "--without-pip"])
                 .arg(&venv),
             "python3 -m venv (Debian package python3-venv)",
@@ -612,14 +654,30 @@ impl SharedDir {
         venv
     }
 
+    /// The site-packages directory of the virtualenv at `relative`, as its
+    /// own Python names it (python3.X: the version mod_rwsgi is built with).
+    pub fn site_packages(&self, relative: &str) -> String {
+        let python = self.0.join(relative).join("bin/python");
+        let out = run(
+            Command::new(&python).args([
+                "-c",
+                "import sysconfig; print(sysconfig.get_path('purelib'))",
+            ]),
+            "the virtualenv's python",
+        );
+        let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        path.strip_prefix(&self.0)
+            .expect("site-packages inside the virtualenv")
+            .display()
+            .to_string()
+    }
+
     /// Makes a virtualenv with pip at `relative` and installs `packages`
     /// from PyPI into it.
     pub fn virtualenv_with(&self, relative: &str, packages: &[&str]) -> PathBuf {
         let venv = self.0.join(relative);
         run(
-            Command::new("/usr/bin/python3")
-                .args(["-m", "venv"])
-                .arg(&venv),
+            Command::new(python()).args(["-m", "venv"]).arg(&venv),
             "python3 -m venv (Debian package python3-venv)",
         );
         run(

@@ -79,6 +79,11 @@ pub fn httpd_conf(options: &Options, layout: &Layout<'_>) -> Result<String, Stri
     for name in ["authz_core", "mime", "alias", "dir"] {
         modules.push(apache.load_module(name, debian)?);
     }
+    if layout.run_as.is_some() {
+        // User and Group: built into Debian's apache2, a loadable module
+        // in an Apache built from source (Docker's httpd image).
+        modules.push(apache.load_module("unixd", debian)?);
+    }
     if options.access_log {
         modules.push(apache.load_module("log_config", debian)?);
     }
