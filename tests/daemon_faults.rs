@@ -358,3 +358,49 @@ fn a_process_whose_gil_cannot_be_taken_ends_after_deadlock_timeout_and_is_replac
     assert!(log.contains("Python's GIL could not be taken for 2 s (deadlock-timeout)"), "{log}");
     assert!(log.contains("exited to be restarted"), "{log}");
 }
+
+#[test]
+fn a_daemon_that_dies_after_its_response_began_cuts_the_response_short() {
+    let apache = Apache::start(
+        "WSGIDaemonProcess site threads=2\nWSGIScriptAlias /dies @APPS@/dies_after_output.wsgi process-group=site\n",
+    );
+    let response = apache.get("/dies");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.text(), "first part\n");
+    // The client can tell: no last chunk.
+    assert!(!response.complete);
+    let log = apache.wait_for_log("the response is cut short");
+    assert!(log.contains("daemon process group 'site'"), "{log}");
+}
+
+#[test]
+fn a_listen_queue_that_stays_full_past_connect_timeout_is_a_503() {
+    let apache = Arc::new(Apache::start(
+        "WSGIDaemonProcess site threads=1 listen-backlog=1 connect-timeout=1\nWSGIScriptAlias /slow @APPS@/slow.wsgi process-group=site\n",
+    ));
+    apache.wait_for_daemons(1);
+    // The one thread busy, then the queue filled with waiting requests.
+    let busy: Vec<_> = (0..4)
+        .map(|_| {
+            let port = apache.port;
+            let handle = thread::spawn(move || http::get(port, "/slow?sleep=4").status);
+            thread::sleep(Duration::from_millis(200));
+            handle
+        })
+        .collect();
+    let statuses: Vec<u16> = busy.into_iter().map(|b| b.join().unwrap()).collect();
+    assert!(statuses.contains(&503), "{statuses:?}");
+    let log = apache.error_log();
+    assert!(log.contains("its listen queue stayed full for connect-timeout=1 s; answering 503"), "{log}");
+}
+
+#[test]
+fn a_script_not_owned_by_script_user_is_refused_with_403() {
+    let apache = Apache::start(
+        "WSGIDaemonProcess site threads=1 script-user=nobody\nWSGIScriptAlias /hello @APPS@/hello.wsgi process-group=site\n",
+    );
+    // The fixture apps belong to root.
+    assert_eq!(apache.get("/hello").status, 403);
+    let log = apache.wait_for_log("script-user of daemon process group 'site'");
+    assert!(log.contains("must be owned by nobody"), "{log}");
+}

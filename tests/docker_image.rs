@@ -361,6 +361,44 @@ fn dockerfile_of_a_user_builds_and_serves_in_the_httpd_image() {
     }
 }
 
+#[test]
+#[ignore = "builds Docker images for minutes: run by `make docker-test`"]
+fn the_example_serves_in_daemon_mode_from_its_virtualenv_in_the_httpd_image() {
+    httpd("trixie", "httpd:2.4");
+    step(
+        "example-daemon",
+        "docker build -f docker/Dockerfile --build-arg RWSGI_CONF=docker/rwsgi-daemon.conf",
+        Command::new("docker")
+            .args([
+                "build",
+                "-f",
+                "docker/Dockerfile",
+                "--build-arg",
+                "RWSGI_CONF=docker/rwsgi-daemon.conf",
+                "-t",
+                "rwsgi-example:daemon",
+                ".",
+            ])
+            .current_dir(repo()),
+    );
+    let container = Container::run("rwsgi-example:daemon");
+    let port = container.port();
+    assert_eq!(first_answer(port).status, 200);
+    let environ = http::get(port, "/environ").text();
+    assert_eq!(json_string(&environ, "mod_rwsgi.process_group"), "site");
+    assert_eq!(json_string(&environ, "prefix"), "/srv/venv");
+    let flask = http::get(port, "/flask/");
+    assert_eq!(flask.status, 200, "{}", flask.text());
+    let processes = docker(&["exec", &container.name, "sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' '\\n'"]);
+    assert_eq!(processes.lines().filter(|l| *l == "(wsgi:site)").count(), 2, "{processes}");
+    docker(&["stop", &container.name]);
+    let (_, errors) = container.logs();
+    assert!(errors.contains("caught SIGWINCH, shutting down gracefully"), "{errors}");
+    for crash in ["exit signal", "Segmentation fault", "died ("] {
+        assert!(!errors.contains(crash), "a process crashed: {errors}");
+    }
+}
+
 /// Runs the project's suite (`make deps`, then `cargo build` and `cargo
 /// test --release --workspace`) in a container of `image` with the
 /// checkout mounted read-only, after checking that its Python is

@@ -340,8 +340,19 @@ fn https_is_served_with_the_given_certificate() {
 
 #[test]
 fn http2_is_spoken_with_http2() {
+    http2_is_spoken(&[]);
+}
+
+#[test]
+fn http2_is_spoken_with_an_app_in_daemon_mode() {
+    http2_is_spoken(&["--daemon"]);
+}
+
+fn http2_is_spoken(more: &[&str]) {
     let dir = app_dir();
-    let express = Express::start(&dir, &["hello.wsgi", "--http2"]);
+    let mut args = vec!["hello.wsgi", "--http2"];
+    args.extend_from_slice(more);
+    let express = Express::start(&dir, &args);
     let out = Command::new("curl")
         .args([
             "--silent",
