@@ -12,6 +12,7 @@ def application(environ, start_response):
             'python': '%d.%d.%d' % sys.version_info[:3],
             'prefix': sys.prefix,
             'mod_rwsgi.version': environ.get('mod_rwsgi.version'),
+            'mod_rwsgi.process_group': environ.get('mod_rwsgi.process_group'),
             'wsgi.multithread': environ.get('wsgi.multithread'),
         }).encode()
         start_response('200 OK', [('Content-Type', 'application/json')])
