@@ -42,7 +42,7 @@ pub struct Registry {
     pub generation: u64,
     /// What connections prove they come from this Apache with.
     pub secret: [u8; SECRET_LEN],
-    pub groups: Vec<GroupEntry>,
+    pub groups: Vec<Arc<GroupEntry>>,
     status: StatusPage,
 }
 
@@ -102,7 +102,7 @@ fn set_registry(registry: Option<Arc<Registry>>) {
 }
 
 impl Registry {
-    pub fn find(&self, name: &[u8]) -> Option<&GroupEntry> {
+    pub fn find(&self, name: &[u8]) -> Option<&Arc<GroupEntry>> {
         self.groups.iter().find(|g| g.group.name.as_bytes() == name)
     }
 }

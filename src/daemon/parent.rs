@@ -69,7 +69,7 @@ pub fn start(pool: ConfigPool, servers: &[(Server, &ServerConfig)]) -> Result<()
                     socket.display()
                 )
             })?;
-            groups.push(GroupEntry {
+            groups.push(Arc::new(GroupEntry {
                 index,
                 group: group.clone(),
                 server,
@@ -82,7 +82,7 @@ pub fn start(pool: ConfigPool, servers: &[(Server, &ServerConfig)]) -> Result<()
                 apache_uid,
                 apache_gid,
                 apache_timeout: server.timeout(),
-            });
+            }));
         }
     }
     let mut secret = [0u8; SECRET_LEN];
@@ -184,7 +184,13 @@ fn launch(
     supervisors: &Rc<RefCell<Vec<Option<i32>>>>,
 ) -> Result<(), String> {
     let entry = &registry.groups[index];
-    let pid = supervisor::spawn(registry, index).map_err(|e| {
+    let others: Vec<i32> = registry
+        .groups
+        .iter()
+        .filter(|g| g.index != index)
+        .map(|g| g.listener)
+        .collect();
+    let pid = supervisor::spawn(registry, entry.clone(), &others).map_err(|e| {
         format!(
             "mod_rwsgi: cannot fork the supervisor of daemon process group '{}': {e}",
             entry.group.name

@@ -30,8 +30,9 @@ use crate::apache::process::close_listeners;
 /// A status line from a daemon longer than this is not one of ours.
 const MAX_LINE: usize = 4096;
 
-/// Forks the supervisor of group `index`; returns its pid.
-pub fn spawn(registry: &Arc<Registry>, index: usize) -> std::io::Result<i32> {
+/// Forks the supervisor of `entry`, which closes the other groups'
+/// listening sockets `others`; returns its pid.
+pub fn spawn(registry: &Arc<Registry>, entry: Arc<GroupEntry>, others: &[RawFd]) -> std::io::Result<i32> {
     // SAFETY: getpid only reads.
     let parent = unsafe { libc::getpid() };
     // SAFETY: Apache's parent is single-threaded; the child runs only our
@@ -40,14 +41,14 @@ pub fn spawn(registry: &Arc<Registry>, index: usize) -> std::io::Result<i32> {
         -1 => Err(std::io::Error::last_os_error()),
         0 => {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                Supervisor::new(registry.clone(), index, parent).run()
+                Supervisor::new(registry.clone(), entry.clone(), others, parent).run()
             }));
             if outcome.is_err() {
-                registry.groups[index].server.log(
+                entry.server.log(
                     Level::Error,
                     &format!(
                         "mod_rwsgi: the supervisor of daemon process group '{}' failed (a panic); Apache's parent starts another",
-                        registry.groups[index].group.name
+                        entry.group.name
                     ),
                 );
             }
@@ -118,7 +119,7 @@ enum Ending {
 
 struct Supervisor {
     registry: Arc<Registry>,
-    index: usize,
+    entry: Arc<GroupEntry>,
     daemons: Vec<Daemon>,
     slots: Vec<Slot>,
     signals: OwnedFd,
@@ -128,21 +129,18 @@ struct Supervisor {
 }
 
 impl Supervisor {
-    fn new(registry: Arc<Registry>, index: usize, apache: libc::pid_t) -> Self {
+    fn new(registry: Arc<Registry>, entry: Arc<GroupEntry>, others: &[RawFd], apache: libc::pid_t) -> Self {
         os::reset_signals();
         if !os::die_with_parent(apache, libc::SIGTERM) {
             // SAFETY: Apache's parent is gone already; nothing to supervise.
             unsafe { libc::_exit(0) };
         }
         close_listeners();
-        for (i, other) in registry.groups.iter().enumerate() {
-            if i != index {
-                // SAFETY: another group's listening socket, inherited from
-                // Apache's parent and not ours to use.
-                unsafe { libc::close(other.listener) };
-            }
+        for &other in others {
+            // SAFETY: another group's listening socket, inherited from
+            // Apache's parent and not ours to use.
+            unsafe { libc::close(other) };
         }
-        let entry = &registry.groups[index];
         let command_line = os::command_line();
         os::set_title(&format!(
             "{} supervisor",
@@ -163,7 +161,7 @@ impl Supervisor {
             .collect();
         Self {
             registry,
-            index,
+            entry,
             daemons: Vec::new(),
             slots,
             signals,
@@ -173,7 +171,7 @@ impl Supervisor {
     }
 
     fn entry(&self) -> &GroupEntry {
-        &self.registry.groups[self.index]
+        &self.entry
     }
 
     fn log(&self, level: Level, message: &str) {
@@ -216,7 +214,7 @@ impl Supervisor {
             self.reap();
             self.on_timers();
         }
-        if self.registry.groups[self.index].socket.exists()
+        if self.entry.socket.exists()
             && matches!(self.ending, Ending::Draining(_) | Ending::Stopping(_))
             && self.rotates()
         {
@@ -276,7 +274,7 @@ impl Supervisor {
                 // mod_wsgi's daemons do, not this supervisor's.
                 let title = self.entry().group.title().unwrap_or_else(|| self.command_line.clone());
                 os::set_title(&title);
-                process::run(&self.registry, self.index, write_end, preload)
+                process::run(&self.registry, self.entry.clone(), write_end, preload)
             }
             pid => {
                 drop(write_end);
@@ -457,7 +455,7 @@ impl Supervisor {
                 continue;
             };
             let daemon = self.daemons.remove(at);
-            self.registry.status.release(self.index, daemon.pid as u32);
+            self.registry.status.release(self.entry.index, daemon.pid as u32);
             self.on_death(daemon, status);
         }
     }
@@ -555,7 +553,7 @@ impl Supervisor {
     fn update_status(&self) {
         let ready = self.daemons.iter().filter(|d| d.ready && !d.leaving).count() as u32;
         let failing = self.slots.iter().any(|s| s.failures > 0);
-        self.registry.status.set(self.index, ready, failing);
+        self.registry.status.set(self.entry.index, ready, failing);
     }
 }
 

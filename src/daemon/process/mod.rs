@@ -33,18 +33,18 @@ pub const EXIT_SETUP_FAILED: i32 = 3;
 pub const EXIT_RESTART: i32 = 4;
 
 /// Runs daemon process of group `index` in this freshly forked process.
-pub fn run(registry: &Arc<Registry>, index: usize, status_pipe: OwnedFd, preload: Vec<PathBuf>) -> ! {
+pub fn run(registry: &Arc<Registry>, entry: Arc<GroupEntry>, status_pipe: OwnedFd, preload: Vec<PathBuf>) -> ! {
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        serve(registry.clone(), index, status_pipe, preload)
+        serve(registry.clone(), entry.clone(), status_pipe, preload)
     }));
     let code = match outcome {
         Ok(code) => code,
         Err(_) => {
-            registry.groups[index].server.log(
+            entry.server.log(
                 Level::Error,
                 &format!(
                     "mod_rwsgi: daemon process group '{}' (pid {}): internal error (a panic); the process ends",
-                    registry.groups[index].group.name,
+                    entry.group.name,
                     std::process::id()
                 ),
             );
@@ -95,7 +95,7 @@ struct Queue {
 
 struct Daemon {
     registry: Arc<Registry>,
-    index: usize,
+    entry: Arc<GroupEntry>,
     queue: Mutex<Queue>,
     poller: Poller,
     /// This process's slot in the group's status page, where it says how
@@ -117,12 +117,12 @@ struct Daemon {
 }
 
 fn entry(daemon: &Daemon) -> &GroupEntry {
-    &daemon.registry.groups[daemon.index]
+    &daemon.entry
 }
 
 /// Sets the process up and serves until told to go; returns the exit code.
-fn serve(registry: Arc<Registry>, index: usize, status_pipe: OwnedFd, preload: Vec<PathBuf>) -> i32 {
-    let entry = &registry.groups[index];
+fn serve(registry: Arc<Registry>, entry: Arc<GroupEntry>, status_pipe: OwnedFd, preload: Vec<PathBuf>) -> i32 {
+    let index = entry.index;
     let group = &entry.group;
     let server = entry.server;
     let name = group.name.clone();
@@ -148,13 +148,10 @@ fn serve(registry: Arc<Registry>, index: usize, status_pipe: OwnedFd, preload: V
     let handled = [libc::SIGTERM, libc::SIGUSR1, libc::SIGHUP, libc::SIGINT, libc::SIGXCPU];
     os::reset_signals();
     os::block_signals(&handled);
+    // The supervisor closed the other groups' sockets before it made the
+    // descriptors it has since (closing their numbers again here could
+    // close those); Apache's own listeners are closed idempotently.
     close_listeners();
-    for (i, other) in registry.groups.iter().enumerate() {
-        if i != index {
-            // SAFETY: another group's listening socket, not ours to use.
-            unsafe { libc::close(other.listener) };
-        }
-    }
     // The app's stderr (and Python's own messages) go to the ErrorLog of
     // the virtual host that defined the group.
     if let Some(fd) = server.error_log_fd() {
@@ -246,7 +243,7 @@ fn serve(registry: Arc<Registry>, index: usize, status_pipe: OwnedFd, preload: V
 
     let daemon = Arc::new(Daemon {
         registry: registry.clone(),
-        index,
+        entry: entry.clone(),
         queue: Mutex::new(Queue {
             idle: 0,
             in_flight: 0,

@@ -187,7 +187,7 @@ impl Daemon {
     /// Says in the status page how many threads wait for a request.
     fn publish_idle(&self, idle: u32) {
         if let Some(slot) = self.slot {
-            self.registry.status.set_idle(self.index, slot, idle);
+            self.registry.status.set_idle(self.entry.index, slot, idle);
         }
     }
 }
