@@ -65,6 +65,16 @@ fuzz_target!(|bytes: &[u8]| {
                     frame::encode_log(level, message, &mut again);
                 }
             }
+            Kind::Spawn => {
+                if let Ok(spawn) = frame::Spawn::decode(payload) {
+                    spawn.encode(&mut again);
+                }
+            }
+            Kind::Spawned => {
+                if let Ok(number) = frame::decode_spawned(payload) {
+                    frame::encode_spawned(number, &mut again);
+                }
+            }
             Kind::End => {
                 if let Ok(status) = frame::decode_end(payload) {
                     assert!(status == 0 || (100..=599).contains(&status));

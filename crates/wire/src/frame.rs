@@ -48,6 +48,9 @@ pub const MAX_LOG: u32 = 256 * 1024;
 /// The most CGI variables, and the most headers, one frame may carry.
 pub const MAX_ENTRIES: u32 = 64 * 1024;
 
+/// The longest application group name a Spawn frame may carry.
+pub const MAX_GROUP_NAME: u32 = 16 * 1024;
+
 /// The size of a challenge's nonce and of a proof's MAC.
 pub const NONCE_LEN: usize = 32;
 
@@ -59,6 +62,8 @@ pub enum Kind {
     Request = 2,
     Body = 3,
     BodyFailed = 4,
+    /// To the group manager: start a process for an application group.
+    Spawn = 5,
     // Daemon to child.
     Challenge = 16,
     BodyWanted = 17,
@@ -72,6 +77,8 @@ pub enum Kind {
     /// The daemon takes no new request on this (idle) connection; one
     /// already sent is still served.
     Goodbye = 25,
+    /// From the group manager: the application group's number.
+    Spawned = 26,
 }
 
 /// Which end of the connection reads a frame: each accepts only the kinds
@@ -108,6 +115,7 @@ impl Kind {
             2 => Request,
             3 => Body,
             4 => BodyFailed,
+            5 => Spawn,
             16 => Challenge,
             17 => BodyWanted,
             18 => Head,
@@ -118,6 +126,7 @@ impl Kind {
             23 => Log,
             24 => End,
             25 => Goodbye,
+            26 => Spawned,
             _ => return None,
         })
     }
@@ -140,6 +149,8 @@ impl Kind {
             Request => (0, MAX_REQUEST),
             Body | Data => (0, MAX_DATA + 1),
             BodyFailed | Abort | Goodbye => (0, 0),
+            Spawn => (4, 4 + MAX_GROUP_NAME),
+            Spawned => (4, 4),
             BodyWanted => (5, 5),
             Head => (0, MAX_HEAD),
             File => (17, 17),
@@ -704,6 +715,47 @@ pub fn decode_end(payload: &[u8]) -> Result<i32, Malformed> {
     Ok(status)
 }
 
+/// Asks the group manager for the process of application group `name`
+/// within `scope` (a daemon group's index, or the embedded scope's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spawn<'a> {
+    pub scope: u32,
+    pub name: &'a [u8],
+}
+
+impl<'a> Spawn<'a> {
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let at = start(out, Kind::Spawn);
+        put_u32(out, self.scope);
+        out.extend_from_slice(self.name);
+        finish(out, at);
+    }
+
+    pub fn decode(payload: &'a [u8]) -> Result<Self, Malformed> {
+        let mut c = Cursor::new(payload);
+        let scope = c.u32()?;
+        Ok(Self {
+            scope,
+            name: c.rest,
+        })
+    }
+}
+
+/// The manager's answer: the application group's number, or u32::MAX
+/// when it cannot start one.
+pub fn encode_spawned(number: u32, out: &mut Vec<u8>) {
+    let at = start(out, Kind::Spawned);
+    put_u32(out, number);
+    finish(out, at);
+}
+
+pub fn decode_spawned(payload: &[u8]) -> Result<u32, Malformed> {
+    let mut c = Cursor::new(payload);
+    let number = c.u32()?;
+    c.end()?;
+    Ok(number)
+}
+
 /// An empty frame of `kind` (Abort, BodyFailed, the end of a body).
 pub fn encode_empty(kind: Kind, out: &mut Vec<u8>) {
     out.extend_from_slice(&FrameHeader::encode(kind, 0));
@@ -918,6 +970,21 @@ mod tests {
         let mut out = Vec::new();
         BodyWanted { max: 0, fill: false }.encode(&mut out);
         assert!(BodyWanted::decode(&out[HEADER_LEN..]).is_err());
+    }
+
+    #[test]
+    fn spawn_and_spawned_round_trip_and_bound_the_name() {
+        let mut out = Vec::new();
+        Spawn { scope: 3, name: b"example.org|/app" }.encode(&mut out);
+        let (header, payload) = split(&out, Reader::Daemon);
+        assert_eq!(header.kind, Kind::Spawn);
+        assert_eq!(Spawn::decode(payload).unwrap(), Spawn { scope: 3, name: b"example.org|/app" });
+        let too_long = FrameHeader::encode(Kind::Spawn, 4 + MAX_GROUP_NAME + 1);
+        assert!(FrameHeader::parse(too_long, Reader::Daemon).is_err());
+        out.clear();
+        encode_spawned(7, &mut out);
+        let (_, payload) = split(&out, Reader::Child);
+        assert_eq!(decode_spawned(payload).unwrap(), 7);
     }
 
     #[test]
