@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use rwsgi_wire::frame::{self, Kind};
 
-use super::{Daemon, Ending, ask_replacement, entry, tell_supervisor};
+use super::{Daemon, Ending, Queue, ask_replacement, entry, tell_supervisor};
 use crate::apache::{Level, status};
 use crate::daemon::socket;
 use crate::daemon::transport::{Connection, DaemonExchange, Refused, read_request};
@@ -105,10 +105,15 @@ impl Poller {
         Ok(())
     }
 
-    /// Keeps `connection` for its next request. Registered once, one-shot:
-    /// an event disarms it until it is kept again.
-    fn keep(&self, mut connection: Connection) {
+    /// Keeps `connection` for its next request, unless the process takes
+    /// no more (nothing would serve it: it closes, and the child connects
+    /// anew). Registered once, one-shot: an event disarms it until it is
+    /// kept again.
+    fn keep(&self, mut connection: Connection, queue: &std::sync::Mutex<Queue>) {
         let mut kept = self.kept();
+        if queue.lock().unwrap_or_else(|e| e.into_inner()).acceptor_done {
+            return;
+        }
         let fd = connection.stream.as_raw_fd();
         let flags = (libc::EPOLLRDHUP | libc::EPOLLONESHOT) as u32;
         let registered = match connection.token {
@@ -138,26 +143,24 @@ pub fn work(daemon: &Daemon, slot: usize) {
             Job::New(stream) => match authenticated(daemon, stream) {
                 Some(connection) => connection,
                 None => {
-                    let _ = finished(daemon);
+                    finished(daemon);
                     continue;
                 }
             },
             Job::Kept(connection) => connection,
         };
-        let reusable = serve_request(daemon, slot, connection);
-        let taking = finished(daemon);
-        if let (Some(connection), true) = (reusable, taking) {
-            daemon.poller.keep(connection);
+        // Kept while this request still counts as in flight, so that the
+        // process cannot decide it is done between the two.
+        if let Some(connection) = serve_request(daemon, slot, connection) {
+            daemon.poller.keep(connection, &daemon.queue);
         }
+        finished(daemon);
     }
 }
 
-/// Ends a request; whether the process still takes requests (a kept
-/// connection would otherwise wait for a thread that never comes).
-fn finished(daemon: &Daemon) -> bool {
-    let mut queue = daemon.queue.lock().unwrap_or_else(|e| e.into_inner());
-    queue.in_flight -= 1;
-    !queue.acceptor_done
+/// Ends a request.
+fn finished(daemon: &Daemon) {
+    daemon.queue.lock().unwrap_or_else(|e| e.into_inner()).in_flight -= 1;
 }
 
 /// Waits, with the process's other idle threads, for a job (the kernel
@@ -202,8 +205,22 @@ fn wait_for_job(daemon: &Daemon) -> Option<Job> {
             let queue = daemon.queue.lock().unwrap_or_else(|e| e.into_inner());
             (queue.ending, queue.ending_since, queue.acceptor_done)
         };
-        if done || leaving(daemon, ending, since) {
+        if done {
             return None;
+        }
+        match leaving(daemon, ending, since) {
+            Way::Serving => {}
+            Way::Leaving { done } => {
+                // Connections the kernel woke this process for before it
+                // stopped listening: with EPOLLEXCLUSIVE it woke no other
+                // process for them, so they are served here.
+                if let Ok(Some(stream)) = socket::accept(listener) {
+                    return Some(Job::New(stream));
+                }
+                if done {
+                    return None;
+                }
+            }
         }
         let mut event = libc::epoll_event { events: 0, u64: 0 };
         // SAFETY: waits on our epoll descriptor for one event.
@@ -237,14 +254,22 @@ fn wait_for_job(daemon: &Daemon) -> Option<Job> {
     }
 }
 
+/// Where the process is on its way out.
+enum Way {
+    Serving,
+    /// It no longer listens; `done` once nothing is kept or in flight
+    /// (then it takes nothing more).
+    Leaving { done: bool },
+}
+
 /// Handles the process's way out, as its idle threads see it: stops listening,
 /// says Goodbye on kept connections and, once they are served or closed
-/// (or the grace is over), tells the caller to stop leading.
-fn leaving(daemon: &Daemon, ending: Ending, since: Option<Instant>) -> bool {
+/// (or the grace is over) and no request is in flight, is done.
+fn leaving(daemon: &Daemon, ending: Ending, since: Option<Instant>) -> Way {
     let poller = &daemon.poller;
     let mut kept = poller.kept();
     let drained = match ending {
-        Ending::Serving => return false,
+        Ending::Serving => return Way::Serving,
         // A generation ends: what is already queued for it is served, until
         // the socket has been quiet a moment.
         Ending::Draining => {
@@ -254,7 +279,7 @@ fn leaving(daemon: &Daemon, ending: Ending, since: Option<Instant>) -> bool {
         Ending::Recycled | Ending::Stopping => true,
     };
     if !drained {
-        return false;
+        return Way::Serving;
     }
     if kept.listening {
         kept.listening = false;
@@ -280,7 +305,12 @@ fn leaving(daemon: &Daemon, ending: Ending, since: Option<Instant>) -> bool {
             let _ = poller.control(libc::EPOLL_CTL_DEL, connection.stream.as_raw_fd(), token, 0);
         }
     }
-    kept.connections.is_empty()
+    // Decided under both locks: a request in flight keeps its connection
+    // (Poller::keep) before it stops counting.
+    let mut queue = daemon.queue.lock().unwrap_or_else(|e| e.into_inner());
+    let done = kept.connections.is_empty() && queue.in_flight == 0;
+    queue.acceptor_done |= done;
+    Way::Leaving { done }
 }
 
 fn say_goodbye(connection: &Connection) {
