@@ -89,3 +89,31 @@ fn a_changed_script_that_fails_to_load_leaves_the_loaded_version_serving() {
     std::fs::write(&script, version_source(2)).unwrap();
     assert_eq!(apache.get("/v").text(), "2");
 }
+
+/// An in-place rewrite truncates the file, then writes it, often within
+/// one tick of the file system's clock: a request between the two finds an
+/// empty script with the new modification time. Once written, the script
+/// has that same time, and must still be loaded.
+#[test]
+fn a_script_caught_empty_mid_rewrite_loads_once_written_within_the_same_tick() {
+    let apache = Apache::start(&site());
+    let script = apache.apps().join("versioned.wsgi");
+    std::fs::write(&script, version_source(1)).unwrap();
+    assert_eq!(apache.get("/v").text(), "1");
+    let tick = std::time::SystemTime::now() + Duration::from_secs(5);
+    let write_at = |source: &str| {
+        std::fs::write(&script, source).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&script)
+            .unwrap()
+            .set_modified(tick)
+            .unwrap();
+    };
+    write_at("");
+    let response = apache.get("/v");
+    assert_eq!((response.status, response.text()), (200, "1".to_string()));
+    apache.wait_for_log("keeps serving");
+    write_at(&version_source(2));
+    assert_eq!(apache.get("/v").text(), "2", "{}", apache.error_log());
+}

@@ -16,9 +16,12 @@ use pyo3::types::{PyBytes, PyModule, PyString};
 struct LoadedScript {
     mtime: i64,
     module: Py<PyModule>,
-    /// The modification time of a changed file that failed to execute:
-    /// not tried again until the file changes once more.
-    failed_mtime: Option<i64>,
+    /// The modification time and length of a changed file that failed to
+    /// execute: not tried again until the file changes once more. The
+    /// length tells a file caught between its truncation and its write (an
+    /// in-place rewrite, stamped with the same coarse time) from its final
+    /// content.
+    failed: Option<(i64, u64)>,
 }
 
 /// A script's callable, and why a changed version of the script could not
@@ -108,11 +111,16 @@ fn module_for<'py>(
         .unwrap_or_else(|e| e.into_inner());
     let scripts = scripts.get_or_insert_with(HashMap::new);
     if let Some(loaded) = scripts.get_mut(path) {
-        let current = loaded.mtime == mtime || !reload || loaded.failed_mtime == Some(mtime);
+        let failed_as_is = |(failed_mtime, length)| {
+            failed_mtime == mtime && std::fs::metadata(path).is_ok_and(|m| m.len() == length)
+        };
+        let current = loaded.mtime == mtime || !reload || loaded.failed.is_some_and(failed_as_is);
         if current {
             return Ok((loaded.module.bind(py).clone(), None));
         }
-        let executed = execute(py, path).and_then(|module| match callable {
+        let source = read(path)?;
+        let length = source.len() as u64;
+        let executed = execute(py, path, &source).and_then(|module| match callable {
             Some(callable) => app_of(&module, path, callable).map(|_| module),
             None => Ok(module),
         });
@@ -120,11 +128,11 @@ fn module_for<'py>(
             Ok(module) => {
                 loaded.mtime = mtime;
                 loaded.module = module.clone().unbind();
-                loaded.failed_mtime = None;
+                loaded.failed = None;
                 Ok((module, None))
             }
             Err(err) => {
-                loaded.failed_mtime = Some(mtime);
+                loaded.failed = Some((mtime, length));
                 let module = loaded.module.bind(py).clone();
                 // The version still serving stays importable by its name.
                 py.import("sys")?
@@ -134,13 +142,13 @@ fn module_for<'py>(
             }
         };
     }
-    let module = execute(py, path)?;
+    let module = execute(py, path, &read(path)?)?;
     scripts.insert(
         path.to_path_buf(),
         LoadedScript {
             mtime,
             module: module.clone().unbind(),
-            failed_mtime: None,
+            failed: None,
         },
     );
     Ok((module, None))
@@ -154,10 +162,13 @@ fn module_name(path: &Path) -> String {
     format!("_rwsgi_{:016x}", hasher.finish())
 }
 
-fn execute<'py>(py: Python<'py>, path: &Path) -> PyResult<Bound<'py, PyModule>> {
-    let source = std::fs::read(path).map_err(|e| {
+fn read(path: &Path) -> PyResult<Vec<u8>> {
+    std::fs::read(path).map_err(|e| {
         PyOSError::new_err(format!("cannot read WSGI script '{}': {e}", path.display()))
-    })?;
+    })
+}
+
+fn execute<'py>(py: Python<'py>, path: &Path, source: &[u8]) -> PyResult<Bound<'py, PyModule>> {
     let name = module_name(path);
     let filename = path.to_string_lossy();
     let module = PyModule::new(py, &name)?;
@@ -165,7 +176,7 @@ fn execute<'py>(py: Python<'py>, path: &Path) -> PyResult<Bound<'py, PyModule>> 
     let builtins = py.import("builtins")?;
     // Compiling from bytes honours the script's coding declaration.
     let code = builtins.getattr("compile")?.call1((
-        PyBytes::new(py, &source),
+        PyBytes::new(py, source),
         &*filename,
         "exec",
         0,
