@@ -454,11 +454,19 @@ cargo test --release --workspace"
         text
     });
     let (mut passed, mut failed) = (0, 0);
+    // cargo test's "failures:" sections (each failing test's output and
+    // names), for the report: the log's tail is cargo's stderr.
+    let (mut failures, mut in_failures) = (String::new(), false);
     for line in BufReader::new(child.stdout.take().expect("stdout"))
         .lines()
         .map_while(Result::ok)
     {
         let _ = writeln!(log, "{line}");
+        in_failures |= line == "failures:";
+        if in_failures {
+            failures.push_str(&line);
+            failures.push('\n');
+        }
         if let Some(counts) = line.strip_prefix("test result: ") {
             let count = |word: &str| -> u32 {
                 counts
@@ -469,6 +477,7 @@ cargo test --release --workspace"
             };
             passed += count(" passed");
             failed += count(" failed");
+            in_failures = false;
         }
     }
     let status = child.wait().expect("wait for docker run");
@@ -477,9 +486,10 @@ cargo test --release --workspace"
     let output = std::fs::read_to_string(&log_path).unwrap_or_default();
     assert!(
         status.success() && failed == 0,
-        "the suite failed in {image} ({passed} passed, {failed} failed; all in {}):\n{}",
+        "the suite failed in {image} ({passed} passed, {failed} failed; all in {}):\n{}\n{}",
         log_path.display(),
-        tail(&output, 80)
+        tail(&failures, 150),
+        tail(&output, 20)
     );
     assert!(passed > 0, "no test ran in {image}:\n{}", tail(&output, 40));
     eprintln!(
@@ -504,7 +514,7 @@ fn suite_image(base: &str, tag: &str, name: &str) -> String {
 /// The suite on `base` (an Apache image of Debian `suite`) with Python
 /// `python`.
 fn suite_on(suite: &str, base: &str, python: &str) {
-    let image = suite_image(&base, &format!("rwsgi-suite:{suite}"), suite);
+    let image = suite_image(base, &format!("rwsgi-suite:{suite}"), suite);
     suite_in(&image, python, suite);
 }
 
