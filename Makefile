@@ -58,9 +58,13 @@ deps:
 	fi
 	@command -v cargo >/dev/null || { echo "cargo was not found: install Rust 1.85 or newer (https://rustup.rs)"; exit 1; }
 
+# A module file is replaced by a new file renamed over it, never rewritten
+# in place: an Apache that has the old one loaded (rwsgi-express from the
+# checkout, a benchmark) keeps the copy it mapped instead of crashing.
 build: deps
 	cargo build --release
-	cp -f target/release/libmod_rwsgi.so $(MODULE)
+	install -m 644 target/release/libmod_rwsgi.so $(MODULE).new
+	mv -f $(MODULE).new $(MODULE)
 
 # The benchmark's smoke run, the fuzzers (every workload about a second,
 # answers checked; each fuzz target FUZZ_SECONDS) and the tests in Docker's
@@ -128,7 +132,8 @@ fuzz: deps
 	done
 
 install: build
-	install -D -m 644 $(MODULE) "$$($(APXS) -q LIBEXECDIR)/mod_rwsgi.so"
+	install -D -m 644 $(MODULE) "$$($(APXS) -q LIBEXECDIR)/mod_rwsgi.so.new"
+	mv -f "$$($(APXS) -q LIBEXECDIR)/mod_rwsgi.so.new" "$$($(APXS) -q LIBEXECDIR)/mod_rwsgi.so"
 	install -D -m 755 $(EXPRESS) /usr/local/bin/rwsgi-express
 	@if [ -d /etc/apache2/mods-available ]; then \
 	  sed "s|@LIBEXECDIR@|$$($(APXS) -q LIBEXECDIR)|" conf/rwsgi.load > /etc/apache2/mods-available/rwsgi.load; \
