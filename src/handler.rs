@@ -11,6 +11,7 @@ use crate::config::{
     MapHeadToGet, ProcessSettings, ScriptAlias, ServerConfig,
 };
 use crate::embedded::{self, Embedded};
+use crate::daemon::Placement;
 use crate::{daemon, interpreter, wsgi};
 
 /// Set on requests mapped by WSGIScriptAlias; its value is the index of the
@@ -33,7 +34,15 @@ pub fn child_init(main: Server, process: &ProcessSettings, imports: &[ImportScri
         process_group: String::new(),
     });
     interpreter::start(main, "child", process, wsgi::redirect_standard_streams);
+    let registry = daemon::registry();
     for import in imports.iter().filter(|i| i.process_group == "%{GLOBAL}") {
+        // One of another application group than this child's runs in that
+        // group's own process, when it starts.
+        if let (Some(registry), Some(group)) = (&registry, daemon::static_group(&import.application_group)) {
+            if !registry.status_claims(&group) {
+                continue;
+            }
+        }
         let script = &import.script;
         let imported = interpreter::with_python(|py| wsgi::preload(py, script));
         let failure = match imported {
@@ -218,8 +227,8 @@ pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -
             return status::INTERNAL_SERVER_ERROR;
         }
     }
+    let ignore_activity = config.ignore_activity.unwrap_or(false);
     if !group.is_empty() {
-        let ignore_activity = config.ignore_activity.unwrap_or(false);
         return serve_in_daemon(&request, &group, &application, ignore_activity);
     }
     if server.process.restrict_embedded {
@@ -233,6 +242,14 @@ pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -
         return status::INTERNAL_SERVER_ERROR;
     }
 
+    // No two application groups share a Python: one runs in this
+    // child's, and each other in a process of its own.
+    if let Some(registry) = daemon::registry() {
+        let scope = registry.embedded_scope();
+        if let Placement::Own(entry) = registry.place(scope, &application.application_group) {
+            return daemon::remote::serve(&request, &registry, &entry, &application, ignore_activity);
+        }
+    }
     let log_to = request.server();
     let exchange = Embedded::new(&request);
     match interpreter::with_python(|py| wsgi::serve(py, &exchange, &application)) {
@@ -295,7 +312,14 @@ fn serve_in_daemon(
         request.log(Level::Error, &format!("mod_rwsgi: {why}; answering 403"));
         return status::FORBIDDEN;
     }
-    daemon::remote::serve(request, &registry, entry, application, ignore_activity)
+    // The group's processes run one application group; another gets a
+    // process of its own, with the group's settings.
+    match registry.place(entry.index, &application.application_group) {
+        Placement::Own(own) => daemon::remote::serve(request, &registry, &own, application, ignore_activity),
+        Placement::Primary | Placement::Shared => {
+            daemon::remote::serve(request, &registry, entry, application, ignore_activity)
+        }
+    }
 }
 
 /// script-user= and script-group=: the script and its directory must belong

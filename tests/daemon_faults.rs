@@ -122,7 +122,7 @@ fn an_app_that_cannot_load_at_start_backs_off_and_requests_get_503_at_once() {
     let apache = Apache::start(
         "WSGIDaemonProcess site threads=1\n\
          WSGIImportScript @APPS@/raises_on_import.wsgi process-group=site application-group=%{GLOBAL}\n\
-         WSGIScriptAlias /hello @APPS@/hello.wsgi process-group=site\n",
+         WSGIScriptAlias /hello @APPS@/hello.wsgi process-group=site application-group=%{GLOBAL}\n",
     );
     let log = apache.wait_for_log("trying again in 2 s");
     assert!(log.contains("RuntimeError: raised while importing"), "{log}");
@@ -344,6 +344,7 @@ fn cpu_time_limit_recycles_a_process_that_used_its_cpu_time() {
 fn a_process_whose_gil_cannot_be_taken_ends_after_deadlock_timeout_and_is_replaced() {
     let apache = Arc::new(Apache::start(
         "WSGIDaemonProcess site threads=2 deadlock-timeout=2\n\
+         WSGIApplicationGroup %{GLOBAL}\n\
          WSGIScriptAlias /hold @APPS@/gil_holder.wsgi process-group=site\n\
          WSGIScriptAlias /slow @APPS@/slow.wsgi process-group=site\n",
     ));

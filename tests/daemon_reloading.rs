@@ -131,6 +131,7 @@ fn a_changed_script_that_fails_to_load_leaves_the_old_process_serving() {
 fn an_app_that_sends_sigint_to_its_own_process_has_it_restarted() {
     let apache = Apache::start(
         "WSGIDaemonProcess site threads=2\n\
+         WSGIApplicationGroup %{GLOBAL}\n\
          WSGIScriptAlias /slow @APPS@/slow.wsgi process-group=site\n\
          WSGIScriptAlias /restart @APPS@/restart_self.wsgi process-group=site\n",
     );

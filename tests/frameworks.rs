@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{Apache, Gateway, SharedDir, http};
+use common::{Apache, Client, Gateway, SharedDir, http};
 
 /// A virtualenv with Flask, and the app beside it.
 fn flask_site() -> (SharedDir, String) {
@@ -261,68 +261,9 @@ fn django_site() -> (SharedDir, String) {
     (dir, site)
 }
 
-/// One client of one gateway, with its own cookie jar.
-struct Client<'a> {
-    apache: &'a Apache,
-    cookies: std::collections::BTreeMap<String, String>,
-}
-
-impl Client<'_> {
-    fn send(&mut self, method: &str, path: &str, content_type: &str, body: &str) -> http::Response {
-        let cookies: Vec<String> = self
-            .cookies
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect();
-        let cookie = if cookies.is_empty() {
-            String::new()
-        } else {
-            format!("Cookie: {}\r\n", cookies.join("; "))
-        };
-        let body_headers = if method == "POST" {
-            format!(
-                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
-                body.len()
-            )
-        } else {
-            String::new()
-        };
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: example.test\r\n{cookie}{body_headers}Connection: close\r\n\r\n{body}"
-        );
-        let response = self.apache.raw(request.as_bytes());
-        for (name, value) in &response.headers {
-            if name.eq_ignore_ascii_case("set-cookie") {
-                let pair = value.split(';').next().unwrap_or_default();
-                if let Some((n, v)) = pair.split_once('=') {
-                    if v.is_empty() || value.contains("Max-Age=0") {
-                        self.cookies.remove(n);
-                    } else {
-                        self.cookies.insert(n.to_string(), v.to_string());
-                    }
-                }
-            }
-        }
-        response
-    }
-
-    /// The CSRF token in a form Django rendered.
-    fn token(response: &http::Response) -> String {
-        let text = response.text();
-        text.split("name=\"csrfmiddlewaretoken\" value=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .unwrap_or_default()
-            .to_string()
-    }
-}
-
 /// The Django corpus: every answer, normalized, with CSRF tokens masked.
 fn django_answers(apache: &Apache) -> Vec<(String, String)> {
-    let mut client = Client {
-        apache,
-        cookies: Default::default(),
-    };
+    let mut client = Client::new(apache, "example.test");
     let form = "application/x-www-form-urlencoded";
     let mut answers = Vec::new();
     let mut record = |what: &str, response: &http::Response| {

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
 use std::thread;
 use std::time::Duration;
 
@@ -89,10 +90,15 @@ fn wsgi_script_reloading_off_keeps_the_loaded_script() {
 }
 
 #[test]
-fn two_application_groups_in_one_process_are_reported_once() {
+fn application_groups_without_a_socket_for_their_processes_share_one_interpreter_said_once() {
+    // Where no socket can be made, a second group cannot have a process of
+    // its own: it shares the child's interpreter, and the log says so.
+    let unreachable = common::SharedDir::new("private");
+    std::fs::set_permissions(&unreachable.0, std::fs::Permissions::from_mode(0o700)).unwrap();
     let apache = Apache::start(&format!(
-        "{}WSGIScriptAlias /first @APPS@/hello.wsgi\nWSGIScriptAlias /second @APPS@/hello.wsgi application-group=other\n",
-        one_child(4)
+        "{}WSGISocketPrefix {}/wsgi\nWSGIScriptAlias /first @APPS@/hello.wsgi\nWSGIScriptAlias /second @APPS@/hello.wsgi application-group=other\n",
+        one_child(4),
+        unreachable.0.display()
     ));
     for _ in 0..3 {
         assert_eq!(apache.get("/first").status, 200);
@@ -106,6 +112,10 @@ fn two_application_groups_in_one_process_are_reported_once() {
     assert_eq!(lines.len(), 1, "{log}");
     assert!(
         lines[0].contains("application groups '127.0.0.1|/first' and 'other'"),
+        "{log}"
+    );
+    assert!(
+        log.contains("cannot reach daemon sockets") && log.contains("application groups share the main interpreter"),
         "{log}"
     );
 }

@@ -61,6 +61,10 @@ impl Server {
 pub struct Mpm {
     pub threaded: bool,
     pub multiprocess: bool,
+    /// Threads per child (1 for prefork).
+    pub threads: u32,
+    /// The most children it runs at once.
+    pub processes: u32,
 }
 
 impl Mpm {
@@ -73,9 +77,12 @@ impl Mpm {
         };
         let threaded = ask(ffi::AP_MPMQ_IS_THREADED) != ffi::AP_MPMQ_NOT_SUPPORTED as c_int;
         let forked = ask(ffi::AP_MPMQ_IS_FORKED) != ffi::AP_MPMQ_NOT_SUPPORTED as c_int;
+        let processes = if forked { ask(ffi::AP_MPMQ_MAX_DAEMONS) } else { 1 };
         Self {
             threaded,
-            multiprocess: forked && ask(ffi::AP_MPMQ_MAX_DAEMONS) > 1,
+            multiprocess: processes > 1,
+            processes: u32::try_from(processes).unwrap_or(1).max(1),
+            threads: u32::try_from(ask(ffi::AP_MPMQ_MAX_THREADS)).unwrap_or(1).max(1),
         }
     }
 }

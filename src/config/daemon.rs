@@ -129,6 +129,15 @@ impl DaemonGroup {
         }
     }
 
+    /// The settings of the process an application group gets of its own,
+    /// when it would otherwise share Apache's children's interpreter.
+    pub fn for_application_group(name: &str, processes: u32, threads: u32) -> Self {
+        let mut group = Self::new(name);
+        group.processes = processes.max(1);
+        group.threads = threads.max(1);
+        group
+    }
+
     /// The title `ps` shows: display-name with `%{GROUP}` as mod_wsgi
     /// expands it.
     pub fn title(&self) -> Option<String> {

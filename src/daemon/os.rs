@@ -2,6 +2,8 @@
 //! the process title, privileges, limits, locale.
 
 use std::ffi::CString;
+use std::io::Read;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::io;
 use std::path::Path;
 
@@ -324,4 +326,27 @@ pub fn resident_bytes() -> Option<u64> {
     // SAFETY: sysconf only reads.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     Some(pages * u64::try_from(page).ok()?)
+}
+
+/// A signalfd for `signals`, which the caller has blocked.
+pub fn signal_fd(signals: &[libc::c_int]) -> OwnedFd {
+    // SAFETY: a new signalfd for the signals blocked above; owned here.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &signal in signals {
+            libc::sigaddset(&mut set, signal);
+        }
+        let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
+        assert!(fd >= 0, "signalfd: {}", std::io::Error::last_os_error());
+        OwnedFd::from_raw_fd(fd)
+    }
+}
+
+/// One read, or None when nothing is there (or it failed).
+pub fn read_fd(fd: RawFd, buf: &mut [u8]) -> Option<usize> {
+    // SAFETY: the descriptor is borrowed for one read; ManuallyDrop keeps
+    // the File from closing it.
+    let mut file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
+    file.read(buf).ok()
 }

@@ -13,10 +13,13 @@ use rwsgi_wire::proof::SECRET_LEN;
 
 use super::socket::{self, ListenOptions};
 use super::status::StatusPage;
-use super::{GroupEntry, Registry, set_registry, supervisor};
+use super::{
+    EmbeddedScope, GroupEntry, MAX_APPLICATION_GROUPS, Registry, manager, set_registry,
+    static_group, supervisor,
+};
 use crate::apache::process::{self, ChildEvent, ConfigPool};
-use crate::apache::{Level, Server};
-use crate::config::{ProcessSettings, ServerConfig};
+use crate::apache::{Level, Mpm, Server};
+use crate::config::{ImportScript, ProcessSettings, ServerConfig};
 
 /// Kept in Apache's process pool across generations (and module reloads).
 const GENERATION_KEY: &std::ffi::CStr = c"mod_rwsgi.daemon_generation";
@@ -34,7 +37,8 @@ pub fn start(pool: ConfigPool, servers: &[(Server, &ServerConfig)]) -> Result<()
         watch_draining(pool, main);
     }
     let defined: usize = servers.iter().map(|(_, c)| c.daemon_groups.len()).sum();
-    if defined == 0 || !process::serves_requests() || process::is_preflight_pass() {
+    let embedded = !main_config.process.restrict_embedded;
+    if (defined == 0 && !embedded) || !process::serves_requests() || process::is_preflight_pass() {
         return Ok(());
     }
     let user = process::apache_user();
@@ -42,10 +46,29 @@ pub fn start(pool: ConfigPool, servers: &[(Server, &ServerConfig)]) -> Result<()
     let (apache_uid, apache_gid) = user
         .as_ref()
         .map_or_else(|| unsafe { (libc::getuid(), libc::getgid()) }, |u| (u.uid, u.gid));
+    let reachable = socket_prefix(pool, &main_config.process).and_then(|prefix| {
+        check_reachable(prefix.parent().unwrap_or(Path::new("/")), apache_uid, apache_gid)
+            .map(|()| prefix)
+    });
+    let prefix = match reachable {
+        Ok(prefix) => prefix,
+        // Daemon groups cannot run without their sockets; application
+        // groups can share the main interpreter, as they did before.
+        Err(reason) if defined > 0 => return Err(reason),
+        Err(reason) => {
+            main.log(
+                Level::Warning,
+                &format!("{reason}; application groups share the main interpreter of Apache's children"),
+            );
+            return Ok(());
+        }
+    };
     let generation = process::bump_process_counter(main, GENERATION_KEY);
-    let prefix = socket_prefix(pool, &main_config.process)?;
     let rotation = main_config.process.socket_rotation.unwrap_or(true);
-    check_reachable(prefix.parent().unwrap_or(Path::new("/")), apache_uid, apache_gid)?;
+    let imports: Vec<ImportScript> = servers
+        .iter()
+        .flat_map(|(_, c)| c.import_scripts.iter().cloned())
+        .collect();
 
     let mut groups = Vec::new();
     for &(server, config) in servers {
@@ -78,29 +101,91 @@ pub fn start(pool: ConfigPool, servers: &[(Server, &ServerConfig)]) -> Result<()
                 socket,
                 listener: listener.into_raw_fd(),
                 settings: settings_for(&main_config.process, group),
-                imports: imports_for(&group.name, servers),
+                imports: primary_imports(&imports, &group.name),
                 apache_uid,
                 apache_gid,
                 apache_timeout: server.timeout(),
+                facts: None,
             }));
         }
     }
     let mut secret = [0u8; SECRET_LEN];
     getrandom(&mut secret).map_err(|e| format!("mod_rwsgi: no random secret for daemon connections: {e}"))?;
-    let status = StatusPage::new(groups.len())
+    let status = StatusPage::new(groups.len() + 1 + MAX_APPLICATION_GROUPS)
         .map_err(|e| format!("mod_rwsgi: cannot map the daemon status page: {e}"))?;
+    let mpm = Mpm::query();
+    let mut socket_base = prefix.clone().into_os_string();
+    // SAFETY: getpid only reads.
+    socket_base.push(format!(".{}.{generation}", unsafe { libc::getpid() }));
+    let socket_base = PathBuf::from(socket_base);
+    let manager_socket = manager::socket_path(&socket_base, status.epoch(groups.len()));
+    let manager_listener = socket::listen(
+        &manager_socket,
+        &ListenOptions {
+            backlog: 100,
+            owner: apache_uid,
+            send_buffer: None,
+            receive_buffer: None,
+        },
+    );
+    let (manager, manager_listener) = match manager_listener {
+        Ok(listener) => (Some(manager_socket), Some(listener.into_raw_fd())),
+        Err(e) => {
+            main.log(
+                Level::Warning,
+                &format!(
+                    "mod_rwsgi: no manager of application groups ({} cannot be listened at: {e}); application groups share the main interpreter of their processes",
+                    manager_socket.display()
+                ),
+            );
+            (None, None)
+        }
+    };
+    let mut embedded_settings = main_config.process.clone();
+    embedded_settings.restrict_embedded = false;
     let registry = Arc::new(Registry {
         generation,
         secret,
         groups,
         status,
+        embedded: EmbeddedScope {
+            settings: embedded_settings,
+            server: main,
+            apache_uid,
+            apache_gid,
+            timeout: main.timeout(),
+            threads: mpm.threads.min(64),
+            processes: own_processes(&mpm),
+            multithread: mpm.threaded,
+            multiprocess: mpm.multiprocess,
+        },
+        manager,
+        socket_base,
+        imports: imports.clone(),
     });
+    // A scope whose processes preload an application group's script
+    // (WSGIImportScript) runs that group in their main interpreter.
+    for (scope, name) in std::iter::once((registry.embedded_scope(), "%{GLOBAL}"))
+        .chain(registry.groups.iter().map(|g| (g.index, g.group.name.as_str())))
+    {
+        if let Some(first) = imports
+            .iter()
+            .filter(|i| i.process_group == name)
+            .find_map(|i| static_group(&i.application_group))
+        {
+            registry.claim(scope, &first);
+        }
+    }
     set_registry(Some(registry.clone()));
 
     let supervisors: Rc<RefCell<Vec<Option<i32>>>> =
         Rc::new(RefCell::new(vec![None; registry.groups.len()]));
     for index in 0..registry.groups.len() {
         launch(pool, &registry, index, &supervisors)?;
+    }
+    let managers: Rc<RefCell<Option<i32>>> = Rc::new(RefCell::new(None));
+    if let Some(listener) = manager_listener {
+        launch_manager(pool, &registry, listener, &managers);
     }
     for entry in &registry.groups {
         main.log(
@@ -125,7 +210,12 @@ pub fn start(pool: ConfigPool, servers: &[(Server, &ServerConfig)]) -> Result<()
     // serving and go; the parent's copies of the sockets close.
     let ending = registry.clone();
     pool.on_clear(move || {
-        let running: Vec<i32> = supervisors.borrow().iter().flatten().copied().collect();
+        let mut running: Vec<i32> = supervisors.borrow().iter().flatten().copied().collect();
+        running.extend(*managers.borrow());
+        if let Some(listener) = manager_listener {
+            // SAFETY: the parent's own copy of the manager's socket.
+            unsafe { libc::close(listener) };
+        }
         for &pid in &running {
             // SAFETY: signalling a supervisor this process forked and still
             // watches (so it has not been reaped).
@@ -174,6 +264,57 @@ fn watch_draining(pool: ConfigPool, main: Server) {
             }
         });
     }
+}
+
+/// How many processes an application group of Apache's own scope gets:
+/// as many as there are cores (at least two, four under prefork, where
+/// each serves one request at a time), no more than Apache would run.
+fn own_processes(mpm: &Mpm) -> u32 {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
+    let wanted = if mpm.threads == 1 { cores.max(4) } else { cores.max(2) };
+    wanted.min(8).min(mpm.processes)
+}
+
+/// Forks the manager of application groups and watches it: one that dies
+/// is replaced, with a new epoch (its groups' processes went with it, and
+/// their sockets are named anew).
+fn launch_manager(pool: ConfigPool, registry: &Arc<Registry>, listener: i32, managers: &Rc<RefCell<Option<i32>>>) {
+    let pid = match manager::spawn(registry, listener) {
+        Ok(pid) => pid,
+        Err(e) => {
+            registry.embedded.server.log(
+                Level::Error,
+                &format!("mod_rwsgi: cannot fork the manager of application groups: {e}; application groups share the main interpreter"),
+            );
+            return;
+        }
+    };
+    *managers.borrow_mut() = Some(pid);
+    let (registry, managers) = (registry.clone(), managers.clone());
+    let mut stopping = false;
+    process::watch_child(pool, pid, move |event, watch| match event {
+        ChildEvent::Restart if !stopping => {
+            stopping = true;
+            // SAFETY: the manager is our child and not yet reaped.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+        ChildEvent::Died { status } => {
+            watch.unwatch();
+            *managers.borrow_mut() = None;
+            if !stopping {
+                registry.embedded.server.log(
+                    Level::Error,
+                    &format!(
+                        "mod_rwsgi: the manager of application groups (pid {pid}) ended unexpectedly ({}); starting another",
+                        supervisor::describe_status(status)
+                    ),
+                );
+                registry.status.next_epoch(registry.embedded_scope());
+                launch_manager(pool, &registry, listener, &managers);
+            }
+        }
+        _ => {}
+    });
 }
 
 /// Forks the supervisor of group `index` and watches it.
@@ -314,14 +455,18 @@ fn settings_for(main: &ProcessSettings, group: &crate::config::DaemonGroup) -> P
     settings
 }
 
-/// The scripts WSGIImportScript (in any server) runs in group `name`.
-fn imports_for(name: &str, servers: &[(Server, &ServerConfig)]) -> Vec<PathBuf> {
+/// The scripts WSGIImportScript runs in the processes of group `name`:
+/// those of its main interpreter's application group (the first a script
+/// names) or of one that depends on the request. Scripts of another
+/// application group run in that group's own process.
+fn primary_imports(imports: &[ImportScript], name: &str) -> Vec<PathBuf> {
+    let ours: Vec<&ImportScript> = imports.iter().filter(|i| i.process_group == name).collect();
+    let primary = ours.iter().find_map(|i| static_group(&i.application_group));
     let mut scripts = Vec::new();
-    for (_, config) in servers {
-        for import in &config.import_scripts {
-            if import.process_group == name && !scripts.contains(&import.script) {
-                scripts.push(import.script.clone());
-            }
+    for import in ours {
+        let group = static_group(&import.application_group);
+        if (group.is_none() || group == primary) && !scripts.contains(&import.script) {
+            scripts.push(import.script.clone());
         }
     }
     scripts

@@ -7,7 +7,7 @@
 //! process can take it, and otherwise through the shared queue, which any
 //! idle process of the group serves).
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Process slots per group: its processes and their replacements.
 const SLOTS: usize = 64;
@@ -22,6 +22,13 @@ struct ProcessSlot {
 struct GroupStatus {
     ready: AtomicU32,
     failing: AtomicU32,
+    /// Of a scope (Apache's children, or a daemon group): the application
+    /// group its processes run in their main interpreter, by hash (0 until
+    /// the first request, or configuration, claims it).
+    primary: AtomicU64,
+    /// Of Apache's own scope: how many times the application groups'
+    /// manager has started (their sockets are named after it).
+    epoch: AtomicU32,
     processes: [ProcessSlot; SLOTS],
 }
 
@@ -80,6 +87,36 @@ impl StatusPage {
         group.failing.load(Ordering::Acquire) != 0 && group.ready.load(Ordering::Acquire) == 0
     }
 
+    /// Whether application group `name` is the one scope `index` runs in
+    /// its processes' main interpreter: it is if it is the first claimed
+    /// (by configuration or by the first request). Every process of the
+    /// scope, in every child, sees the same answer.
+    pub fn claim_primary(&self, index: usize, name: &[u8]) -> Claim {
+        let hash = group_hash(name);
+        let primary = &self.group(index).primary;
+        // Every request asks: a plain load keeps the shared line unwritten
+        // once the scope is claimed.
+        match primary.load(Ordering::Acquire) {
+            0 => {}
+            current if current == hash => return Claim::Held,
+            _ => return Claim::Other,
+        }
+        match primary.compare_exchange(0, hash, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => Claim::Won,
+            Err(current) if current == hash => Claim::Held,
+            Err(_) => Claim::Other,
+        }
+    }
+
+    pub fn epoch(&self, index: usize) -> u32 {
+        self.group(index).epoch.load(Ordering::Acquire)
+    }
+
+    /// Moves the epoch on (a new manager); returns the new one.
+    pub fn next_epoch(&self, index: usize) -> u32 {
+        self.group(index).epoch.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
     /// Takes a slot for process `pid` of group `index` (None when all are
     /// taken: the process then never says it is idle, and children reach it
     /// through the shared queue only).
@@ -112,6 +149,27 @@ impl StatusPage {
             .iter()
             .any(|slot| slot.pid.load(Ordering::Acquire) == pid && slot.idle.load(Ordering::Acquire) > 0)
     }
+}
+
+/// What a claim of a scope's main interpreter found.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Claim {
+    /// It was unclaimed: this claim made it the group's.
+    Won,
+    /// The group had it already.
+    Held,
+    /// Another group has it.
+    Other,
+}
+
+/// FNV-1a, with the top bit set so that no name hashes to "unclaimed".
+fn group_hash(name: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &byte in name {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash | 1 << 63
 }
 
 impl Drop for StatusPage {

@@ -15,7 +15,6 @@
 //!   gracefully): every daemon drains and goes, then the supervisor.
 //!   SIGTERM (Apache stops): every daemon stops within shutdown-timeout.
 
-use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -151,7 +150,7 @@ impl Supervisor {
         ));
         let watched = [libc::SIGCHLD, libc::SIGTERM, libc::SIGHUP, libc::SIGINT];
         os::block_signals(&watched);
-        let signals = signal_fd(&watched);
+        let signals = os::signal_fd(&watched);
         let slots = (0..entry.group.processes)
             .map(|_| Slot {
                 failures: 0,
@@ -313,7 +312,7 @@ impl Supervisor {
 
     fn take_signals(&mut self) {
         let mut info = [0u8; 128];
-        while read_fd(self.signals.as_raw_fd(), &mut info) == Some(128) {
+        while os::read_fd(self.signals.as_raw_fd(), &mut info) == Some(128) {
             // signalfd_siginfo starts with the signal number (u32).
             let signal = u32::from_ne_bytes([info[0], info[1], info[2], info[3]]) as libc::c_int;
             match signal {
@@ -358,7 +357,7 @@ impl Supervisor {
             return;
         };
         let mut buf = [0u8; 1024];
-        let Some(n) = read_fd(fd, &mut buf) else {
+        let Some(n) = os::read_fd(fd, &mut buf) else {
             return;
         };
         if n == 0 {
@@ -560,26 +559,4 @@ impl Supervisor {
 fn signal(pid: i32, signal: libc::c_int) {
     // SAFETY: signalling a child of this process that it has not reaped.
     unsafe { libc::kill(pid, signal) };
-}
-
-fn signal_fd(signals: &[libc::c_int]) -> OwnedFd {
-    // SAFETY: a new signalfd for the signals blocked above; owned here.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for &signal in signals {
-            libc::sigaddset(&mut set, signal);
-        }
-        let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
-        assert!(fd >= 0, "signalfd: {}", std::io::Error::last_os_error());
-        OwnedFd::from_raw_fd(fd)
-    }
-}
-
-/// One read, or None when nothing is there (or it failed).
-fn read_fd(fd: RawFd, buf: &mut [u8]) -> Option<usize> {
-    // SAFETY: the descriptor is borrowed for one read; ManuallyDrop keeps
-    // the File from closing it.
-    let mut file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
-    file.read(buf).ok()
 }

@@ -128,6 +128,18 @@ impl Connection {
     }
 }
 
+/// Reads a Spawn frame (what the group manager is asked) from `stream`.
+pub fn read_spawn<'b>(stream: &UnixStream, input: &'b mut Input) -> Result<frame::Spawn<'b>, Refused> {
+    let header = input.header(stream)?;
+    if header.kind != Kind::Spawn {
+        return Err(Refused::Untrusted(format!("a {:?} frame instead of a spawn", header.kind)));
+    }
+    let len = header.len as usize;
+    input.want(stream, len)?;
+    let payload = input.take(len);
+    frame::Spawn::decode(payload).map_err(|e| Refused::Untrusted(e.to_string()))
+}
+
 /// Reads the next request frame from `stream`; Err(Gone) when the peer
 /// closed. Nothing may follow it: the child sends body bytes only when
 /// asked.

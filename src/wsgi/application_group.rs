@@ -1,8 +1,9 @@
 //! mod_wsgi's application groups. mod_wsgi gives each group its own Python
-//! sub-interpreter; mod_rwsgi runs every application of a process in its one
-//! main interpreter (where C extensions work), reports the group mod_wsgi
-//! would have chosen in environ, and says once per process when two groups
-//! end up sharing it.
+//! sub-interpreter; mod_rwsgi runs one group in a process's main
+//! interpreter (where C extensions work) and every other in a process of
+//! its own (`daemon::manager`). Where that cannot be (no socket for those
+//! processes), groups share the main interpreter, and this says so once
+//! per process.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -569,7 +569,8 @@ pub struct ChildProcess {
 }
 
 impl Apache {
-    /// The parent's children, as /proc shows them now.
+    /// The parent's children that serve requests (not mod_rwsgi's
+    /// supervisors and manager), as /proc shows them now.
     pub fn children(&self) -> Vec<ChildProcess> {
         let parent = u64::from(self.parent_pid());
         let mut children = Vec::new();
@@ -582,7 +583,10 @@ impl Apache {
                     .and_then(|l| l.split_whitespace().nth(1))
                     .and_then(|v| v.parse::<u64>().ok())
             };
-            if field("PPid:") == Some(parent) {
+            let command = fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let command = String::from_utf8_lossy(&command).replace('\0', " ");
+            let ours = command.starts_with("mod_rwsgi ") || command.trim().ends_with(" supervisor");
+            if field("PPid:") == Some(parent) && !ours {
                 children.push(ChildProcess {
                     pid: entry.file_name().to_string_lossy().parse().unwrap_or(0),
                     rss_kib: field("VmRSS:").unwrap_or(0),
@@ -731,5 +735,74 @@ impl SharedDir {
 impl Drop for SharedDir {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// One client of one gateway, with its own cookie jar.
+pub struct Client<'a> {
+    apache: &'a Apache,
+    host: String,
+    cookies: std::collections::BTreeMap<String, String>,
+}
+
+impl<'a> Client<'a> {
+    /// A client with an empty cookie jar, asking for virtual host `host`.
+    pub fn new(apache: &'a Apache, host: &str) -> Self {
+        Client {
+            apache,
+            host: host.to_string(),
+            cookies: Default::default(),
+        }
+    }
+
+    /// Sends one request (its Cookie header from the jar) and keeps the
+    /// cookies the answer sets.
+    pub fn send(&mut self, method: &str, path: &str, content_type: &str, body: &str) -> Response {
+        let cookies: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect();
+        let cookie = if cookies.is_empty() {
+            String::new()
+        } else {
+            format!("Cookie: {}\r\n", cookies.join("; "))
+        };
+        let body_headers = if method == "POST" {
+            format!(
+                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
+                body.len()
+            )
+        } else {
+            String::new()
+        };
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{cookie}{body_headers}Connection: close\r\n\r\n{body}",
+            self.host
+        );
+        let response = self.apache.raw(request.as_bytes());
+        for (name, value) in &response.headers {
+            if name.eq_ignore_ascii_case("set-cookie") {
+                let pair = value.split(';').next().unwrap_or_default();
+                if let Some((n, v)) = pair.split_once('=') {
+                    if v.is_empty() || value.contains("Max-Age=0") {
+                        self.cookies.remove(n);
+                    } else {
+                        self.cookies.insert(n.to_string(), v.to_string());
+                    }
+                }
+            }
+        }
+        response
+    }
+
+    /// The CSRF token in a form Django rendered.
+    pub fn token(response: &Response) -> String {
+        let text = response.text();
+        text.split("name=\"csrfmiddlewaretoken\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_default()
+            .to_string()
     }
 }

@@ -207,11 +207,11 @@ fn serve(registry: Arc<Registry>, entry: Arc<GroupEntry>, status_pipe: OwnedFd, 
         return fail(&why);
     }
 
-    wsgi::set_process_facts(wsgi::ProcessFacts {
+    wsgi::set_process_facts(entry.facts.clone().unwrap_or_else(|| wsgi::ProcessFacts {
         multithread: group.threads > 1,
         multiprocess: group.multiprocess,
         process_group: name.clone(),
-    });
+    }));
     wsgi::set_process_log(server);
     interpreter::start(server, "daemon process", &entry.settings, wsgi::redirect_standard_streams);
     if let Some(interval) = group.switch_interval {
