@@ -13,11 +13,13 @@
 //! after checking each target's answer, and counts hello's instructions over
 //! 100 requests, so the harness never rots.
 //! `-- --only hello --rounds 5 --seconds 3` narrows a run while profiling;
-//! `-- --only gil` runs only the GIL contention section (gil.rs).
+//! `-- --only gil` runs only the GIL contention section (gil.rs), `-- --only
+//! groups` only the two application groups (groups.rs).
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
 mod gil;
+mod groups;
 mod wrk;
 
 use std::collections::BTreeMap;
@@ -173,13 +175,18 @@ fn main() {
     shared.share();
 
     let mut report = String::new();
-    if only.as_deref() != Some("gil") {
+    if !matches!(only.as_deref(), Some("gil" | "groups")) {
         report = side_by_side(&shared, &native_module, &workloads, rounds, seconds, smoke);
     }
     if only.as_deref().is_none_or(|o| o == "gil") {
         eprintln!("GIL contention: one child of 25 threads against 25 children");
         report.push('\n');
         report.push_str(&gil::run(&shared, &native_module, rounds, seconds));
+    }
+    if only.as_deref().is_none_or(|o| o == "groups") {
+        eprintln!("two application groups: mod_wsgi's sub-interpreters against processes of their own");
+        report.push('\n');
+        report.push_str(&groups::run(&shared, rounds, seconds));
     }
     println!("{report}");
     if !smoke && only.is_none() {
