@@ -23,10 +23,7 @@ impl<'a, 'r> Embedded<'a, 'r> {
 }
 
 impl Exchange for Embedded<'_, '_> {
-    fn for_each_variable(
-        &self,
-        each: &mut EachVariable<'_>,
-    ) -> pyo3::PyResult<()> {
+    fn for_each_variable(&self, each: &mut EachVariable<'_>) -> pyo3::PyResult<()> {
         for (name, value) in self.request.subprocess_env().entries() {
             each(name, value)?;
         }
@@ -54,7 +51,10 @@ impl Exchange for Embedded<'_, '_> {
     }
 
     fn send_head(&self, head: &Head, length: Option<u64>) {
-        let headers = head.headers.iter().map(|(n, v)| (n.as_slice(), v.as_slice()));
+        let headers = head
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_slice(), v.as_slice()));
         apply_head(self.request, head.code, &head.status_line, headers, length);
     }
 

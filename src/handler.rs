@@ -10,8 +10,8 @@ use crate::config::{
     DEFAULT_APPLICATION_GROUP, DEFAULT_CALLABLE, DirConfig, HandlerScript, ImportScript,
     MapHeadToGet, ProcessSettings, ScriptAlias, ServerConfig,
 };
-use crate::embedded::{self, Embedded};
 use crate::daemon::Placement;
+use crate::embedded::{self, Embedded};
 use crate::{daemon, interpreter, wsgi};
 
 /// Set on requests mapped by WSGIScriptAlias; its value is the index of the
@@ -38,7 +38,9 @@ pub fn child_init(main: Server, process: &ProcessSettings, imports: &[ImportScri
     for import in imports.iter().filter(|i| i.process_group == "%{GLOBAL}") {
         // One of another application group than this child's runs in that
         // group's own process, when it starts.
-        if let (Some(registry), Some(group)) = (&registry, daemon::static_group(&import.application_group)) {
+        if let (Some(registry), Some(group)) =
+            (&registry, daemon::static_group(&import.application_group))
+        {
             if !registry.status_claims(&group) {
                 continue;
             }
@@ -208,7 +210,8 @@ pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -
         }
     };
 
-    let group = group_spec.map_or_else(Vec::new, |spec| embedded::application_group(&request, spec));
+    let group =
+        group_spec.map_or_else(Vec::new, |spec| embedded::application_group(&request, spec));
     if let Some(allowed) = &config.restrict_process {
         let allowed: Vec<Vec<u8>> = allowed
             .iter()
@@ -247,7 +250,13 @@ pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -
     if let Some(registry) = daemon::registry() {
         let scope = registry.embedded_scope();
         if let Placement::Own(entry) = registry.place(scope, &application.application_group) {
-            return daemon::remote::serve(&request, &registry, &entry, &application, ignore_activity);
+            return daemon::remote::serve(
+                &request,
+                &registry,
+                &entry,
+                &application,
+                ignore_activity,
+            );
         }
     }
     let log_to = request.server();
@@ -292,7 +301,10 @@ fn serve_in_daemon(
     let Some(entry) = registry.find(name) else {
         request.log(
             Level::Error,
-            &format!("mod_rwsgi: No WSGI daemon process called '{shown}' has been configured: {}", application.script.display()),
+            &format!(
+                "mod_rwsgi: No WSGI daemon process called '{shown}' has been configured: {}",
+                application.script.display()
+            ),
         );
         return status::INTERNAL_SERVER_ERROR;
     };
@@ -315,7 +327,9 @@ fn serve_in_daemon(
     // The group's processes run one application group; another gets a
     // process of its own, with the group's settings.
     match registry.place(entry.index, &application.application_group) {
-        Placement::Own(own) => daemon::remote::serve(request, &registry, &own, application, ignore_activity),
+        Placement::Own(own) => {
+            daemon::remote::serve(request, &registry, &own, application, ignore_activity)
+        }
         Placement::Primary | Placement::Shared => {
             daemon::remote::serve(request, &registry, entry, application, ignore_activity)
         }

@@ -35,7 +35,10 @@ fn two_sites() -> SharedDir {
     let dir = SharedDir::new("sites");
     for name in ["one", "two"] {
         dir.write(&format!("{name}/site.wsgi"), SITE_SCRIPT);
-        dir.write(&format!("{name}/settings.py"), &format!("NAME = {name:?}\n"));
+        dir.write(
+            &format!("{name}/settings.py"),
+            &format!("NAME = {name:?}\n"),
+        );
         dir.write(&format!("{name}/visits.py"), "seen = set()\n");
     }
     dir.share();
@@ -99,7 +102,8 @@ fn assert_sites_isolated(mpm: Mpm, server: &str, extra: &str) {
     assert_eq!(our_answers, their_answers);
 }
 
-const DAEMON_GROUP: &str = "WSGISocketPrefix @ROOT@/wsgi\nWSGIDaemonProcess shared processes=2 threads=4\n";
+const DAEMON_GROUP: &str =
+    "WSGISocketPrefix @ROOT@/wsgi\nWSGIDaemonProcess shared processes=2 threads=4\n";
 const IN_DAEMON_GROUP: &str = "WSGIProcessGroup shared\n";
 
 #[test]
@@ -157,10 +161,15 @@ fn the_second_application_group_of_apaches_children_runs_in_a_process_of_its_own
     let (_, pids) = ask_both(&apache, 3);
     assert_eq!(pids.len(), 2, "{pids:?}");
     let child = apache.children()[0].pid.to_string();
-    assert!(pids.contains(&child), "one.test runs in the child: {pids:?}");
+    assert!(
+        pids.contains(&child),
+        "one.test runs in the child: {pids:?}"
+    );
     let log = apache.wait_for_log("runs in a process of its own");
     assert!(
-        log.contains("application group 'two.test|' of Apache's own processes runs in a process of its own"),
+        log.contains(
+            "application group 'two.test|' of Apache's own processes runs in a process of its own"
+        ),
         "{log}"
     );
 }
@@ -172,7 +181,8 @@ fn where_each_application_group_runs_is_logged_once() {
     ask_both(&apache, 5);
     let log = apache.wait_for_log("runs in a process of its own");
     let primary = "application group 'one.test|' runs in the main interpreter of Apache's children";
-    let own = "application group 'two.test|' of Apache's own processes runs in a process of its own";
+    let own =
+        "application group 'two.test|' of Apache's own processes runs in a process of its own";
     assert_eq!(log.matches(primary).count(), 1, "{log}");
     assert_eq!(log.matches(own).count(), 1, "{log}");
 }
@@ -218,7 +228,11 @@ fn numpy_cryptography_and_pydantic_work_in_two_application_groups_and_the_global
     ));
     let mut pids = BTreeSet::new();
     for _ in 0..2 {
-        for (path, group) in [("/a", "127.0.0.1|/a"), ("/b", "127.0.0.1|/b"), ("/global", "")] {
+        for (path, group) in [
+            ("/a", "127.0.0.1|/a"),
+            ("/b", "127.0.0.1|/b"),
+            ("/global", ""),
+        ] {
             let response = apache.get(path);
             assert_eq!(response.status, 200, "{path}: {}", apache.error_log());
             assert_eq!(
@@ -302,14 +316,18 @@ fn two_django_projects() -> (SharedDir, std::path::PathBuf) {
         manage(&[
             "shell",
             "-c",
-            &format!("from django.contrib.auth.models import User; User.objects.create_superuser({user:?}, '{user}@example.test', {password:?})"),
+            &format!(
+                "from django.contrib.auth.models import User; User.objects.create_superuser({user:?}, '{user}@example.test', {password:?})"
+            ),
         ]);
     }
     dir.share();
     for name in ["alpha", "beta"] {
         // SQLite writes the database and its journal: Apache's user must too.
         common::run(
-            std::process::Command::new("chmod").args(["-R", "a+rwX"]).arg(dir.0.join(name).join("db")),
+            std::process::Command::new("chmod")
+                .args(["-R", "a+rwX"])
+                .arg(dir.0.join(name).join("db")),
             "chmod",
         );
     }
@@ -333,7 +351,10 @@ fn admin_login(client: &mut common::Client<'_>, user: &str, password: &str) -> c
 fn two_django_projects_in_two_virtual_hosts_each_see_only_their_own_settings_and_data() {
     let (dir, venv) = two_django_projects();
     let root = dir.0.display();
-    let mut config = format!("WSGIPythonHome {}\n<Directory {root}>\nRequire all granted\n</Directory>\n", venv.display());
+    let mut config = format!(
+        "WSGIPythonHome {}\n<Directory {root}>\nRequire all granted\n</Directory>\n",
+        venv.display()
+    );
     for name in ["alpha", "beta"] {
         config.push_str(&format!(
             "<VirtualHost *:@PORT@>\nServerName {name}.test\nWSGIScriptAlias / {root}/{name}/site.wsgi\n</VirtualHost>\n"
@@ -343,14 +364,37 @@ fn two_django_projects_in_two_virtual_hosts_each_see_only_their_own_settings_and
         let apache = Apache::start_gateway(gateway, &config);
         let mut alpha = common::Client::new(&apache, "alpha.test");
         let mut beta = common::Client::new(&apache, "beta.test");
-        let (a, b) = (alpha.send("GET", "/about/", "", ""), beta.send("GET", "/about/", "", ""));
-        assert!(a.text().starts_with("alpha users=ada key="), "{gateway:?}: {}", a.text());
-        assert!(b.text().starts_with("beta users=bob key="), "{gateway:?}: {}", b.text());
-        assert_ne!(a.text()[a.text().len() - 12..], b.text()[b.text().len() - 12..], "one SECRET_KEY");
+        let (a, b) = (
+            alpha.send("GET", "/about/", "", ""),
+            beta.send("GET", "/about/", "", ""),
+        );
+        assert!(
+            a.text().starts_with("alpha users=ada key="),
+            "{gateway:?}: {}",
+            a.text()
+        );
+        assert!(
+            b.text().starts_with("beta users=bob key="),
+            "{gateway:?}: {}",
+            b.text()
+        );
+        assert_ne!(
+            a.text()[a.text().len() - 12..],
+            b.text()[b.text().len() - 12..],
+            "one SECRET_KEY"
+        );
 
         // Each admin knows its own user only.
-        assert_eq!(admin_login(&mut alpha, "bob", "builder").status, 200, "{gateway:?}: bob logged in to alpha");
-        assert_eq!(admin_login(&mut beta, "ada", "analytical").status, 200, "{gateway:?}: ada logged in to beta");
+        assert_eq!(
+            admin_login(&mut alpha, "bob", "builder").status,
+            200,
+            "{gateway:?}: bob logged in to alpha"
+        );
+        assert_eq!(
+            admin_login(&mut beta, "ada", "analytical").status,
+            200,
+            "{gateway:?}: ada logged in to beta"
+        );
         let login = admin_login(&mut alpha, "ada", "analytical");
         assert_eq!(login.status, 302, "{gateway:?}: {}", apache.error_log());
         let index = alpha.send("GET", "/admin/", "", "");
@@ -371,11 +415,23 @@ fn two_django_projects_in_two_virtual_hosts_each_see_only_their_own_settings_and
             format!("GET /admin/ HTTP/1.1\r\nHost: beta.test\r\nCookie: {session}\r\nConnection: close\r\n\r\n").as_bytes(),
         );
         assert_eq!(stolen.status, 302, "{gateway:?}");
-        assert!(stolen.header("Location").unwrap_or_default().starts_with("/admin/login/"));
+        assert!(
+            stolen
+                .header("Location")
+                .unwrap_or_default()
+                .starts_with("/admin/login/")
+        );
         let index = beta.send("GET", "/admin/", "", "");
-        assert_eq!(index.status, 302, "{gateway:?}: beta was never logged in to");
+        assert_eq!(
+            index.status, 302,
+            "{gateway:?}: beta was never logged in to"
+        );
         assert_eq!(admin_login(&mut beta, "bob", "builder").status, 302);
-        assert!(beta.send("GET", "/admin/", "", "").text().contains("beta administration"));
+        assert!(
+            beta.send("GET", "/admin/", "", "")
+                .text()
+                .contains("beta administration")
+        );
     }
 }
 
@@ -384,7 +440,9 @@ fn two_django_projects_in_two_virtual_hosts_each_see_only_their_own_settings_and
 fn managers(apache: &Apache) -> Vec<u32> {
     common::processes::all()
         .into_iter()
-        .filter(|p| p.ppid == apache.parent_pid() && p.command.starts_with("mod_rwsgi application groups"))
+        .filter(|p| {
+            p.ppid == apache.parent_pid() && p.command.starts_with("mod_rwsgi application groups")
+        })
         .map(|p| p.pid)
         .collect()
 }
@@ -412,7 +470,11 @@ fn answered_by_another(apache: &Apache, host: &str, old: &str) -> String {
         if response.status == 200 && pid != old {
             return pid;
         }
-        assert!(std::time::Instant::now() < deadline, "{host} stays with {old}: {}", apache.error_log());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{host} stays with {old}: {}",
+            apache.error_log()
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
@@ -427,7 +489,10 @@ fn a_killed_process_of_an_application_group_is_replaced() {
     unsafe { libc::kill(own.parse().unwrap(), libc::SIGKILL) };
     answered_by_another(&apache, "two.test", &own);
     assert_eq!(pid_for(&apache, "one.test"), child);
-    assert_eq!(apache.raw(request("two.test").as_bytes()).text(), own_answer("two"));
+    assert_eq!(
+        apache.raw(request("two.test").as_bytes()).text(),
+        own_answer("two")
+    );
 }
 
 #[test]
@@ -444,9 +509,15 @@ fn a_killed_manager_is_replaced_and_its_groups_start_again() {
     answered_by_another(&apache, "two.test", &own);
     assert_ne!(manager(&apache), first);
     assert_eq!(pid_for(&apache, "one.test"), child);
-    assert_eq!(apache.raw(request("two.test").as_bytes()).text(), own_answer("two"));
+    assert_eq!(
+        apache.raw(request("two.test").as_bytes()).text(),
+        own_answer("two")
+    );
     let log = apache.error_log();
-    assert!(log.contains("the manager of application groups") && log.contains("ended unexpectedly"), "{log}");
+    assert!(
+        log.contains("the manager of application groups") && log.contains("ended unexpectedly"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -464,7 +535,13 @@ fn a_graceful_restart_replaces_the_manager_and_leaves_no_socket_behind() {
             .filter(|n| n.ends_with(".sock"))
             .collect()
     };
-    assert_eq!(sockets().len(), 2, "the manager's and two.test's: {:?}\n{}", sockets(), apache.error_log());
+    assert_eq!(
+        sockets().len(),
+        2,
+        "the manager's and two.test's: {:?}\n{}",
+        sockets(),
+        apache.error_log()
+    );
     // SAFETY: signalling the test's own Apache: a graceful restart.
     unsafe { libc::kill(apache.parent_pid() as i32, libc::SIGUSR1) };
     // The new generation's child, then two.test's process of its own.
@@ -472,11 +549,18 @@ fn a_graceful_restart_replaces_the_manager_and_leaves_no_socket_behind() {
     answered_by_another(&apache, "two.test", &own);
     // The old manager goes once its groups' processes have.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while (sockets().len() != 2 || managers(&apache).len() != 1) && std::time::Instant::now() < deadline {
+    while (sockets().len() != 2 || managers(&apache).len() != 1)
+        && std::time::Instant::now() < deadline
+    {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert_ne!(manager(&apache), first);
-    assert_eq!(sockets().len(), 2, "the old generation's are gone: {:?}", sockets());
+    assert_eq!(
+        sockets().len(),
+        2,
+        "the old generation's are gone: {:?}",
+        sockets()
+    );
 }
 
 #[test]
@@ -491,7 +575,9 @@ fn a_process_that_cannot_prove_it_is_apaches_child_cannot_ask_the_manager() {
         .find(|p| p.to_string_lossy().ends_with(".m.sock"))
         .expect("the manager's socket in DefaultRuntimeDir");
     let mut forged = std::os::unix::net::UnixStream::connect(&socket).unwrap();
-    forged.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    forged
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
     let mut challenge = [0u8; 5 + 36];
     forged.read_exact(&mut challenge).unwrap();
     // A proof made without the secret, then a request for a process.
@@ -500,9 +586,15 @@ fn a_process_that_cannot_prove_it_is_apaches_child_cannot_ask_the_manager() {
     forged.write_all(&proof).unwrap();
     let mut rest = Vec::new();
     let _ = forged.read_to_end(&mut rest);
-    assert!(rest.is_empty(), "the manager answered a forged connection: {rest:?}");
+    assert!(
+        rest.is_empty(),
+        "the manager answered a forged connection: {rest:?}"
+    );
     let log = apache.wait_for_log("the manager of application groups refused a connection");
-    assert!(log.contains("a wrong proof of origin; only this Apache's children may ask it"), "{log}");
+    assert!(
+        log.contains("a wrong proof of origin; only this Apache's children may ask it"),
+        "{log}"
+    );
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let meta = std::fs::metadata(&socket).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);

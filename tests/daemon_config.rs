@@ -31,7 +31,12 @@ fn a_keystone_shaped_virtual_host_is_served_by_its_group() {
     );
     let response = apache.get("/");
     let probe = fields(&response.text());
-    assert_eq!(probe.get("process_group").map(String::as_str), Some("keystone-public"), "{response:?}\n{}", apache.error_log());
+    assert_eq!(
+        probe.get("process_group").map(String::as_str),
+        Some("keystone-public"),
+        "{response:?}\n{}",
+        apache.error_log()
+    );
     assert_eq!(probe["uid"], "65534");
     assert_eq!(probe["application_group"], "");
 }
@@ -91,10 +96,15 @@ WSGIImportScript @APPS@/preload_marker.wsgi process-group=site application-group
     );
     let daemons = apache.wait_for_daemons(2);
     for daemon in &daemons {
-        assert!(apache.wait_for_marker(&format!("imported-{}", daemon.pid)), "{daemons:?}");
+        assert!(
+            apache.wait_for_marker(&format!("imported-{}", daemon.pid)),
+            "{daemons:?}"
+        );
     }
     // Not in Apache's own children: the script is for the group.
-    let markers = std::fs::read_dir(apache.root().join("markers")).unwrap().count();
+    let markers = std::fs::read_dir(apache.root().join("markers"))
+        .unwrap()
+        .count();
     assert_eq!(markers, 2);
 }
 
@@ -139,15 +149,42 @@ WSGIScriptAlias /app @APPS@/process_probe.wsgi process-group=site
 #[test]
 fn an_unknown_option_or_a_bad_value_is_a_configuration_error_naming_it() {
     for (line, message) in [
-        ("WSGIDaemonProcess site thread=5", "WSGIDaemonProcess site: thread=5: unknown option 'thread'"),
-        ("WSGIDaemonProcess site threads=five", "WSGIDaemonProcess site: threads=five: not a whole number from 1 to 65533"),
-        ("WSGIDaemonProcess site user=no-such-user", "user=no-such-user: no user is called 'no-such-user'"),
-        ("WSGIDaemonProcess site user=root", "daemon processes never run as root"),
-        ("WSGIDaemonProcess site chroot=/srv", "chroot is not supported"),
-        ("WSGIDaemonProcess site threads", "'threads' is not an option=value pair"),
-        ("WSGIDaemonProcess", "the name of the daemon process group is missing"),
-        ("WSGIDaemonProcess a\nWSGIDaemonProcess a", "a group of that name is already defined"),
-        ("WSGIScriptAlias /x /srv/x.wsgi process-group=", "the process group's name is empty"),
+        (
+            "WSGIDaemonProcess site thread=5",
+            "WSGIDaemonProcess site: thread=5: unknown option 'thread'",
+        ),
+        (
+            "WSGIDaemonProcess site threads=five",
+            "WSGIDaemonProcess site: threads=five: not a whole number from 1 to 65533",
+        ),
+        (
+            "WSGIDaemonProcess site user=no-such-user",
+            "user=no-such-user: no user is called 'no-such-user'",
+        ),
+        (
+            "WSGIDaemonProcess site user=root",
+            "daemon processes never run as root",
+        ),
+        (
+            "WSGIDaemonProcess site chroot=/srv",
+            "chroot is not supported",
+        ),
+        (
+            "WSGIDaemonProcess site threads",
+            "'threads' is not an option=value pair",
+        ),
+        (
+            "WSGIDaemonProcess",
+            "the name of the daemon process group is missing",
+        ),
+        (
+            "WSGIDaemonProcess a\nWSGIDaemonProcess a",
+            "a group of that name is already defined",
+        ),
+        (
+            "WSGIScriptAlias /x /srv/x.wsgi process-group=",
+            "the process group's name is empty",
+        ),
     ] {
         Apache::assert_config_refused(&format!("{line}\n"), message);
     }
@@ -197,12 +234,16 @@ WSGIDaemonProcess shared threads=1
 ",
     );
     let get = |host: &str| {
-        apache.raw(format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes())
+        apache
+            .raw(format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes())
     };
     assert_eq!(fields(&get("one.test").text())["process_group"], "one");
     assert_eq!(get("two.test").status, 500);
     let log = apache.wait_for_log("cannot be accessed by this WSGI application");
-    assert!(log.contains("Daemon process called 'one' cannot be accessed"), "{log}");
+    assert!(
+        log.contains("Daemon process called 'one' cannot be accessed"),
+        "{log}"
+    );
     // A group defined outside any virtual host serves them all.
     assert_eq!(fields(&get("three.test").text())["process_group"], "shared");
 }
@@ -223,7 +264,10 @@ WSGIScriptAlias /embedded @APPS@/process_probe.wsgi
     // As in mod_wsgi, embedded mode is a group too (%{GLOBAL}).
     assert_eq!(apache.get("/embedded").status, 500);
     let log = apache.wait_for_log("WSGIRestrictProcess allows only");
-    assert!(log.contains("may not run in process group 'other'"), "{log}");
+    assert!(
+        log.contains("may not run in process group 'other'"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -278,7 +322,10 @@ fn a_socket_directory_apaches_user_cannot_reach_stops_apache_with_a_sentence() {
     // Apache listens before it runs post_config, so the harness may see it
     // up for a moment before it gives up: then its log tells.
     let message = match std::panic::catch_unwind(|| Apache::start(&site)) {
-        Err(failure) => failure.downcast_ref::<String>().cloned().unwrap_or_default(),
+        Err(failure) => failure
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default(),
         Ok(apache) => apache.wait_for_log("cannot reach daemon sockets"),
     };
     assert!(

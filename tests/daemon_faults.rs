@@ -15,27 +15,47 @@ use common::{Apache, http};
 
 /// One request on its own connection; Err unless it is a whole 200.
 fn try_get(port: u16, path: &str) -> Result<String, String> {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-    stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
+    let mut stream =
+        std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
     stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").as_bytes())
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(|e| e.to_string())?;
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
         .map_err(|e| e.to_string())?;
     let mut bytes = Vec::new();
     stream.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
     match http::parse(&bytes) {
         Some(r) if r.status == 200 && r.complete => Ok(r.text()),
-        Some(r) => Err(format!("status {} complete {}: {}", r.status, r.complete, r.text())),
+        Some(r) => Err(format!(
+            "status {} complete {}: {}",
+            r.status,
+            r.complete,
+            r.text()
+        )),
         None => Err(format!("not HTTP: {:?}", String::from_utf8_lossy(&bytes))),
     }
 }
 
 /// `clients` threads sending `path` until `work` returns; the failures.
-fn under_load(apache: &Arc<Apache>, path: &str, clients: usize, work: impl FnOnce()) -> (usize, Vec<String>) {
+fn under_load(
+    apache: &Arc<Apache>,
+    path: &str,
+    clients: usize,
+    work: impl FnOnce(),
+) -> (usize, Vec<String>) {
     let stop = Arc::new(AtomicBool::new(false));
     let served = Arc::new(AtomicUsize::new(0));
     let threads: Vec<_> = (0..clients)
         .map(|_| {
-            let (apache, stop, served, path) = (apache.clone(), stop.clone(), served.clone(), path.to_string());
+            let (apache, stop, served, path) = (
+                apache.clone(),
+                stop.clone(),
+                served.clone(),
+                path.to_string(),
+            );
             thread::spawn(move || {
                 let mut failures = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
@@ -52,12 +72,19 @@ fn under_load(apache: &Arc<Apache>, path: &str, clients: usize, work: impl FnOnc
         .collect();
     work();
     stop.store(true, Ordering::Relaxed);
-    let failures = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let failures = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
     (served.load(Ordering::Relaxed), failures)
 }
 
 fn pid_of(answer: &str) -> u32 {
-    answer.trim().strip_prefix("pid ").and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("{answer:?}"))
+    answer
+        .trim()
+        .strip_prefix("pid ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{answer:?}"))
 }
 
 #[test]
@@ -76,16 +103,26 @@ fn a_daemon_killed_mid_request_costs_that_request_a_502_and_is_replaced_at_once(
     let answer = loop {
         match try_get(apache.port, "/slow") {
             Ok(answer) => break answer,
-            Err(e) => assert!(killed_at.elapsed() < Duration::from_secs(1), "not replaced within a second: {e}"),
+            Err(e) => assert!(
+                killed_at.elapsed() < Duration::from_secs(1),
+                "not replaced within a second: {e}"
+            ),
         }
     };
     assert_ne!(pid_of(&answer), daemon);
     let log = apache.wait_for_log("died (killed by signal 9");
     assert!(
-        log.contains(&format!("daemon process group 'site': process {daemon} died (killed by signal 9")),
+        log.contains(&format!(
+            "daemon process group 'site': process {daemon} died (killed by signal 9"
+        )),
         "{log}"
     );
-    assert!(log.contains(&format!("daemon process group 'site' (pid {daemon}) failed the request")), "{log}");
+    assert!(
+        log.contains(&format!(
+            "daemon process group 'site' (pid {daemon}) failed the request"
+        )),
+        "{log}"
+    );
 }
 
 #[test]
@@ -102,7 +139,10 @@ fn a_daemon_killed_under_load_fails_only_the_requests_it_was_serving() {
     });
     // At most its four threads' requests were lost, each a 502.
     assert!(failures.len() <= 4, "{failures:?}");
-    assert!(failures.iter().all(|f| f.starts_with("status 502")), "{failures:?}");
+    assert!(
+        failures.iter().all(|f| f.starts_with("status 502")),
+        "{failures:?}"
+    );
     assert!(served > 50, "{served}");
 }
 
@@ -125,8 +165,14 @@ fn an_app_that_cannot_load_at_start_backs_off_and_requests_get_503_at_once() {
          WSGIScriptAlias /hello @APPS@/hello.wsgi process-group=site application-group=%{GLOBAL}\n",
     );
     let log = apache.wait_for_log("trying again in 2 s");
-    assert!(log.contains("RuntimeError: raised while importing"), "{log}");
-    assert!(log.contains("daemon process group 'site' could not start a process"), "{log}");
+    assert!(
+        log.contains("RuntimeError: raised while importing"),
+        "{log}"
+    );
+    assert!(
+        log.contains("daemon process group 'site' could not start a process"),
+        "{log}"
+    );
     let asked = Instant::now();
     assert_eq!(apache.get("/hello").status, 503);
     assert!(asked.elapsed() < Duration::from_secs(1));
@@ -134,7 +180,10 @@ fn an_app_that_cannot_load_at_start_backs_off_and_requests_get_503_at_once() {
     assert!(log.contains("mod_rwsgi: daemon process group 'site' has no process running: its processes fail to start"), "{log}");
     // Backing off: a handful of attempts in the first few seconds, not a loop.
     thread::sleep(Duration::from_secs(3));
-    let attempts = apache.error_log().matches("could not start a process").count();
+    let attempts = apache
+        .error_log()
+        .matches("could not start a process")
+        .count();
     assert!((2..=4).contains(&attempts), "{attempts} attempts");
 }
 
@@ -151,7 +200,9 @@ fn a_connection_that_cannot_prove_it_comes_from_apache_is_refused_and_logged() {
         .find(|p| p.extension().is_some_and(|x| x == "sock"))
         .expect("the group's socket in DefaultRuntimeDir");
     let mut forged = UnixStream::connect(&socket).unwrap();
-    forged.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    forged
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut challenge = [0u8; 5 + 36];
     forged.read_exact(&mut challenge).unwrap();
     // A proof made without the secret, then a request that would run the
@@ -161,9 +212,15 @@ fn a_connection_that_cannot_prove_it_comes_from_apache_is_refused_and_logged() {
     forged.write_all(&proof).unwrap();
     let mut rest = Vec::new();
     let _ = forged.read_to_end(&mut rest);
-    assert!(rest.is_empty(), "the daemon answered a forged connection: {rest:?}");
+    assert!(
+        rest.is_empty(),
+        "the daemon answered a forged connection: {rest:?}"
+    );
     let log = apache.wait_for_log("refused a connection");
-    assert!(log.contains("a wrong proof of origin; only this Apache's children may send requests"), "{log}");
+    assert!(
+        log.contains("a wrong proof of origin; only this Apache's children may send requests"),
+        "{log}"
+    );
     // The socket is its owner's alone: Apache's user and root.
     let meta = std::fs::metadata(&socket).unwrap();
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -186,7 +243,10 @@ fn a_request_waiting_longer_than_queue_timeout_is_a_504() {
     assert!(started.elapsed() < Duration::from_secs(3));
     assert_eq!(busy.join().unwrap().status, 200);
     let log = apache.wait_for_log("queue-timeout");
-    assert!(log.contains("for a thread of daemon process group 'site' (queue-timeout); answering 504"), "{log}");
+    assert!(
+        log.contains("for a thread of daemon process group 'site' (queue-timeout); answering 504"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -196,7 +256,11 @@ fn a_request_running_longer_than_request_timeout_is_interrupted_with_504() {
     );
     let started = Instant::now();
     assert_eq!(apache.get("/slow?spin=30").status, 504);
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     let log = apache.wait_for_log("RequestTimeout raised in it");
     assert!(log.contains("ran longer than request-timeout=1 s"), "{log}");
     assert!(try_get(apache.port, "/slow").is_ok());
@@ -230,9 +294,16 @@ fn maximum_requests_recycles_the_process_without_losing_a_request() {
         pids.insert(pid_of(&answer));
         served += 1;
     }
-    assert!(pids.len() >= 3, "{served} requests, pids {pids:?}\n{}", apache.error_log());
+    assert!(
+        pids.len() >= 3,
+        "{served} requests, pids {pids:?}\n{}",
+        apache.error_log()
+    );
     let log = apache.error_log();
-    assert!(log.contains("(maximum-requests=20 reached); its replacement starts first"), "{log}");
+    assert!(
+        log.contains("(maximum-requests=20 reached); its replacement starts first"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -249,16 +320,23 @@ fn graceful_restarts_under_load_fail_no_daemon_request() {
         }
         thread::sleep(Duration::from_secs(2));
     });
-    assert!(failures.is_empty(), "{} failed: {:?}", failures.len(), &failures[..failures.len().min(5)]);
+    assert!(
+        failures.is_empty(),
+        "{} failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
     assert!(served > 200, "{served}");
-    assert_eq!(apache.error_log().matches("Doing graceful restart").count(), 2);
+    assert_eq!(
+        apache.error_log().matches("Doing graceful restart").count(),
+        2
+    );
 }
 
 #[test]
 fn stopping_apache_stops_every_daemon_and_supervisor() {
-    let apache = Apache::start(
-        "WSGIDaemonProcess a processes=2 threads=1\nWSGIDaemonProcess b threads=1\n",
-    );
+    let apache =
+        Apache::start("WSGIDaemonProcess a processes=2 threads=1\nWSGIDaemonProcess b threads=1\n");
     let mut running: Vec<u32> = apache.wait_for_daemons(3).iter().map(|d| d.pid).collect();
     running.extend(apache.supervisors().iter().map(|s| s.pid));
     assert_eq!(running.len(), 5);
@@ -270,7 +348,11 @@ fn stopping_apache_stops_every_daemon_and_supervisor() {
     while !running.iter().all(gone) && Instant::now() < deadline {
         thread::sleep(Duration::from_millis(50));
     }
-    assert!(running.iter().all(gone), "still running: {:?}", running.iter().filter(|p| !gone(p)).collect::<Vec<_>>());
+    assert!(
+        running.iter().all(gone),
+        "still running: {:?}",
+        running.iter().filter(|p| !gone(p)).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -287,7 +369,11 @@ fn a_request_in_flight_finishes_across_a_graceful_restart_longer_than_mod_wsgis_
     assert!(try_get(apache.port, "/slow").is_ok());
     // The old generation's supervisor is reaped as Apache's own child.
     thread::sleep(Duration::from_secs(2));
-    assert!(!apache.error_log().contains("long lost child"), "{}", apache.error_log());
+    assert!(
+        !apache.error_log().contains("long lost child"),
+        "{}",
+        apache.error_log()
+    );
 }
 
 /// Waits for a request to be answered by a process other than `old`.
@@ -306,15 +392,26 @@ fn served_by_another(apache: &Apache, path: &str, old: u32, within: Duration) ->
 fn restart_interval_and_inactivity_timeout_recycle_the_process() {
     for (option, why) in [
         ("restart-interval=2", "(restart-interval=2 s passed)"),
-        ("inactivity-timeout=1", "(no request for inactivity-timeout=1 s)"),
+        (
+            "inactivity-timeout=1",
+            "(no request for inactivity-timeout=1 s)",
+        ),
     ] {
         let apache = Apache::start(&format!(
             "WSGIDaemonProcess site threads=1 {option}\nWSGIScriptAlias /slow @APPS@/slow.wsgi process-group=site\n"
         ));
         let first = pid_of(&try_get(apache.port, "/slow").unwrap());
         thread::sleep(Duration::from_millis(2500));
-        assert_ne!(served_by_another(&apache, "/slow", first, Duration::from_secs(10)), first, "{option}");
-        assert!(apache.error_log().contains(why), "{option}: {}", apache.error_log());
+        assert_ne!(
+            served_by_another(&apache, "/slow", first, Duration::from_secs(10)),
+            first,
+            "{option}"
+        );
+        assert!(
+            apache.error_log().contains(why),
+            "{option}: {}",
+            apache.error_log()
+        );
     }
 }
 
@@ -325,9 +422,19 @@ fn memory_limit_recycles_a_process_once_its_resident_memory_passes_it() {
     );
     let first = pid_of(&try_get(apache.port, "/allocate?1").unwrap());
     // 120 MiB, kept: over the limit of 100 MB.
-    assert_eq!(pid_of(&try_get(apache.port, "/allocate?120").unwrap()), first);
-    assert_ne!(served_by_another(&apache, "/allocate?1", first, Duration::from_secs(10)), first);
-    assert!(apache.error_log().contains("its resident memory passed memory-limit=100000000"));
+    assert_eq!(
+        pid_of(&try_get(apache.port, "/allocate?120").unwrap()),
+        first
+    );
+    assert_ne!(
+        served_by_another(&apache, "/allocate?1", first, Duration::from_secs(10)),
+        first
+    );
+    assert!(
+        apache
+            .error_log()
+            .contains("its resident memory passed memory-limit=100000000")
+    );
 }
 
 #[test]
@@ -336,8 +443,15 @@ fn cpu_time_limit_recycles_a_process_that_used_its_cpu_time() {
         "WSGIDaemonProcess site threads=1 cpu-time-limit=1\nWSGIScriptAlias /slow @APPS@/slow.wsgi process-group=site\n",
     );
     let first = pid_of(&try_get(apache.port, "/slow?spin=1.5").unwrap());
-    assert_ne!(served_by_another(&apache, "/slow", first, Duration::from_secs(10)), first);
-    assert!(apache.error_log().contains("(cpu-time-limit was reached)"), "{}", apache.error_log());
+    assert_ne!(
+        served_by_another(&apache, "/slow", first, Duration::from_secs(10)),
+        first
+    );
+    assert!(
+        apache.error_log().contains("(cpu-time-limit was reached)"),
+        "{}",
+        apache.error_log()
+    );
 }
 
 #[test]
@@ -354,9 +468,15 @@ fn a_process_whose_gil_cannot_be_taken_ends_after_deadlock_timeout_and_is_replac
     // The process ends once the GIL has been out of reach for 2 s; the
     // stuck request is lost with it.
     assert_eq!(stuck.join().unwrap(), 502);
-    assert_ne!(served_by_another(&apache, "/slow", first, Duration::from_secs(10)), first);
+    assert_ne!(
+        served_by_another(&apache, "/slow", first, Duration::from_secs(10)),
+        first
+    );
     let log = apache.error_log();
-    assert!(log.contains("Python's GIL could not be taken for 2 s (deadlock-timeout)"), "{log}");
+    assert!(
+        log.contains("Python's GIL could not be taken for 2 s (deadlock-timeout)"),
+        "{log}"
+    );
     assert!(log.contains("exited to be restarted"), "{log}");
 }
 
@@ -392,7 +512,10 @@ fn a_listen_queue_that_stays_full_past_connect_timeout_is_a_503() {
     let statuses: Vec<u16> = busy.into_iter().map(|b| b.join().unwrap()).collect();
     assert!(statuses.contains(&503), "{statuses:?}");
     let log = apache.error_log();
-    assert!(log.contains("its listen queue stayed full for connect-timeout=1 s; answering 503"), "{log}");
+    assert!(
+        log.contains("its listen queue stayed full for connect-timeout=1 s; answering 503"),
+        "{log}"
+    );
 }
 
 #[test]

@@ -33,7 +33,10 @@ fn a_request_is_served_by_a_daemon_process_of_its_group() {
     assert_eq!(daemons.len(), 2, "{daemons:?}");
     let probe = fields(&apache.get("/probe").text());
     let pid: u32 = probe["pid"].parse().unwrap();
-    assert!(daemons.iter().any(|d| d.pid == pid), "{pid} not in {daemons:?}");
+    assert!(
+        daemons.iter().any(|d| d.pid == pid),
+        "{pid} not in {daemons:?}"
+    );
     assert_eq!(probe["process_group"], "site");
     let embedded = fields(&apache.get("/embedded").text());
     assert_eq!(embedded["process_group"], "");
@@ -56,13 +59,24 @@ fn display_name_shows_whole_in_ps_for_every_daemon_and_its_supervisor() {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
-    assert_eq!(commands.iter().filter(|c| *c == "(wsgi:site)").count(), 2, "{commands:?}");
+    assert_eq!(
+        commands.iter().filter(|c| *c == "(wsgi:site)").count(),
+        2,
+        "{commands:?}"
+    );
     assert!(
-        commands.iter().any(|c| c == "a-display-name-longer-than-the-command-line-apache-started-with"),
+        commands
+            .iter()
+            .any(|c| c == "a-display-name-longer-than-the-command-line-apache-started-with"),
         "{commands:?}"
     );
     let supervisors = apache.supervisors();
-    assert!(supervisors.iter().any(|s| s.command == "(wsgi:site) supervisor"), "{supervisors:?}");
+    assert!(
+        supervisors
+            .iter()
+            .any(|s| s.command == "(wsgi:site) supervisor"),
+        "{supervisors:?}"
+    );
 }
 
 #[test]
@@ -121,10 +135,19 @@ fn multithread_and_multiprocess_follow_threads_and_processes() {
          WSGIScriptAlias /given @APPS@/process_probe.wsgi process-group=given\n",
     );
     let one = fields(&apache.get("/one").text());
-    assert_eq!((one["multithread"].as_str(), one["multiprocess"].as_str()), ("False", "False"));
+    assert_eq!(
+        (one["multithread"].as_str(), one["multiprocess"].as_str()),
+        ("False", "False")
+    );
     // As with mod_wsgi, processes= given at all means several may run.
     let given = fields(&apache.get("/given").text());
-    assert_eq!((given["multithread"].as_str(), given["multiprocess"].as_str()), ("True", "True"));
+    assert_eq!(
+        (
+            given["multithread"].as_str(),
+            given["multiprocess"].as_str()
+        ),
+        ("True", "True")
+    );
 }
 
 #[test]
@@ -141,7 +164,10 @@ fn python_path_and_home_of_the_group_apply_in_its_processes() {
     ));
     let probe = fields(&apache.get("/probe").text());
     assert_eq!(probe["prefix"], venv.display().to_string());
-    assert!(probe["path"].contains(&format!("{}/lib", shared.0.display())), "{probe:?}");
+    assert!(
+        probe["path"].contains(&format!("{}/lib", shared.0.display())),
+        "{probe:?}"
+    );
     assert_eq!(probe["switch_interval"], "0.002");
 }
 
@@ -155,11 +181,27 @@ fn a_request_body_reaches_the_app_whole_however_it_reads() {
             *byte = b'\n';
         }
     }
-    for how in ["read", "read-1000", "read-70000", "readline", "readline-100", "readlines", "iterate"] {
-        let sent = if how.starts_with("read") && !how.starts_with("readline") { &body } else { &with_lines };
+    for how in [
+        "read",
+        "read-1000",
+        "read-70000",
+        "readline",
+        "readline-100",
+        "readlines",
+        "iterate",
+    ] {
+        let sent = if how.starts_with("read") && !how.starts_with("readline") {
+            &body
+        } else {
+            &with_lines
+        };
         let response = apache.post(&format!("/echo?{how}"), sent);
         assert_eq!(response.status, 200, "{how}");
-        assert!(response.body == *sent, "{how}: {} bytes back", response.body.len());
+        assert!(
+            response.body == *sent,
+            "{how}: {} bytes back",
+            response.body.len()
+        );
     }
 }
 
@@ -179,7 +221,10 @@ fn a_body_over_limit_request_body_fails_the_read_in_the_app() {
     let apache = Apache::start(&format!("{SITE}LimitRequestBody 1000\n"));
     // Declared too large: Apache answers 413 before the app runs.
     assert_eq!(apache.post("/echo?read", &[b'x'; 2000]).status, 413);
-    assert_eq!(apache.post("/echo?read", &[b'x'; 1000]).text(), "x".repeat(1000));
+    assert_eq!(
+        apache.post("/echo?read", &[b'x'; 1000]).text(),
+        "x".repeat(1000)
+    );
 }
 
 #[test]
@@ -190,7 +235,10 @@ fn blocks_stream_and_write_goes_out_before_the_iterable() {
     assert_eq!(streamed.header("Transfer-Encoding"), Some("chunked"));
     let expected: String = (0..100).map(|i| format!("line {i}\n")).collect();
     assert_eq!(streamed.text(), expected);
-    assert_eq!(apache.get("/write").text(), "from write, then from the iterable\n");
+    assert_eq!(
+        apache.get("/write").text(),
+        "from write, then from the iterable\n"
+    );
 }
 
 #[test]
@@ -198,9 +246,16 @@ fn an_exception_before_output_is_a_500_with_its_traceback_in_the_log() {
     let apache = site();
     assert_eq!(apache.get("/raises").status, 500);
     let log = apache.wait_for_log("RuntimeError: boom from the app");
-    assert!(log.contains("Exception occurred processing WSGI script"), "{log}");
+    assert!(
+        log.contains("Exception occurred processing WSGI script"),
+        "{log}"
+    );
     // Logged with the request, as in embedded mode.
-    assert!(log.lines().any(|l| l.contains("[client 127.0.0.1:") && l.contains("RuntimeError: boom")), "{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("[client 127.0.0.1:") && l.contains("RuntimeError: boom")),
+        "{log}"
+    );
 }
 
 #[test]
@@ -216,9 +271,14 @@ fn wsgi_errors_lines_are_logged_with_their_request() {
     let apache = site();
     assert_eq!(apache.get("/errors").status, 200);
     let log = apache.wait_for_log("unterminated tail");
-    for line in ["first line from the app", "second line from the app", "unterminated tail"] {
+    for line in [
+        "first line from the app",
+        "second line from the app",
+        "unterminated tail",
+    ] {
         assert!(
-            log.lines().any(|l| l.contains(line) && l.contains("[client 127.0.0.1:")),
+            log.lines()
+                .any(|l| l.contains(line) && l.contains("[client 127.0.0.1:")),
             "{line}: {log}"
         );
     }
@@ -269,7 +329,11 @@ fn a_file_wrapper_file_leaves_no_descriptor_open_in_either_process() {
     };
     // Open descriptors of the file, in the daemon and Apache's children.
     let of_the_file = || -> usize {
-        processes().into_iter().flat_map(fds).filter(|t| t.ends_with("data.bin")).count()
+        processes()
+            .into_iter()
+            .flat_map(fds)
+            .filter(|t| t.ends_with("data.bin"))
+            .count()
     };
     let daemon_base = fds(daemon).len();
     for round in 0..3 {
@@ -286,7 +350,10 @@ fn a_file_wrapper_file_leaves_no_descriptor_open_in_either_process() {
         // At most one kept connection per Apache thread: a leak would grow
         // by 20 a round.
         let in_daemon = fds(daemon).len();
-        assert!(in_daemon <= daemon_base + 3, "round {round}: {in_daemon} > {daemon_base} + 3");
+        assert!(
+            in_daemon <= daemon_base + 3,
+            "round {round}: {in_daemon} > {daemon_base} + 3"
+        );
     }
 }
 
@@ -328,7 +395,13 @@ WSGIScriptAlias /env @APPS@/all_environ.wsgi
         .into_iter()
         .filter(|k| !differs.contains(&k.as_str()))
         .filter(|k| daemon.get(*k) != embedded.get(*k))
-        .map(|k| format!("{k}: daemon {:?}, embedded {:?}", daemon.get(k), embedded.get(k)))
+        .map(|k| {
+            format!(
+                "{k}: daemon {:?}, embedded {:?}",
+                daemon.get(k),
+                embedded.get(k)
+            )
+        })
         .collect();
     assert!(different.is_empty(), "{different:#?}");
     assert_eq!(daemon["PATH_INFO"], "'/a/b'");
@@ -352,7 +425,9 @@ fn an_app_that_answers_before_it_reads_the_body_cannot_deadlock_the_processes() 
     let mut stream = common::http::connect(apache.port);
     let mut writer = stream.try_clone().unwrap();
     let sender = std::thread::spawn(move || {
-        let head = format!("POST /wr?{size} HTTP/1.1\r\nHost: a\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n");
+        let head = format!(
+            "POST /wr?{size} HTTP/1.1\r\nHost: a\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n"
+        );
         writer.write_all(head.as_bytes()).unwrap();
         let block = vec![b'b'; 64 * 1024];
         for _ in 0..size / block.len() {
@@ -380,13 +455,18 @@ AddOutputFilterByType DEFLATE text/plain
 Header set X-From-Apache yes
 ",
     );
-    let response = apache.raw(b"GET /stream HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n");
+    let response = apache.raw(
+        b"GET /stream HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
+    );
     assert_eq!(response.status, 200);
     assert_eq!(response.header("Content-Encoding"), Some("gzip"));
     assert_eq!(response.header("X-From-Apache"), Some("yes"));
     let mut text = String::new();
     std::io::Read::read_to_string(&mut flate_decoder(&response.body), &mut text).unwrap();
-    assert!(text.starts_with("line 0\n") && text.ends_with("line 99\n"), "{text}");
+    assert!(
+        text.starts_with("line 0\n") && text.ends_with("line 99\n"),
+        "{text}"
+    );
 }
 
 /// gunzip, as the client would (with the gzip command, no extra crate).
@@ -419,7 +499,11 @@ WSGITrustedProxies 127.0.0.1
     );
     let overridden = apache.get("/status?404");
     assert_eq!(overridden.status, 404);
-    assert!(overridden.text().contains("<title>404 Not Found</title>"), "Apache's page: {}", overridden.text());
+    assert!(
+        overridden.text().contains("<title>404 Not Found</title>"),
+        "Apache's page: {}",
+        overridden.text()
+    );
     let env = fields(
         &apache
             .raw(b"GET /env HTTP/1.1\r\nHost: a\r\nAuthorization: Basic eDp5\r\nX-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n\r\n")

@@ -69,7 +69,12 @@ fn a_changed_script_restarts_its_process_which_serves_the_new_version() {
     assert_eq!(version, 1);
     assert_ne!(second, first, "the new version runs in a new process");
     let log = apache.wait_for_log("its script changed");
-    assert!(log.contains(&format!("recycling process {first} (its script changed); its replacement starts first")), "{log}");
+    assert!(
+        log.contains(&format!(
+            "recycling process {first} (its script changed); its replacement starts first"
+        )),
+        "{log}"
+    );
     // The old process goes once the new one serves.
     let gone = Instant::now() + Duration::from_secs(20);
     while std::path::Path::new(&format!("/proc/{first}")).exists() && Instant::now() < gone {
@@ -103,7 +108,10 @@ fn rewriting_the_script_under_load_fails_no_request() {
     }
     assert_eq!(wait_for_version(&apache, 4).0, 4);
     stop.store(true, Ordering::Relaxed);
-    let failures: Vec<u16> = clients.into_iter().flat_map(|c| c.join().unwrap()).collect();
+    let failures: Vec<u16> = clients
+        .into_iter()
+        .flat_map(|c| c.join().unwrap())
+        .collect();
     assert!(failures.is_empty(), "{failures:?}\n{}", apache.error_log());
 }
 
@@ -144,5 +152,9 @@ fn an_app_that_sends_sigint_to_its_own_process_has_it_restarted() {
         now = apache.get("/slow").text();
     }
     assert_ne!(now, first);
-    assert!(apache.error_log().contains("the application sent SIGINT to its own process"));
+    assert!(
+        apache
+            .error_log()
+            .contains("the application sent SIGINT to its own process")
+    );
 }

@@ -389,11 +389,24 @@ fn the_example_serves_in_daemon_mode_from_its_virtualenv_in_the_httpd_image() {
     assert_eq!(json_string(&environ, "prefix"), "/srv/venv");
     let flask = http::get(port, "/flask/");
     assert_eq!(flask.status, 200, "{}", flask.text());
-    let processes = docker(&["exec", &container.name, "sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' '\\n'"]);
-    assert_eq!(processes.lines().filter(|l| *l == "(wsgi:site)").count(), 2, "{processes}");
+    let processes = docker(&[
+        "exec",
+        &container.name,
+        "sh",
+        "-c",
+        "cat /proc/[0-9]*/cmdline | tr '\\0' '\\n'",
+    ]);
+    assert_eq!(
+        processes.lines().filter(|l| *l == "(wsgi:site)").count(),
+        2,
+        "{processes}"
+    );
     docker(&["stop", &container.name]);
     let (_, errors) = container.logs();
-    assert!(errors.contains("caught SIGWINCH, shutting down gracefully"), "{errors}");
+    assert!(
+        errors.contains("caught SIGWINCH, shutting down gracefully"),
+        "{errors}"
+    );
     for crash in ["exit signal", "Segmentation fault", "died ("] {
         assert!(!errors.contains(crash), "a process crashed: {errors}");
     }

@@ -647,17 +647,38 @@ fn a_layout_other_than_debians_is_used_when_given() {
 #[test]
 fn daemon_runs_the_app_in_a_process_group_sized_and_timed_as_mod_wsgi_express_does() {
     let dir = app_dir();
-    let probe = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/apps/process_probe.wsgi")).unwrap();
+    let probe = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/apps/process_probe.wsgi"
+    ))
+    .unwrap();
     dir.write("probe.wsgi", &probe);
     dir.share();
     let title = format!("(wsgi:express-test-{})", std::process::id());
     let mut express = Express::start(
         &dir,
-        &["probe.wsgi", "--daemon", "--processes", "2", "--threads", "3", "--request-timeout", "30", "--display-name", &title],
+        &[
+            "probe.wsgi",
+            "--daemon",
+            "--processes",
+            "2",
+            "--threads",
+            "3",
+            "--request-timeout",
+            "30",
+            "--display-name",
+            &title,
+        ],
     );
     let answer = common::processes::fields(&express.get("/").text());
     assert_eq!(answer["process_group"], "express");
-    assert_eq!((answer["multithread"].as_str(), answer["multiprocess"].as_str()), ("True", "True"));
+    assert_eq!(
+        (
+            answer["multithread"].as_str(),
+            answer["multiprocess"].as_str()
+        ),
+        ("True", "True")
+    );
     let conf = std::fs::read_to_string(express.server_root.join("httpd.conf")).unwrap();
     for expected in [
         "WSGIRestrictEmbedded On",
@@ -667,7 +688,12 @@ fn daemon_runs_the_app_in_a_process_group_sized_and_timed_as_mod_wsgi_express_do
     ] {
         assert!(conf.contains(expected), "{expected} missing from:\n{conf}");
     }
-    let daemons = || common::processes::all().into_iter().filter(|p| p.command == title).count();
+    let daemons = || {
+        common::processes::all()
+            .into_iter()
+            .filter(|p| p.command == title)
+            .count()
+    };
     let deadline = Instant::now() + Duration::from_secs(10);
     while daemons() != 2 && Instant::now() < deadline {
         sleep(Duration::from_millis(50));
@@ -678,14 +704,24 @@ fn daemon_runs_the_app_in_a_process_group_sized_and_timed_as_mod_wsgi_express_do
     while daemons() != 0 && Instant::now() < deadline {
         sleep(Duration::from_millis(50));
     }
-    assert_eq!(daemons(), 0, "daemon processes left after rwsgi-express stopped");
+    assert_eq!(
+        daemons(),
+        0,
+        "daemon processes left after rwsgi-express stopped"
+    );
 }
 
 #[test]
 fn a_daemon_option_without_daemon_is_one_line_and_a_failure() {
     let dir = app_dir();
-    let (_, stderr) = fails(&dir, &["start-server", "hello.wsgi", "--request-timeout", "5"]);
-    assert!(stderr.contains("--request-timeout applies to daemon mode: add --daemon"), "{stderr}");
+    let (_, stderr) = fails(
+        &dir,
+        &["start-server", "hello.wsgi", "--request-timeout", "5"],
+    );
+    assert!(
+        stderr.contains("--request-timeout applies to daemon mode: add --daemon"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -115,7 +115,8 @@ fn application_groups_without_a_socket_for_their_processes_share_one_interpreter
         "{log}"
     );
     assert!(
-        log.contains("cannot reach daemon sockets") && log.contains("application groups share the main interpreter"),
+        log.contains("cannot reach daemon sockets")
+            && log.contains("application groups share the main interpreter"),
         "{log}"
     );
 }

@@ -49,9 +49,18 @@ pub fn run(shared: &SharedDir, rounds: usize, seconds: u32) -> String {
             // group after it.
             let response = common::http::raw(
                 apache.port,
-                format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n", apache.port).as_bytes(),
+                format!(
+                    "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+                    apache.port
+                )
+                .as_bytes(),
             );
-            assert_eq!(response.status, 200, "{name} {path}: {}", apache.error_log());
+            assert_eq!(
+                response.status,
+                200,
+                "{name} {path}: {}",
+                apache.error_log()
+            );
             assert_eq!(response.body, b"Hello, World!", "{name} {path}");
         }
     }
@@ -61,7 +70,9 @@ pub fn run(shared: &SharedDir, rounds: usize, seconds: u32) -> String {
             let port = apache.port;
             let runs: Vec<_> = PATHS
                 .iter()
-                .map(|&path| std::thread::spawn(move || (path, wrk(port, path, CONNECTIONS, None, seconds))))
+                .map(|&path| {
+                    std::thread::spawn(move || (path, wrk(port, path, CONNECTIONS, None, seconds)))
+                })
                 .collect();
             for run in runs {
                 let (path, sample) = run.join().unwrap();
@@ -90,16 +101,28 @@ fn report(
     );
     let _ = writeln!(out, "|{}", " --- |".repeat(7));
     let rate = |name: &str, path: &str| samples.get(&(name, path)).map(|s| Summary::of(s));
-    let both = |name: &str| -> f64 { PATHS.iter().filter_map(|p| rate(name, p)).map(|s| s.rate).sum() };
+    let both = |name: &str| -> f64 {
+        PATHS
+            .iter()
+            .filter_map(|p| rate(name, p))
+            .map(|s| s.rate)
+            .sum()
+    };
     for (name, apache) in started {
-        let base = if name.contains("daemon") { "mod_wsgi-daemon" } else { "mod_wsgi" };
+        let base = if name.contains("daemon") {
+            "mod_wsgi-daemon"
+        } else {
+            "mod_wsgi"
+        };
         let vs = if name.starts_with("mod_wsgi") {
             "-".to_string()
         } else {
             format!("{:.2}", both(name) / both(base))
         };
         let cell = |path: &str| {
-            rate(name, path).map_or("-".into(), |s| format!("{:.0} ({:.0}-{:.0})", s.rate, s.min, s.max))
+            rate(name, path).map_or("-".into(), |s| {
+                format!("{:.0} ({:.0}-{:.0})", s.rate, s.min, s.max)
+            })
         };
         let python: Vec<f64> = super::descendants(apache.parent_pid())
             .iter()

@@ -184,7 +184,9 @@ fn main() {
         report.push_str(&gil::run(&shared, &native_module, rounds, seconds));
     }
     if only.as_deref().is_none_or(|o| o == "groups") {
-        eprintln!("two application groups: mod_wsgi's sub-interpreters against processes of their own");
+        eprintln!(
+            "two application groups: mod_wsgi's sub-interpreters against processes of their own"
+        );
         report.push('\n');
         report.push_str(&groups::run(&shared, rounds, seconds));
     }
@@ -570,7 +572,11 @@ fn report(
     for (name, children, daemons) in rss {
         let list = |values: &[f64]| {
             let each: Vec<String> = values.iter().map(|mib| format!("{mib:.1}")).collect();
-            if each.is_empty() { "-".to_string() } else { each.join(", ") }
+            if each.is_empty() {
+                "-".to_string()
+            } else {
+                each.join(", ")
+            }
         };
         let largest = children.first().copied().unwrap_or(0.0);
         let _ = writeln!(

@@ -77,12 +77,18 @@ impl Mpm {
         };
         let threaded = ask(ffi::AP_MPMQ_IS_THREADED) != ffi::AP_MPMQ_NOT_SUPPORTED as c_int;
         let forked = ask(ffi::AP_MPMQ_IS_FORKED) != ffi::AP_MPMQ_NOT_SUPPORTED as c_int;
-        let processes = if forked { ask(ffi::AP_MPMQ_MAX_DAEMONS) } else { 1 };
+        let processes = if forked {
+            ask(ffi::AP_MPMQ_MAX_DAEMONS)
+        } else {
+            1
+        };
         Self {
             threaded,
             multiprocess: processes > 1,
             processes: u32::try_from(processes).unwrap_or(1).max(1),
-            threads: u32::try_from(ask(ffi::AP_MPMQ_MAX_THREADS)).unwrap_or(1).max(1),
+            threads: u32::try_from(ask(ffi::AP_MPMQ_MAX_THREADS))
+                .unwrap_or(1)
+                .max(1),
         }
     }
 }

@@ -16,10 +16,17 @@ const BUFFER: usize = 16 * 1024;
 fn string(ptr: *const c_char) -> Option<String> {
     // SAFETY: getpw*_r/getgr*_r fill their entry with NUL-terminated strings
     // inside the caller's buffer, which is alive while this reads them.
-    (!ptr.is_null()).then(|| unsafe { CStr::from_ptr(ptr) }.to_string_lossy().into_owned())
+    (!ptr.is_null()).then(|| {
+        unsafe { CStr::from_ptr(ptr) }
+            .to_string_lossy()
+            .into_owned()
+    })
 }
 
-fn passwd(written: &str, lookup: impl FnOnce(*mut libc::passwd, &mut [c_char], *mut *mut libc::passwd) -> i32) -> Option<Account> {
+fn passwd(
+    written: &str,
+    lookup: impl FnOnce(*mut libc::passwd, &mut [c_char], *mut *mut libc::passwd) -> i32,
+) -> Option<Account> {
     let mut entry = MaybeUninit::<libc::passwd>::zeroed();
     let mut buffer = vec![0 as c_char; BUFFER];
     let mut found: *mut libc::passwd = std::ptr::null_mut();
@@ -36,7 +43,10 @@ fn passwd(written: &str, lookup: impl FnOnce(*mut libc::passwd, &mut [c_char], *
     })
 }
 
-fn group(written: &str, lookup: impl FnOnce(*mut libc::group, &mut [c_char], *mut *mut libc::group) -> i32) -> Option<Account> {
+fn group(
+    written: &str,
+    lookup: impl FnOnce(*mut libc::group, &mut [c_char], *mut *mut libc::group) -> i32,
+) -> Option<Account> {
     let mut entry = MaybeUninit::<libc::group>::zeroed();
     let mut buffer = vec![0 as c_char; BUFFER];
     let mut found: *mut libc::group = std::ptr::null_mut();
@@ -59,7 +69,15 @@ impl Accounts for SystemAccounts {
         passwd(name, |entry, buffer, found| {
             // SAFETY: every pointer is valid for the call; the buffer's
             // length is passed with it.
-            unsafe { libc::getpwnam_r(c_name.as_ptr(), entry, buffer.as_mut_ptr(), buffer.len(), found) }
+            unsafe {
+                libc::getpwnam_r(
+                    c_name.as_ptr(),
+                    entry,
+                    buffer.as_mut_ptr(),
+                    buffer.len(),
+                    found,
+                )
+            }
         })
     }
 
@@ -74,7 +92,15 @@ impl Accounts for SystemAccounts {
         let c_name = CString::new(name).ok()?;
         group(name, |entry, buffer, found| {
             // SAFETY: as above.
-            unsafe { libc::getgrnam_r(c_name.as_ptr(), entry, buffer.as_mut_ptr(), buffer.len(), found) }
+            unsafe {
+                libc::getgrnam_r(
+                    c_name.as_ptr(),
+                    entry,
+                    buffer.as_mut_ptr(),
+                    buffer.len(),
+                    found,
+                )
+            }
         })
     }
 

@@ -169,7 +169,9 @@ pub fn parse_daemon_process(
     const D: &str = "WSGIDaemonProcess";
     let words = conf_words(raw).map_err(|why| format!("{D}: {why}"))?;
     let Some((name, options)) = words.split_first() else {
-        return Err(format!("{D}: the name of the daemon process group is missing"));
+        return Err(format!(
+            "{D}: the name of the daemon process group is missing"
+        ));
     };
     if name.starts_with("%{") || name.contains('=') {
         return Err(format!(
@@ -512,7 +514,10 @@ mod tests {
     #[test]
     fn an_unknown_option_is_named() {
         let err = parse("site thread=5").unwrap_err();
-        assert!(err.contains("thread=5") && err.contains("unknown option 'thread'"), "{err}");
+        assert!(
+            err.contains("thread=5") && err.contains("unknown option 'thread'"),
+            "{err}"
+        );
         let err = parse("site Threads=5").unwrap_err();
         assert!(err.contains("unknown option 'Threads'"), "{err}");
     }
@@ -520,14 +525,26 @@ mod tests {
     #[test]
     fn bad_values_are_named_with_what_is_accepted() {
         for (line, expected) in [
-            ("site threads=5x", "threads=5x: not a whole number from 1 to 65533"),
+            (
+                "site threads=5x",
+                "threads=5x: not a whole number from 1 to 65533",
+            ),
             ("site threads=0", "threads=0"),
             ("site processes=0", "processes=0: not a whole number from 1"),
-            ("site request-timeout=1.5", "request-timeout=1.5: not a whole number of seconds"),
+            (
+                "site request-timeout=1.5",
+                "request-timeout=1.5: not a whole number of seconds",
+            ),
             ("site umask=0999", "umask=0999: not an octal umask"),
             ("site home=srv", "home=srv: must be an absolute path"),
-            ("site send-buffer-size=100", "must be 0 (the default) or at least 512"),
-            ("site cpu-priority=40", "cpu-priority=40: not a whole number from -20 to 19"),
+            (
+                "site send-buffer-size=100",
+                "must be 0 (the default) or at least 512",
+            ),
+            (
+                "site cpu-priority=40",
+                "cpu-priority=40: not a whole number from -20 to 19",
+            ),
             ("site server-metrics=maybe", "use On or Off"),
         ] {
             let err = parse(line).unwrap_err();
@@ -537,26 +554,48 @@ mod tests {
 
     #[test]
     fn root_and_unknown_accounts_are_refused() {
-        assert!(parse("site user=root").unwrap_err().contains("never run as root"));
-        assert!(parse("site user=nobody-here").unwrap_err().contains("no user is called"));
-        assert!(parse("site user=#12").unwrap_err().contains("no user has uid 12"));
-        assert!(parse("site group=nope").unwrap_err().contains("no group is called"));
+        assert!(
+            parse("site user=root")
+                .unwrap_err()
+                .contains("never run as root")
+        );
+        assert!(
+            parse("site user=nobody-here")
+                .unwrap_err()
+                .contains("no user is called")
+        );
+        assert!(
+            parse("site user=#12")
+                .unwrap_err()
+                .contains("no user has uid 12")
+        );
+        assert!(
+            parse("site group=nope")
+                .unwrap_err()
+                .contains("no group is called")
+        );
         assert_eq!(parse("site group=#77").unwrap().group.unwrap().id, 77);
         assert_eq!(parse("site user=#1000").unwrap().user.unwrap().id, 1000);
     }
 
     #[test]
     fn script_user_and_script_group_exclude_each_other() {
-        assert!(parse("site script-user=site script-group=site")
-            .unwrap_err()
-            .contains("only one of script-user and script-group"));
+        assert!(
+            parse("site script-user=site script-group=site")
+                .unwrap_err()
+                .contains("only one of script-user and script-group")
+        );
     }
 
     #[test]
     fn a_missing_name_or_a_pair_without_equals_is_refused() {
         assert!(parse("").unwrap_err().contains("name"));
         assert!(parse("threads=5").unwrap_err().contains("cannot name"));
-        assert!(parse("site threads").unwrap_err().contains("not an option=value pair"));
+        assert!(
+            parse("site threads")
+                .unwrap_err()
+                .contains("not an option=value pair")
+        );
     }
 
     #[test]
@@ -568,7 +607,11 @@ mod tests {
 
     #[test]
     fn chroot_is_refused_with_why() {
-        assert!(parse("site chroot=/jail").unwrap_err().contains("chroot is not supported"));
+        assert!(
+            parse("site chroot=/jail")
+                .unwrap_err()
+                .contains("chroot is not supported")
+        );
     }
 
     #[test]

@@ -302,7 +302,10 @@ static DEFINED_GROUPS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec
 
 /// Called before Apache reads its configuration (again).
 pub fn forget_daemon_groups() {
-    DEFINED_GROUPS.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    DEFINED_GROUPS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clear();
 }
 
 /// A directive of mod_wsgi's that mod_rwsgi refuses until it implements it:

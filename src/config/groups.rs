@@ -90,7 +90,10 @@ mod tests {
 
     #[test]
     fn global_is_the_empty_name() {
-        assert_eq!(expand_application_group("%{GLOBAL}", &facts(80, b"", NONE)), b"");
+        assert_eq!(
+            expand_application_group("%{GLOBAL}", &facts(80, b"", NONE)),
+            b""
+        );
     }
 
     #[test]

@@ -42,7 +42,12 @@ static KNOWN: Mutex<Option<Known>> = Mutex::new(None);
 pub fn own_process(registry: &Registry, scope: usize, name: &[u8]) -> Option<Arc<GroupEntry>> {
     let epoch = registry.status.epoch(registry.embedded_scope());
     let key = (registry.generation, epoch, scope, name.to_vec());
-    if let Some(entry) = KNOWN.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(HashMap::new).get(&key) {
+    if let Some(entry) = KNOWN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(HashMap::new)
+        .get(&key)
+    {
         return Some(entry.clone());
     }
     let manager = registry.manager.as_ref()?;
@@ -62,19 +67,35 @@ pub fn own_process(registry: &Registry, scope: usize, name: &[u8]) -> Option<Arc
     };
     let entry = Arc::new(registry.own_group(scope, name, number, epoch));
     let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
-    Some(known.get_or_insert_with(HashMap::new).entry(key).or_insert(entry).clone())
+    Some(
+        known
+            .get_or_insert_with(HashMap::new)
+            .entry(key)
+            .or_insert(entry)
+            .clone(),
+    )
 }
 
 /// One question to the manager: the group's number, or None when the
 /// manager can start no more groups.
-fn ask(registry: &Registry, manager: &std::path::Path, scope: usize, name: &[u8]) -> Result<Option<usize>, String> {
+fn ask(
+    registry: &Registry,
+    manager: &std::path::Path,
+    scope: usize,
+    name: &[u8],
+) -> Result<Option<usize>, String> {
     use std::io::Read;
     let stream = socket::connect(manager, ASK_TIMEOUT).map_err(|e| e.to_string())?;
     socket::set_timeouts(&stream, ASK_TIMEOUT).map_err(|e| e.to_string())?;
     let mut challenge = [0u8; HEADER_LEN + frame::NONCE_LEN + 4];
-    (&stream).read_exact(&mut challenge).map_err(|e| e.to_string())?;
-    let header = FrameHeader::parse(challenge[..HEADER_LEN].try_into().expect("HEADER_LEN"), Reader::Child)
+    (&stream)
+        .read_exact(&mut challenge)
         .map_err(|e| e.to_string())?;
+    let header = FrameHeader::parse(
+        challenge[..HEADER_LEN].try_into().expect("HEADER_LEN"),
+        Reader::Child,
+    )
+    .map_err(|e| e.to_string())?;
     if header.kind != Kind::Challenge {
         return Err(format!("a {:?} frame instead of a challenge", header.kind));
     }
@@ -83,12 +104,21 @@ fn ask(registry: &Registry, manager: &std::path::Path, scope: usize, name: &[u8]
     let mut out = Vec::new();
     out.extend_from_slice(&FrameHeader::encode(Kind::Proof, answer.len() as u32));
     out.extend_from_slice(&answer);
-    frame::Spawn { scope: scope as u32, name }.encode(&mut out);
+    frame::Spawn {
+        scope: scope as u32,
+        name,
+    }
+    .encode(&mut out);
     socket::write_all_vectored(&stream, &[&out]).map_err(|e| e.to_string())?;
     let mut reply = [0u8; HEADER_LEN + 4];
-    (&stream).read_exact(&mut reply).map_err(|e| e.to_string())?;
-    let header = FrameHeader::parse(reply[..HEADER_LEN].try_into().expect("HEADER_LEN"), Reader::Child)
+    (&stream)
+        .read_exact(&mut reply)
         .map_err(|e| e.to_string())?;
+    let header = FrameHeader::parse(
+        reply[..HEADER_LEN].try_into().expect("HEADER_LEN"),
+        Reader::Child,
+    )
+    .map_err(|e| e.to_string())?;
     if header.kind != Kind::Spawned {
         return Err(format!("a {:?} frame instead of an answer", header.kind));
     }
@@ -168,7 +198,11 @@ impl Manager {
     fn run(mut self) {
         loop {
             if let Some(since) = self.ending {
-                let running = self.groups.iter().filter(|g| g.supervisor.is_some()).count();
+                let running = self
+                    .groups
+                    .iter()
+                    .filter(|g| g.supervisor.is_some())
+                    .count();
                 if running == 0 || since.elapsed() > Duration::from_secs(60) {
                     break;
                 }
@@ -180,7 +214,11 @@ impl Manager {
                     revents: 0,
                 },
                 libc::pollfd {
-                    fd: if self.ending.is_some() { -1 } else { self.listener },
+                    fd: if self.ending.is_some() {
+                        -1
+                    } else {
+                        self.listener
+                    },
                     events: libc::POLLIN,
                     revents: 0,
                 },
@@ -249,7 +287,11 @@ impl Manager {
     }
 
     fn number(&mut self, scope: usize, name: &[u8]) -> Option<usize> {
-        if let Some(at) = self.groups.iter().position(|g| g.scope == scope && g.name == name) {
+        if let Some(at) = self
+            .groups
+            .iter()
+            .position(|g| g.scope == scope && g.name == name)
+        {
             return Some(at);
         }
         if scope > self.registry.embedded_scope() || self.ending.is_some() {
@@ -269,7 +311,11 @@ impl Manager {
             &entry.socket,
             &ListenOptions {
                 backlog: entry.group.listen_backlog,
-                owner: entry.group.socket_user.as_ref().map_or(entry.apache_uid, |u| u.id),
+                owner: entry
+                    .group
+                    .socket_user
+                    .as_ref()
+                    .map_or(entry.apache_uid, |u| u.id),
                 send_buffer: None,
                 receive_buffer: None,
             },

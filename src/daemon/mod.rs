@@ -138,10 +138,7 @@ static REGISTRY: RwLock<Option<Arc<Registry>>> = RwLock::new(None);
 
 /// The groups of this configuration generation, if any are configured.
 pub fn registry() -> Option<Arc<Registry>> {
-    REGISTRY
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone()
+    REGISTRY.read().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 fn set_registry(registry: Option<Arc<Registry>>) {
@@ -168,7 +165,13 @@ impl Registry {
             Claim::Other => false,
             Claim::Won => {
                 let (server, of) = match self.groups.get(scope) {
-                    Some(base) => (base.server, format!("the processes of daemon process group '{}'", base.group.name)),
+                    Some(base) => (
+                        base.server,
+                        format!(
+                            "the processes of daemon process group '{}'",
+                            base.group.name
+                        ),
+                    ),
                     None => (self.embedded.server, "Apache's children".to_string()),
                 };
                 server.log(
@@ -218,7 +221,8 @@ impl Registry {
                     Some(base) => base.group.name.as_str(),
                     None => "%{GLOBAL}",
                 };
-                i.process_group == scope_name && static_group(&i.application_group).as_deref() == Some(name)
+                i.process_group == scope_name
+                    && static_group(&i.application_group).as_deref() == Some(name)
             })
             .map(|i| i.script.clone())
             .collect();
@@ -228,7 +232,9 @@ impl Registry {
                 group.name = format!("{}:{shown}", base.group.name);
                 group.display_name = Some(format!(
                     "{} (application group {shown})",
-                    base.group.title().unwrap_or_else(|| format!("(wsgi:{})", base.group.name))
+                    base.group
+                        .title()
+                        .unwrap_or_else(|| format!("(wsgi:{})", base.group.name))
                 ));
                 GroupEntry {
                     index: self.groups.len() + 1 + number,
@@ -254,7 +260,11 @@ impl Registry {
                 let e = &self.embedded;
                 // Named as scope:group, like those of daemon groups, with
                 // Apache's own processes as the empty scope.
-                let mut group = crate::config::DaemonGroup::for_application_group(&format!(":{shown}"), e.processes, e.threads);
+                let mut group = crate::config::DaemonGroup::for_application_group(
+                    &format!(":{shown}"),
+                    e.processes,
+                    e.threads,
+                );
                 group.display_name = Some(format!("(wsgi-application-group:{shown})"));
                 GroupEntry {
                     index: self.groups.len() + 1 + number,

@@ -2,9 +2,9 @@
 //! the process title, privileges, limits, locale.
 
 use std::ffi::CString;
+use std::io;
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::io;
 use std::path::Path;
 
 use crate::config::DaemonGroup;
@@ -101,8 +101,8 @@ pub fn set_title(title: &str) {
     }
     // Under valgrind (which the benchmark counts instructions with), the
     // arguments' memory is valgrind's own, its options: left alone.
-    let under_valgrind = std::fs::read_to_string("/proc/self/maps")
-        .is_ok_and(|maps| maps.contains("vgpreload"));
+    let under_valgrind =
+        std::fs::read_to_string("/proc/self/maps").is_ok_and(|maps| maps.contains("vgpreload"));
     if !point_command_line_at(c_title.as_bytes_with_nul()) && !under_valgrind {
         overwrite_command_line(c_title.as_bytes());
     }
@@ -117,8 +117,20 @@ fn point_command_line_at(title: &[u8]) -> bool {
     // memory, which the leaked buffer does; start is moved first (below the
     // old end, the heap being below the stack), then the end.
     unsafe {
-        libc::prctl(libc::PR_SET_MM, libc::PR_SET_MM_ARG_START as libc::c_ulong, start, 0, 0) == 0
-            && libc::prctl(libc::PR_SET_MM, libc::PR_SET_MM_ARG_END as libc::c_ulong, end, 0, 0) == 0
+        libc::prctl(
+            libc::PR_SET_MM,
+            libc::PR_SET_MM_ARG_START as libc::c_ulong,
+            start,
+            0,
+            0,
+        ) == 0
+            && libc::prctl(
+                libc::PR_SET_MM,
+                libc::PR_SET_MM_ARG_END as libc::c_ulong,
+                end,
+                0,
+                0,
+            ) == 0
     }
 }
 

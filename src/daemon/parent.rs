@@ -43,12 +43,17 @@ pub fn start(pool: ConfigPool, servers: &[(Server, &ServerConfig)]) -> Result<()
     }
     let user = process::apache_user();
     // SAFETY: getuid/getgid only read this process's credentials.
-    let (apache_uid, apache_gid) = user
-        .as_ref()
-        .map_or_else(|| unsafe { (libc::getuid(), libc::getgid()) }, |u| (u.uid, u.gid));
+    let (apache_uid, apache_gid) = user.as_ref().map_or_else(
+        || unsafe { (libc::getuid(), libc::getgid()) },
+        |u| (u.uid, u.gid),
+    );
     let reachable = socket_prefix(pool, &main_config.process).and_then(|prefix| {
-        check_reachable(prefix.parent().unwrap_or(Path::new("/")), apache_uid, apache_gid)
-            .map(|()| prefix)
+        check_reachable(
+            prefix.parent().unwrap_or(Path::new("/")),
+            apache_uid,
+            apache_gid,
+        )
+        .map(|()| prefix)
     });
     let prefix = match reachable {
         Ok(prefix) => prefix,
@@ -58,7 +63,9 @@ pub fn start(pool: ConfigPool, servers: &[(Server, &ServerConfig)]) -> Result<()
         Err(reason) => {
             main.log(
                 Level::Warning,
-                &format!("{reason}; application groups share the main interpreter of Apache's children"),
+                &format!(
+                    "{reason}; application groups share the main interpreter of Apache's children"
+                ),
             );
             return Ok(());
         }
@@ -74,7 +81,13 @@ pub fn start(pool: ConfigPool, servers: &[(Server, &ServerConfig)]) -> Result<()
     for &(server, config) in servers {
         for group in &config.daemon_groups {
             let index = groups.len();
-            let socket = socket_path(&prefix, generation, index, rotation, group.user.as_ref().map_or(apache_uid, |u| u.id));
+            let socket = socket_path(
+                &prefix,
+                generation,
+                index,
+                rotation,
+                group.user.as_ref().map_or(apache_uid, |u| u.id),
+            );
             let owner = group.socket_user.as_ref().map_or(apache_uid, |u| u.id);
             let listener = socket::listen(
                 &socket,
@@ -110,7 +123,8 @@ pub fn start(pool: ConfigPool, servers: &[(Server, &ServerConfig)]) -> Result<()
         }
     }
     let mut secret = [0u8; SECRET_LEN];
-    getrandom(&mut secret).map_err(|e| format!("mod_rwsgi: no random secret for daemon connections: {e}"))?;
+    getrandom(&mut secret)
+        .map_err(|e| format!("mod_rwsgi: no random secret for daemon connections: {e}"))?;
     let status = StatusPage::new(groups.len() + 1 + MAX_APPLICATION_GROUPS)
         .map_err(|e| format!("mod_rwsgi: cannot map the daemon status page: {e}"))?;
     let mpm = Mpm::query();
@@ -165,9 +179,12 @@ pub fn start(pool: ConfigPool, servers: &[(Server, &ServerConfig)]) -> Result<()
     });
     // A scope whose processes preload an application group's script
     // (WSGIImportScript) runs that group in their main interpreter.
-    for (scope, name) in std::iter::once((registry.embedded_scope(), "%{GLOBAL}"))
-        .chain(registry.groups.iter().map(|g| (g.index, g.group.name.as_str())))
-    {
+    for (scope, name) in std::iter::once((registry.embedded_scope(), "%{GLOBAL}")).chain(
+        registry
+            .groups
+            .iter()
+            .map(|g| (g.index, g.group.name.as_str())),
+    ) {
         if let Some(first) = imports
             .iter()
             .filter(|i| i.process_group == name)
@@ -271,14 +288,23 @@ fn watch_draining(pool: ConfigPool, main: Server) {
 /// each serves one request at a time), no more than Apache would run.
 fn own_processes(mpm: &Mpm) -> u32 {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
-    let wanted = if mpm.threads == 1 { cores.max(4) } else { cores.max(2) };
+    let wanted = if mpm.threads == 1 {
+        cores.max(4)
+    } else {
+        cores.max(2)
+    };
     wanted.min(8).min(mpm.processes)
 }
 
 /// Forks the manager of application groups and watches it: one that dies
 /// is replaced, with a new epoch (its groups' processes went with it, and
 /// their sockets are named anew).
-fn launch_manager(pool: ConfigPool, registry: &Arc<Registry>, listener: i32, managers: &Rc<RefCell<Option<i32>>>) {
+fn launch_manager(
+    pool: ConfigPool,
+    registry: &Arc<Registry>,
+    listener: i32,
+    managers: &Rc<RefCell<Option<i32>>>,
+) {
     let pid = match manager::spawn(registry, listener) {
         Ok(pid) => pid,
         Err(e) => {
@@ -419,7 +445,10 @@ fn check_reachable(dir: &Path, uid: u32, gid: u32) -> Result<(), String> {
     for component in dir.components() {
         path.push(component);
         let meta = std::fs::metadata(&path).map_err(|e| {
-            format!("mod_rwsgi: the directory of daemon sockets {}: {e}", path.display())
+            format!(
+                "mod_rwsgi: the directory of daemon sockets {}: {e}",
+                path.display()
+            )
         })?;
         let mode = meta.mode();
         let passes = uid == 0
@@ -476,9 +505,8 @@ fn getrandom(buf: &mut [u8]) -> std::io::Result<()> {
     let mut filled = 0;
     while filled < buf.len() {
         // SAFETY: writes at most the remaining length into `buf`.
-        let n = unsafe {
-            libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0)
-        };
+        let n =
+            unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
         if n < 0 {
             let error = std::io::Error::last_os_error();
             if error.kind() != std::io::ErrorKind::Interrupted {

@@ -107,10 +107,20 @@ fn connect(request: &Request<'_>, entry: &GroupEntry) -> Result<(Link, Challenge
     let queue_timeout = entry.group.queue_timeout.unwrap_or(entry.socket_timeout());
     let _ = socket::set_timeouts(&link.stream, queue_timeout);
     let challenge = match link.read_frame() {
-        Ok((FrameHeader { kind: Kind::Challenge, .. }, payload)) => Challenge::decode(payload),
+        Ok((
+            FrameHeader {
+                kind: Kind::Challenge,
+                ..
+            },
+            payload,
+        )) => Challenge::decode(payload),
         Ok((header, _)) => Err(frame_error(header.kind)),
         Err(Failure::TimedOut) => {
-            let which = if entry.group.queue_timeout.is_some() { "queue-timeout" } else { "socket-timeout" };
+            let which = if entry.group.queue_timeout.is_some() {
+                "queue-timeout"
+            } else {
+                "socket-timeout"
+            };
             request.log(
                 Level::Error,
                 &format!(
@@ -134,7 +144,10 @@ fn connect(request: &Request<'_>, entry: &GroupEntry) -> Result<(Link, Challenge
             Ok((link, challenge))
         }
         Err(error) => {
-            request.log(Level::Error, &format!("mod_rwsgi: daemon process group '{name}': {error}; answering 502"));
+            request.log(
+                Level::Error,
+                &format!("mod_rwsgi: daemon process group '{name}': {error}; answering 502"),
+            );
             Err(BAD_GATEWAY)
         }
     }
@@ -161,7 +174,9 @@ fn take_kept(registry: &Registry, index: usize) -> Option<KeptLink> {
     let generation = registry.generation;
     let kept = KEPT.with_borrow_mut(|kept| {
         let at = kept.iter().position(|k| {
-            k.generation == generation && k.index == index && registry.status.has_idle_thread(index, k.pid)
+            k.generation == generation
+                && k.index == index
+                && registry.status.has_idle_thread(index, k.pid)
         })?;
         Some(kept.swap_remove(at))
     })?;
@@ -364,7 +379,6 @@ impl<'a, 'r> Relay<'a, 'r> {
         });
     }
 
-
     fn follow(&mut self) -> i32 {
         loop {
             let header = match self.link.header() {
@@ -385,7 +399,11 @@ impl<'a, 'r> Relay<'a, 'r> {
                     self.goodbye = true;
                     Ok(())
                 }
-                kind => self.link.payload(header.len).map(|p| p.to_vec()).and_then(|p| self.other(kind, &p)),
+                kind => self
+                    .link
+                    .payload(header.len)
+                    .map(|p| p.to_vec())
+                    .and_then(|p| self.other(kind, &p)),
             };
             if let Err(failure) = outcome {
                 return self.failed(&failure.to_string());
@@ -399,7 +417,13 @@ impl<'a, 'r> Relay<'a, 'r> {
         match kind {
             Kind::Head => {
                 let head = frame::Head::decode(payload).map_err(malformed)?;
-                embedded::apply_head(r, head.code, head.status_line, head.headers.iter().copied(), head.content_length);
+                embedded::apply_head(
+                    r,
+                    head.code,
+                    head.status_line,
+                    head.headers.iter().copied(),
+                    head.content_length,
+                );
             }
             Kind::BodyWanted => {
                 let wanted = BodyWanted::decode(payload).map_err(malformed)?;
@@ -408,13 +432,17 @@ impl<'a, 'r> Relay<'a, 'r> {
             Kind::File => {
                 let file = frame::File::decode(payload).map_err(malformed)?;
                 if self.link.fds.is_empty() {
-                    return Err(Failure::Malformed("a file frame without a descriptor".into()));
+                    return Err(Failure::Malformed(
+                        "a file frame without a descriptor".into(),
+                    ));
                 }
                 let fd = self.link.fds.remove(0);
                 self.passed_body = true;
                 // Apache reads the file through its own descriptor (or
                 // finishes with this one before returning); ours closes here.
-                if r.write_file(fd.as_raw_fd(), file.offset, file.length, file.sendfile).is_err() {
+                if r.write_file(fd.as_raw_fd(), file.offset, file.length, file.sendfile)
+                    .is_err()
+                {
                     return Err(Failure::Io(io::Error::other("the client went away")));
                 }
             }
@@ -453,7 +481,9 @@ impl<'a, 'r> Relay<'a, 'r> {
     /// down the filters as it arrives, in pieces of the buffer's size.
     fn data(&mut self, len: u32) -> Result<(), Failure> {
         if len == 0 {
-            return Err(Failure::Malformed("a data frame without its flush byte".into()));
+            return Err(Failure::Malformed(
+                "a data frame without its flush byte".into(),
+            ));
         }
         while self.link.buffered() < 1 {
             self.link.fill()?;
@@ -512,11 +542,7 @@ impl<'a, 'r> Relay<'a, 'r> {
 
     fn ended(&mut self, status: i32) -> i32 {
         self.reusable = !self.goodbye && !self.aborted;
-        if status == 0 {
-            status::OK
-        } else {
-            status
-        }
+        if status == 0 { status::OK } else { status }
     }
 
     /// The daemon stopped answering: 502 (504 on a timeout) if nothing of
@@ -545,6 +571,10 @@ impl<'a, 'r> Relay<'a, 'r> {
         }
         // Whatever head the daemon sent is dropped: Apache answers.
         self.request.clear_response();
-        if timed_out { GATEWAY_TIMEOUT } else { BAD_GATEWAY }
+        if timed_out {
+            GATEWAY_TIMEOUT
+        } else {
+            BAD_GATEWAY
+        }
     }
 }

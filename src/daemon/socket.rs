@@ -142,7 +142,11 @@ pub fn connect(path: &Path, timeout: Duration) -> io::Result<UnixStream> {
         ))?);
         // A blocking connect to a full backlog waits, up to SO_SNDTIMEO.
         stream.set_write_timeout(Some(timeout.max(Duration::from_millis(1))))?;
-        check(libc::connect(stream.as_raw_fd(), (&raw const addr).cast(), len))?;
+        check(libc::connect(
+            stream.as_raw_fd(),
+            (&raw const addr).cast(),
+            len,
+        ))?;
         Ok(stream)
     }
 }
@@ -212,7 +216,11 @@ const fn unsafe_cmsg_space() -> usize {
 
 /// Reads into `buf`, collecting any descriptors that arrive into `fds`.
 /// Ok(0) at the end of the stream.
-pub fn recv_with_fds(stream: &UnixStream, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> io::Result<usize> {
+pub fn recv_with_fds(
+    stream: &UnixStream,
+    buf: &mut [u8],
+    fds: &mut Vec<OwnedFd>,
+) -> io::Result<usize> {
     const SPACE: usize = unsafe_cmsg_space();
     let mut control = MaybeUninit::<[u8; SPACE]>::zeroed();
     let mut iov = libc::iovec {
@@ -236,8 +244,7 @@ pub fn recv_with_fds(stream: &UnixStream, buf: &mut [u8], fds: &mut Vec<OwnedFd>
                         && (*header).cmsg_type == libc::SCM_RIGHTS
                     {
                         let data = libc::CMSG_DATA(header).cast::<RawFd>();
-                        let bytes = (*header).cmsg_len as usize
-                            - (data as usize - header as usize);
+                        let bytes = (*header).cmsg_len as usize - (data as usize - header as usize);
                         for i in 0..bytes / std::mem::size_of::<RawFd>() {
                             fds.push(OwnedFd::from_raw_fd(data.add(i).read_unaligned()));
                         }

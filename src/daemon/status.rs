@@ -139,15 +139,16 @@ impl StatusPage {
     }
 
     pub fn set_idle(&self, index: usize, slot: usize, idle: u32) {
-        self.group(index).processes[slot].idle.store(idle, Ordering::Release);
+        self.group(index).processes[slot]
+            .idle
+            .store(idle, Ordering::Release);
     }
 
     /// Whether process `pid` of group `index` has an idle thread.
     pub fn has_idle_thread(&self, index: usize, pid: u32) -> bool {
-        self.group(index)
-            .processes
-            .iter()
-            .any(|slot| slot.pid.load(Ordering::Acquire) == pid && slot.idle.load(Ordering::Acquire) > 0)
+        self.group(index).processes.iter().any(|slot| {
+            slot.pid.load(Ordering::Acquire) == pid && slot.idle.load(Ordering::Acquire) > 0
+        })
     }
 }
 

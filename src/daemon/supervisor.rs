@@ -31,7 +31,11 @@ const MAX_LINE: usize = 4096;
 
 /// Forks the supervisor of `entry`, which closes the other groups'
 /// listening sockets `others`; returns its pid.
-pub fn spawn(registry: &Arc<Registry>, entry: Arc<GroupEntry>, others: &[RawFd]) -> std::io::Result<i32> {
+pub fn spawn(
+    registry: &Arc<Registry>,
+    entry: Arc<GroupEntry>,
+    others: &[RawFd],
+) -> std::io::Result<i32> {
     // SAFETY: getpid only reads.
     let parent = unsafe { libc::getpid() };
     // SAFETY: Apache's parent is single-threaded; the child runs only our
@@ -70,9 +74,16 @@ pub fn describe_status(status: libc::c_int) -> String {
             String::new()
         } else {
             // SAFETY: a NUL-terminated static string.
-            format!(" ({})", unsafe { std::ffi::CStr::from_ptr(name) }.to_string_lossy())
+            format!(
+                " ({})",
+                unsafe { std::ffi::CStr::from_ptr(name) }.to_string_lossy()
+            )
         };
-        let core = if libc::WCOREDUMP(status) { ", core dumped" } else { "" };
+        let core = if libc::WCOREDUMP(status) {
+            ", core dumped"
+        } else {
+            ""
+        };
         format!("killed by signal {signal}{name}{core}")
     } else if libc::WIFEXITED(status) {
         format!("exit status {}", libc::WEXITSTATUS(status))
@@ -128,7 +139,12 @@ struct Supervisor {
 }
 
 impl Supervisor {
-    fn new(registry: Arc<Registry>, entry: Arc<GroupEntry>, others: &[RawFd], apache: libc::pid_t) -> Self {
+    fn new(
+        registry: Arc<Registry>,
+        entry: Arc<GroupEntry>,
+        others: &[RawFd],
+        apache: libc::pid_t,
+    ) -> Self {
         os::reset_signals();
         if !os::die_with_parent(apache, libc::SIGTERM) {
             // SAFETY: Apache's parent is gone already; nothing to supervise.
@@ -189,7 +205,13 @@ impl Supervisor {
             let timeout = self.next_timeout();
             let mut fds: Vec<libc::pollfd> = std::iter::once(self.signals.as_raw_fd())
                 // A negative descriptor is skipped by poll.
-                .chain(self.daemons.iter().map(|d| if d.pipe_closed { -1 } else { d.status_pipe.as_raw_fd() }))
+                .chain(self.daemons.iter().map(|d| {
+                    if d.pipe_closed {
+                        -1
+                    } else {
+                        d.status_pipe.as_raw_fd()
+                    }
+                }))
                 .map(|fd| libc::pollfd {
                     fd,
                     events: libc::POLLIN,
@@ -249,11 +271,15 @@ impl Supervisor {
         let mut pipe = [0 as RawFd; 2];
         // SAFETY: pipe2 writes two new descriptors into the array.
         if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-            self.failed_start(slot, &format!("no pipe: {}", std::io::Error::last_os_error()));
+            self.failed_start(
+                slot,
+                &format!("no pipe: {}", std::io::Error::last_os_error()),
+            );
             return;
         }
         // SAFETY: both descriptors are new and owned here.
-        let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(pipe[0]), OwnedFd::from_raw_fd(pipe[1])) };
+        let (read_end, write_end) =
+            unsafe { (OwnedFd::from_raw_fd(pipe[0]), OwnedFd::from_raw_fd(pipe[1])) };
         // SAFETY: the supervisor is single-threaded; the child runs the
         // daemon and never returns.
         match unsafe { libc::fork() } {
@@ -271,7 +297,11 @@ impl Supervisor {
                 unsafe { libc::close(self.signals.as_raw_fd()) };
                 // It shows its own title, or Apache's command line as
                 // mod_wsgi's daemons do, not this supervisor's.
-                let title = self.entry().group.title().unwrap_or_else(|| self.command_line.clone());
+                let title = self
+                    .entry()
+                    .group
+                    .title()
+                    .unwrap_or_else(|| self.command_line.clone());
                 os::set_title(&title);
                 process::run(&self.registry, self.entry.clone(), write_end, preload)
             }
@@ -296,7 +326,8 @@ impl Supervisor {
         let delay = {
             let slot = &mut self.slots[slot];
             slot.failures += 1;
-            let delay = Duration::from_secs(1 << (slot.failures - 1).min(6)).min(Duration::from_secs(60));
+            let delay =
+                Duration::from_secs(1 << (slot.failures - 1).min(6)).min(Duration::from_secs(60));
             slot.retry_at = Some(Instant::now() + delay);
             delay
         };
@@ -328,7 +359,11 @@ impl Supervisor {
         if matches!(self.ending, Ending::Stopping(_)) {
             return;
         }
-        let patience = self.entry().group.shutdown_timeout.unwrap_or(Duration::from_secs(5));
+        let patience = self
+            .entry()
+            .group
+            .shutdown_timeout
+            .unwrap_or(Duration::from_secs(5));
         self.ending = Ending::Stopping(Instant::now() + patience + Duration::from_secs(1));
         for daemon in &mut self.daemons {
             daemon.leaving = true;
@@ -353,7 +388,11 @@ impl Supervisor {
     }
 
     fn read_status(&mut self, fd: RawFd) {
-        let Some(at) = self.daemons.iter().position(|d| d.status_pipe.as_raw_fd() == fd) else {
+        let Some(at) = self
+            .daemons
+            .iter()
+            .position(|d| d.status_pipe.as_raw_fd() == fd)
+        else {
             return;
         };
         let mut buf = [0u8; 1024];
@@ -454,7 +493,9 @@ impl Supervisor {
                 continue;
             };
             let daemon = self.daemons.remove(at);
-            self.registry.status.release(self.entry.index, daemon.pid as u32);
+            self.registry
+                .status
+                .release(self.entry.index, daemon.pid as u32);
             self.on_death(daemon, status);
         }
     }
@@ -497,7 +538,10 @@ impl Supervisor {
         if exited == Some(EXIT_RESTART) {
             self.log(
                 Level::Info,
-                &format!("mod_rwsgi: daemon process group '{name}': process {} exited to be restarted", daemon.pid),
+                &format!(
+                    "mod_rwsgi: daemon process group '{name}': process {} exited to be restarted",
+                    daemon.pid
+                ),
             );
         } else {
             self.log(
@@ -550,7 +594,11 @@ impl Supervisor {
     }
 
     fn update_status(&self) {
-        let ready = self.daemons.iter().filter(|d| d.ready && !d.leaving).count() as u32;
+        let ready = self
+            .daemons
+            .iter()
+            .filter(|d| d.ready && !d.leaving)
+            .count() as u32;
         let failing = self.slots.iter().any(|s| s.failures > 0);
         self.registry.status.set(self.entry.index, ready, failing);
     }

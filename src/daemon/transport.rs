@@ -109,7 +109,8 @@ impl Connection {
     /// holds this Apache's secret.
     pub fn authenticate(&mut self, secret: &[u8; proof::SECRET_LEN]) -> Result<(), Refused> {
         let mut nonce = [0u8; NONCE_LEN];
-        super::parent::random(&mut nonce).map_err(|e| Refused::Untrusted(format!("no nonce: {e}")))?;
+        super::parent::random(&mut nonce)
+            .map_err(|e| Refused::Untrusted(format!("no nonce: {e}")))?;
         // SAFETY: getpid only reads.
         let pid = unsafe { libc::getpid() } as u32;
         self.out.clear();
@@ -117,10 +118,17 @@ impl Connection {
         socket::write_all_vectored(&self.stream, &[&self.out]).map_err(|_| Refused::Gone)?;
         let header = self.input.header(&self.stream)?;
         if header.kind != Kind::Proof {
-            return Err(Refused::Untrusted(format!("a {:?} frame instead of a proof", header.kind)));
+            return Err(Refused::Untrusted(format!(
+                "a {:?} frame instead of a proof",
+                header.kind
+            )));
         }
         self.input.want(&self.stream, NONCE_LEN)?;
-        let answer: [u8; NONCE_LEN] = self.input.take(NONCE_LEN).try_into().expect("NONCE_LEN bytes");
+        let answer: [u8; NONCE_LEN] = self
+            .input
+            .take(NONCE_LEN)
+            .try_into()
+            .expect("NONCE_LEN bytes");
         if !proof::verify(secret, &nonce, pid, &answer) {
             return Err(Refused::Untrusted("a wrong proof of origin".into()));
         }
@@ -129,10 +137,16 @@ impl Connection {
 }
 
 /// Reads a Spawn frame (what the group manager is asked) from `stream`.
-pub fn read_spawn<'b>(stream: &UnixStream, input: &'b mut Input) -> Result<frame::Spawn<'b>, Refused> {
+pub fn read_spawn<'b>(
+    stream: &UnixStream,
+    input: &'b mut Input,
+) -> Result<frame::Spawn<'b>, Refused> {
     let header = input.header(stream)?;
     if header.kind != Kind::Spawn {
-        return Err(Refused::Untrusted(format!("a {:?} frame instead of a spawn", header.kind)));
+        return Err(Refused::Untrusted(format!(
+            "a {:?} frame instead of a spawn",
+            header.kind
+        )));
     }
     let len = header.len as usize;
     input.want(stream, len)?;
@@ -143,19 +157,28 @@ pub fn read_spawn<'b>(stream: &UnixStream, input: &'b mut Input) -> Result<frame
 /// Reads the next request frame from `stream`; Err(Gone) when the peer
 /// closed. Nothing may follow it: the child sends body bytes only when
 /// asked.
-pub fn read_request<'b>(stream: &UnixStream, input: &'b mut Input) -> Result<frame::Request<'b>, Refused> {
+pub fn read_request<'b>(
+    stream: &UnixStream,
+    input: &'b mut Input,
+) -> Result<frame::Request<'b>, Refused> {
     let header = input.header(stream)?;
     if header.kind != Kind::Request {
-        return Err(Refused::Untrusted(format!("a {:?} frame instead of a request", header.kind)));
+        return Err(Refused::Untrusted(format!(
+            "a {:?} frame instead of a request",
+            header.kind
+        )));
     }
     let len = header.len as usize;
     input.want(stream, len)?;
     let start = input.start;
     input.start += len;
     if !input.is_empty() {
-        return Err(Refused::Untrusted("bytes after the request frame that nobody asked for".into()));
+        return Err(Refused::Untrusted(
+            "bytes after the request frame that nobody asked for".into(),
+        ));
     }
-    frame::Request::decode(&input.buf[start..start + len]).map_err(|e| Refused::Untrusted(e.to_string()))
+    frame::Request::decode(&input.buf[start..start + len])
+        .map_err(|e| Refused::Untrusted(e.to_string()))
 }
 
 /// One request's exchange over its connection.
@@ -229,10 +252,18 @@ impl<'a> DaemonExchange<'a> {
     /// Reads one frame header from the child, expecting a body frame.
     fn body_frame(&self) -> Result<Option<u32>, BodyError> {
         let mut header = [0u8; HEADER_LEN];
-        (&*self.stream).read_exact(&mut header).map_err(|_| BodyError)?;
+        (&*self.stream)
+            .read_exact(&mut header)
+            .map_err(|_| BodyError)?;
         match FrameHeader::parse(header, Reader::Daemon) {
-            Ok(FrameHeader { kind: Kind::Body, len }) => Ok(Some(len)),
-            Ok(FrameHeader { kind: Kind::BodyFailed, .. }) => Ok(None),
+            Ok(FrameHeader {
+                kind: Kind::Body,
+                len,
+            }) => Ok(Some(len)),
+            Ok(FrameHeader {
+                kind: Kind::BodyFailed,
+                ..
+            }) => Ok(None),
             _ => Err(BodyError),
         }
     }
@@ -337,9 +368,7 @@ impl Exchange for DaemonExchange<'_> {
 
     fn body_remaining(&self) -> Option<u64> {
         match self.request.body {
-            BodyLength::Known(length) => {
-                Some(length.saturating_sub(self.state.borrow().received))
-            }
+            BodyLength::Known(length) => Some(length.saturating_sub(self.state.borrow().received)),
             BodyLength::Chunked => None,
         }
     }
@@ -384,7 +413,9 @@ impl Exchange for DaemonExchange<'_> {
         let mut state = self.state.borrow_mut();
         if !flush && data.len() <= 16 * 1024 {
             // Goes with the end of the response, in the same write.
-            state.out.extend_from_slice(&frame::encode_data_header(data.len(), false));
+            state
+                .out
+                .extend_from_slice(&frame::encode_data_header(data.len(), false));
             state.out.extend_from_slice(data);
             return Ok(());
         }

@@ -8,8 +8,8 @@ use std::sync::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
-use super::request_ended;
 use super::exchange::SharedExchange;
+use super::request_ended;
 use crate::apache::{Level, Server};
 
 #[pyclass(frozen, module = "mod_rwsgi", name = "Log")]
@@ -82,7 +82,11 @@ impl ErrorLog {
                 if current
                     .is_none_or(|request| request.with(|e| e.log(Level::Error, text)).is_err())
                 {
-                    PROCESS_LOG.get().copied().unwrap_or(Server::main()).log(Level::Error, text);
+                    PROCESS_LOG
+                        .get()
+                        .copied()
+                        .unwrap_or(Server::main())
+                        .log(Level::Error, text);
                 }
                 Ok(())
             }

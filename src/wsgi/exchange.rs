@@ -31,10 +31,7 @@ pub type EachVariable<'a> = dyn FnMut(&[u8], &[u8]) -> pyo3::PyResult<()> + 'a;
 pub trait Exchange {
     /// Calls `each` with every CGI variable of the request (name, value),
     /// in order; stops at the first error.
-    fn for_each_variable(
-        &self,
-        each: &mut EachVariable<'_>,
-    ) -> pyo3::PyResult<()>;
+    fn for_each_variable(&self, each: &mut EachVariable<'_>) -> pyo3::PyResult<()>;
 
     /// "http" or "https", as Apache decided it.
     fn scheme(&self) -> &[u8];

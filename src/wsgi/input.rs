@@ -13,8 +13,8 @@ use pyo3::types::PyBytes;
 
 use rwsgi_wire::lines::LineBuffer;
 
-use super::request_ended;
 use super::exchange::{BodyError, Ended, SharedExchange};
+use super::request_ended;
 
 /// How much is asked of Apache per read.
 const READ_SIZE: usize = 64 * 1024;
@@ -174,10 +174,7 @@ impl<'py> UninitBytes<'py> {
 
 /// What a read from Apache gives the app: a failed body read makes every
 /// later read fail too (`failed`), an ended request is a RuntimeError.
-fn checked_read<T>(
-    result: Result<Result<T, BodyError>, Ended>,
-    failed: &mut bool,
-) -> PyResult<T> {
+fn checked_read<T>(result: Result<Result<T, BodyError>, Ended>, failed: &mut bool) -> PyResult<T> {
     match result {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(BodyError)) => {

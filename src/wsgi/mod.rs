@@ -6,9 +6,9 @@
 pub mod application_group;
 pub mod auth;
 mod environ;
-pub mod exchange;
 mod environ_strings;
 mod errors;
+pub mod exchange;
 mod file_wrapper;
 mod input;
 pub mod proxy_headers;
@@ -25,8 +25,8 @@ use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use crate::apache::{Level, status};
 pub use environ::{ProcessFacts, set_process_facts};
-pub use errors::{redirect_standard_streams, set_process_log};
 use errors::{ErrorLog, ServingGuard};
+pub use errors::{redirect_standard_streams, set_process_log};
 use exchange::{Exchange, SharedExchange};
 use file_wrapper::FileWrapper;
 use input::Input;

@@ -9,8 +9,8 @@ use pyo3::exceptions::{PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use super::request_ended;
 use super::exchange::{ClientGone, Ended, Exchange, SharedExchange};
+use super::request_ended;
 use crate::apache::Level;
 
 /// A validated status and header list.

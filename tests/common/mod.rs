@@ -316,7 +316,10 @@ impl Apache {
         let prefix = out.file_name().unwrap().to_string_lossy().into_owned();
         let mut total = 0;
         let mut files = 0;
-        for entry in fs::read_dir(out.parent().unwrap()).unwrap().filter_map(|e| e.ok()) {
+        for entry in fs::read_dir(out.parent().unwrap())
+            .unwrap()
+            .filter_map(|e| e.ok())
+        {
             if !entry.file_name().to_string_lossy().starts_with(&prefix) {
                 continue;
             }
@@ -330,7 +333,11 @@ impl Apache {
                 files += 1;
             }
         }
-        assert!(files > 0, "callgrind wrote no totals to {}.*", out.display());
+        assert!(
+            files > 0,
+            "callgrind wrote no totals to {}.*",
+            out.display()
+        );
         total
     }
 
@@ -356,12 +363,19 @@ impl Apache {
                     // which a file made by root would refuse.
                     fs::create_dir_all(out.parent().unwrap()).expect("create callgrind directory");
                     run(
-                        Command::new("chown").args(["-R", "www-data:www-data"]).arg(&root),
+                        Command::new("chown")
+                            .args(["-R", "www-data:www-data"])
+                            .arg(&root),
                         "chown (coreutils)",
                     );
                     let mut valgrind = Command::new("setpriv");
                     valgrind
-                        .args(["--reuid=www-data", "--regid=www-data", "--init-groups", "valgrind"])
+                        .args([
+                            "--reuid=www-data",
+                            "--regid=www-data",
+                            "--init-groups",
+                            "valgrind",
+                        ])
                         .arg("--tool=callgrind")
                         .arg(format!("--callgrind-out-file={}.%p", out.display()))
                         .arg(apache_binary())

@@ -259,7 +259,10 @@ impl<'a> Cursor<'a> {
         if self.rest.is_empty() {
             Ok(())
         } else {
-            malformed(format!("{} bytes after the end of a frame", self.rest.len()))
+            malformed(format!(
+                "{} bytes after the end of a frame",
+                self.rest.len()
+            ))
         }
     }
 }
@@ -370,16 +373,29 @@ impl<'a> Request<'a> {
     /// The bytes `encode` adds: reserved at once, so the frame is built
     /// without growing.
     pub fn encoded_len(&self) -> usize {
-        let strings = [self.script, self.callable, self.application_group, self.scheme]
-            .iter()
-            .map(|s| 4 + s.len())
-            .sum::<usize>();
+        let strings = [
+            self.script,
+            self.callable,
+            self.application_group,
+            self.scheme,
+        ]
+        .iter()
+        .map(|s| 4 + s.len())
+        .sum::<usize>();
         let variables = self
             .variables
             .iter()
             .map(|(n, v)| 8 + n.len() + v.len())
             .sum::<usize>();
-        HEADER_LEN + 2 + 8 + 8 + strings + 1 + self.log_id.map_or(0, |id| 4 + id.len()) + 4 + variables
+        HEADER_LEN
+            + 2
+            + 8
+            + 8
+            + strings
+            + 1
+            + self.log_id.map_or(0, |id| 4 + id.len())
+            + 4
+            + variables
     }
 
     pub fn encode(&self, out: &mut Vec<u8>) {
@@ -405,7 +421,12 @@ impl<'a> Request<'a> {
         };
         out.extend_from_slice(&length.to_le_bytes());
         out.extend_from_slice(&self.mtime.to_le_bytes());
-        for text in [self.script, self.callable, self.application_group, self.scheme] {
+        for text in [
+            self.script,
+            self.callable,
+            self.application_group,
+            self.scheme,
+        ] {
             put_bytes(out, text);
         }
         match self.log_id {
@@ -426,7 +447,8 @@ impl<'a> Request<'a> {
     pub fn decode(payload: &'a [u8]) -> Result<Self, Malformed> {
         let mut c = Cursor::new(payload);
         let flags = c.u16()?;
-        if flags & !REQUEST_FLAGS != 0 || flags & (SENDFILE_SET | SENDFILE_ON) == SENDFILE_ON
+        if flags & !REQUEST_FLAGS != 0
+            || flags & (SENDFILE_SET | SENDFILE_ON) == SENDFILE_ON
             || flags & (HTTPS_SET | HTTPS_ON) == HTTPS_ON
         {
             return malformed(format!("request flags {flags:#x}"));
@@ -691,8 +713,8 @@ pub fn decode_log(payload: &[u8]) -> Result<(LogLevel, &[u8]), Malformed> {
     let (&level, message) = payload
         .split_first()
         .ok_or_else(|| Malformed("an empty log frame".into()))?;
-    let level = LogLevel::from_byte(level)
-        .ok_or_else(|| Malformed(format!("log level {level}")))?;
+    let level =
+        LogLevel::from_byte(level).ok_or_else(|| Malformed(format!("log level {level}")))?;
     Ok((level, message))
 }
 
@@ -968,17 +990,31 @@ mod tests {
     #[test]
     fn a_body_request_for_nothing_is_refused() {
         let mut out = Vec::new();
-        BodyWanted { max: 0, fill: false }.encode(&mut out);
+        BodyWanted {
+            max: 0,
+            fill: false,
+        }
+        .encode(&mut out);
         assert!(BodyWanted::decode(&out[HEADER_LEN..]).is_err());
     }
 
     #[test]
     fn spawn_and_spawned_round_trip_and_bound_the_name() {
         let mut out = Vec::new();
-        Spawn { scope: 3, name: b"example.org|/app" }.encode(&mut out);
+        Spawn {
+            scope: 3,
+            name: b"example.org|/app",
+        }
+        .encode(&mut out);
         let (header, payload) = split(&out, Reader::Daemon);
         assert_eq!(header.kind, Kind::Spawn);
-        assert_eq!(Spawn::decode(payload).unwrap(), Spawn { scope: 3, name: b"example.org|/app" });
+        assert_eq!(
+            Spawn::decode(payload).unwrap(),
+            Spawn {
+                scope: 3,
+                name: b"example.org|/app"
+            }
+        );
         let too_long = FrameHeader::encode(Kind::Spawn, 4 + MAX_GROUP_NAME + 1);
         assert!(FrameHeader::parse(too_long, Reader::Daemon).is_err());
         out.clear();

@@ -164,7 +164,9 @@ impl Options {
                     .rev()
                     .find(|(n, _)| *n == name)
                     .map(|(_, v)| v.to_string());
-                given.or(default.map(str::to_string)).map(|value| (name, value))
+                given
+                    .or(default.map(str::to_string))
+                    .map(|value| (name, value))
             })
             .collect()
     }
@@ -277,7 +279,10 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             "--rwsgi-module" => options.rwsgi_module = Some(PathBuf::from(value(arg)?)),
             "--daemon" => options.daemon = true,
             "--display-name" => options.display_name = Some(value(arg)?),
-            flag if DAEMON_OPTIONS.iter().any(|(name, _)| flag.strip_prefix("--") == Some(name)) => {
+            flag if DAEMON_OPTIONS
+                .iter()
+                .any(|(name, _)| flag.strip_prefix("--") == Some(name)) =>
+            {
                 let name = DAEMON_OPTIONS
                     .iter()
                     .map(|(name, _)| *name)

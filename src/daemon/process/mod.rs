@@ -33,7 +33,12 @@ pub const EXIT_SETUP_FAILED: i32 = 3;
 pub const EXIT_RESTART: i32 = 4;
 
 /// Runs daemon process of group `index` in this freshly forked process.
-pub fn run(registry: &Arc<Registry>, entry: Arc<GroupEntry>, status_pipe: OwnedFd, preload: Vec<PathBuf>) -> ! {
+pub fn run(
+    registry: &Arc<Registry>,
+    entry: Arc<GroupEntry>,
+    status_pipe: OwnedFd,
+    preload: Vec<PathBuf>,
+) -> ! {
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         serve(registry.clone(), entry.clone(), status_pipe, preload)
     }));
@@ -121,7 +126,12 @@ fn entry(daemon: &Daemon) -> &GroupEntry {
 }
 
 /// Sets the process up and serves until told to go; returns the exit code.
-fn serve(registry: Arc<Registry>, entry: Arc<GroupEntry>, status_pipe: OwnedFd, preload: Vec<PathBuf>) -> i32 {
+fn serve(
+    registry: Arc<Registry>,
+    entry: Arc<GroupEntry>,
+    status_pipe: OwnedFd,
+    preload: Vec<PathBuf>,
+) -> i32 {
     let index = entry.index;
     let group = &entry.group;
     let server = entry.server;
@@ -145,7 +155,13 @@ fn serve(registry: Arc<Registry>, entry: Arc<GroupEntry>, status_pipe: OwnedFd, 
 
     // Signals are taken by the main thread with sigwait; every thread
     // started from here on has them blocked.
-    let handled = [libc::SIGTERM, libc::SIGUSR1, libc::SIGHUP, libc::SIGINT, libc::SIGXCPU];
+    let handled = [
+        libc::SIGTERM,
+        libc::SIGUSR1,
+        libc::SIGHUP,
+        libc::SIGINT,
+        libc::SIGXCPU,
+    ];
     os::reset_signals();
     os::block_signals(&handled);
     // The supervisor closed the other groups' sockets before it made the
@@ -160,7 +176,13 @@ fn serve(registry: Arc<Registry>, entry: Arc<GroupEntry>, status_pipe: OwnedFd, 
     }
     if group.cpu_priority != 0 {
         if let Err(e) = os::set_priority(group.cpu_priority) {
-            server.log(Level::Warning, &format!("mod_rwsgi: daemon process group '{name}': cpu-priority={} not applied: {e}", group.cpu_priority));
+            server.log(
+                Level::Warning,
+                &format!(
+                    "mod_rwsgi: daemon process group '{name}': cpu-priority={} not applied: {e}",
+                    group.cpu_priority
+                ),
+            );
         }
     }
     if let Some(limit) = group.virtual_memory_limit {
@@ -213,10 +235,16 @@ fn serve(registry: Arc<Registry>, entry: Arc<GroupEntry>, status_pipe: OwnedFd, 
         process_group: name.clone(),
     }));
     wsgi::set_process_log(server);
-    interpreter::start(server, "daemon process", &entry.settings, wsgi::redirect_standard_streams);
+    interpreter::start(
+        server,
+        "daemon process",
+        &entry.settings,
+        wsgi::redirect_standard_streams,
+    );
     if let Some(interval) = group.switch_interval {
         let _ = interpreter::with_python(|py| {
-            py.import("sys").and_then(|sys| sys.call_method1("setswitchinterval", (interval,)).map(drop))
+            py.import("sys")
+                .and_then(|sys| sys.call_method1("setswitchinterval", (interval,)).map(drop))
         });
     }
     let load_deadline = group.startup_timeout.map(|t| Instant::now() + t);
@@ -227,7 +255,10 @@ fn serve(registry: Arc<Registry>, entry: Arc<GroupEntry>, status_pipe: OwnedFd, 
             Ok(Err(reason)) | Err(interpreter::Unavailable(reason)) => Some(reason),
         };
         if let Some(reason) = failure {
-            return fail(&format!("the WSGI script '{}' failed to load.\n{reason}", script.display()));
+            return fail(&format!(
+                "the WSGI script '{}' failed to load.\n{reason}",
+                script.display()
+            ));
         }
         if load_deadline.is_some_and(|at| Instant::now() > at) {
             return fail("loading its scripts took longer than startup-timeout");
@@ -253,7 +284,9 @@ fn serve(registry: Arc<Registry>, entry: Arc<GroupEntry>, status_pipe: OwnedFd, 
         }),
         poller,
         slot: registry.status.claim(index, pid),
-        workers: (0..group.threads).map(|_| Mutex::new(Worker { busy: None })).collect(),
+        workers: (0..group.threads)
+            .map(|_| Mutex::new(Worker { busy: None }))
+            .collect(),
         status_pipe: Mutex::new(File::from(status_pipe)),
         started: Instant::now(),
         requests: AtomicU64::new(0),
@@ -314,7 +347,9 @@ fn serve(registry: Arc<Registry>, entry: Arc<GroupEntry>, status_pipe: OwnedFd, 
             }
             // The app asked for its own restart (as with mod_wsgi), or the
             // CPU time limit was reached: a replacement starts first.
-            libc::SIGINT => ask_replacement(&daemon, "the application sent SIGINT to its own process"),
+            libc::SIGINT => {
+                ask_replacement(&daemon, "the application sent SIGINT to its own process")
+            }
             libc::SIGXCPU => ask_replacement(&daemon, "cpu-time-limit was reached"),
             _ => {}
         }
@@ -340,4 +375,3 @@ fn ask_replacement(daemon: &Daemon, why: &str) {
         tell_supervisor(daemon, &format!("replace {why}"));
     }
 }
-

@@ -84,7 +84,12 @@ impl Poller {
             }),
         };
         // Exclusive: a new connection wakes one process of the group.
-        poller.control(libc::EPOLL_CTL_ADD, listener, LISTENER, libc::EPOLLEXCLUSIVE as u32)?;
+        poller.control(
+            libc::EPOLL_CTL_ADD,
+            listener,
+            LISTENER,
+            libc::EPOLLEXCLUSIVE as u32,
+        )?;
         poller.kept().listening = true;
         Ok(poller)
     }
@@ -111,17 +116,24 @@ impl Poller {
     /// kept again.
     fn keep(&self, mut connection: Connection, queue: &std::sync::Mutex<Queue>) {
         let mut kept = self.kept();
-        if queue.lock().unwrap_or_else(|e| e.into_inner()).acceptor_done {
+        if queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .acceptor_done
+        {
             return;
         }
         let fd = connection.stream.as_raw_fd();
         let flags = (libc::EPOLLRDHUP | libc::EPOLLONESHOT) as u32;
         let registered = match connection.token {
-            Some(token) => self.control(libc::EPOLL_CTL_MOD, fd, token, flags).map(|()| token),
+            Some(token) => self
+                .control(libc::EPOLL_CTL_MOD, fd, token, flags)
+                .map(|()| token),
             None => {
                 let token = kept.next_token;
                 kept.next_token += 1;
-                self.control(libc::EPOLL_CTL_ADD, fd, token, flags).map(|()| token)
+                self.control(libc::EPOLL_CTL_ADD, fd, token, flags)
+                    .map(|()| token)
             }
         };
         let Ok(token) = registered else {
@@ -160,7 +172,11 @@ pub fn work(daemon: &Daemon, slot: usize) {
 
 /// Ends a request.
 fn finished(daemon: &Daemon) {
-    daemon.queue.lock().unwrap_or_else(|e| e.into_inner()).in_flight -= 1;
+    daemon
+        .queue
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .in_flight -= 1;
 }
 
 /// Waits, with the process's other idle threads, for a job (the kernel
@@ -239,7 +255,10 @@ fn wait_for_job(daemon: &Daemon) -> Option<Job> {
                 Err(e) => {
                     entry(daemon).server.log(
                         Level::Error,
-                        &format!("mod_rwsgi: daemon process group '{}': accept failed: {e}", entry(daemon).group.name),
+                        &format!(
+                            "mod_rwsgi: daemon process group '{}': accept failed: {e}",
+                            entry(daemon).group.name
+                        ),
                     );
                     std::thread::sleep(Duration::from_millis(100));
                     continue;
@@ -259,7 +278,9 @@ enum Way {
     Serving,
     /// It no longer listens; `done` once nothing is kept or in flight
     /// (then it takes nothing more).
-    Leaving { done: bool },
+    Leaving {
+        done: bool,
+    },
 }
 
 /// Handles the process's way out, as its idle threads see it: stops listening,
@@ -332,7 +353,9 @@ fn authenticated(daemon: &Daemon, stream: UnixStream) -> Option<Connection> {
         Err(Refused::Gone) => None,
         Err(Refused::Untrusted(why)) => {
             let peer = socket::peer(&connection.stream)
-                .map_or("an unknown peer".to_string(), |(pid, uid)| format!("pid {pid}, uid {uid}"));
+                .map_or("an unknown peer".to_string(), |(pid, uid)| {
+                    format!("pid {pid}, uid {uid}")
+                });
             entry.server.log(
                 Level::Error,
                 &format!(
@@ -350,7 +373,9 @@ fn authenticated(daemon: &Daemon, stream: UnixStream) -> Option<Connection> {
 /// carry another.
 fn serve_request(daemon: &Daemon, slot: usize, mut connection: Connection) -> Option<Connection> {
     let entry = entry(daemon);
-    let Connection { stream, input, out, .. } = &mut connection;
+    let Connection {
+        stream, input, out, ..
+    } = &mut connection;
     let request = match read_request(stream, input) {
         Ok(request) => request,
         Err(Refused::Gone) => return None,
@@ -363,7 +388,10 @@ fn serve_request(daemon: &Daemon, slot: usize, mut connection: Connection) -> Op
         }
     };
     if !request.ignore_activity {
-        *daemon.last_activity.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        *daemon
+            .last_activity
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
     }
     let application = wsgi::Application {
         script: PathBuf::from(std::ffi::OsStr::from_bytes(request.script)),
@@ -396,13 +424,22 @@ fn serve_request(daemon: &Daemon, slot: usize, mut connection: Connection) -> Op
             served.status
         }
         Err(interpreter::Unavailable(reason)) => {
-            entry.server.log(Level::Error, &format!("mod_rwsgi: cannot serve {}: {reason}", application.script.display()));
+            entry.server.log(
+                Level::Error,
+                &format!(
+                    "mod_rwsgi: cannot serve {}: {reason}",
+                    application.script.display()
+                ),
+            );
             status::INTERNAL_SERVER_ERROR
         }
     };
     let clean = exchange.finish(status);
     if !request.ignore_activity {
-        *daemon.last_activity.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        *daemon
+            .last_activity
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
     }
     let done = daemon.requests.fetch_add(1, Ordering::Relaxed) + 1;
     let maximum = entry.group.maximum_requests;
@@ -417,7 +454,9 @@ fn serve_request(daemon: &Daemon, slot: usize, mut connection: Connection) -> Op
 /// Records the request running on this thread (under the GIL, so that the
 /// monitor's interrupt can never hit the next request instead).
 fn mark_busy(daemon: &Daemon, slot: usize, sequence: u64, busy: bool) {
-    let mut worker = daemon.workers[slot].lock().unwrap_or_else(|e| e.into_inner());
+    let mut worker = daemon.workers[slot]
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     if busy {
         worker.busy = Some(super::Busy {
             since: Instant::now(),
@@ -431,7 +470,9 @@ fn mark_busy(daemon: &Daemon, slot: usize, sequence: u64, busy: bool) {
             // An interrupt not yet delivered must not reach the next
             // request of this thread.
             // SAFETY: GIL held; a NULL exception clears a pending one.
-            unsafe { pyo3::ffi::PyThreadState_SetAsyncExc(busy.python_thread as _, std::ptr::null_mut()) };
+            unsafe {
+                pyo3::ffi::PyThreadState_SetAsyncExc(busy.python_thread as _, std::ptr::null_mut())
+            };
         }
     }
 }
@@ -448,7 +489,10 @@ fn check_script_change(daemon: &Daemon, script: &[u8], mtime: i64) {
     if loaded == mtime {
         return;
     }
-    let mut asked = daemon.reload_asked.lock().unwrap_or_else(|e| e.into_inner());
+    let mut asked = daemon
+        .reload_asked
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     if asked.iter().any(|(p, m)| p == script && *m == mtime) {
         return;
     }

@@ -20,13 +20,20 @@ pub fn monitor(daemon: &Daemon) {
         let now = Instant::now();
         let (ending, since, in_flight, accepting) = {
             let queue = daemon.queue.lock().unwrap_or_else(|e| e.into_inner());
-            (queue.ending, queue.ending_since, queue.in_flight, !queue.acceptor_done)
+            (
+                queue.ending,
+                queue.ending_since,
+                queue.in_flight,
+                !queue.acceptor_done,
+            )
         };
         if ending != Ending::Serving {
             let graceful = group.graceful_timeout.unwrap_or(Duration::from_secs(15));
             let patience = match ending {
                 Ending::Stopping => group.shutdown_timeout.unwrap_or(Duration::from_secs(5)),
-                _ if daemon.evicted.load(Ordering::SeqCst) => group.eviction_timeout.unwrap_or(graceful),
+                _ if daemon.evicted.load(Ordering::SeqCst) => {
+                    group.eviction_timeout.unwrap_or(graceful)
+                }
                 _ => graceful,
             };
             let idle = in_flight == 0;
@@ -47,18 +54,30 @@ pub fn monitor(daemon: &Daemon) {
         }
         if let Some(interval) = group.restart_interval {
             if now.duration_since(daemon.started) > interval {
-                ask_replacement(daemon, &format!("restart-interval={} s passed", interval.as_secs()));
+                ask_replacement(
+                    daemon,
+                    &format!("restart-interval={} s passed", interval.as_secs()),
+                );
             }
         }
         if let Some(timeout) = group.inactivity_timeout {
-            let last = *daemon.last_activity.lock().unwrap_or_else(|e| e.into_inner());
+            let last = *daemon
+                .last_activity
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             if last.is_some_and(|last| now.duration_since(last) > timeout) && in_flight == 0 {
-                ask_replacement(daemon, &format!("no request for inactivity-timeout={} s", timeout.as_secs()));
+                ask_replacement(
+                    daemon,
+                    &format!("no request for inactivity-timeout={} s", timeout.as_secs()),
+                );
             }
         }
         if let Some(limit) = group.memory_limit {
             if os::resident_bytes().is_some_and(|rss| rss > limit) {
-                ask_replacement(daemon, &format!("its resident memory passed memory-limit={limit}"));
+                ask_replacement(
+                    daemon,
+                    &format!("its resident memory passed memory-limit={limit}"),
+                );
             }
         }
         if let Some(timeout) = group.deadlock_timeout {
@@ -87,16 +106,25 @@ fn interrupt_stuck(daemon: &Daemon, timeout: Duration, now: Instant) {
         match busy.interrupted {
             None if now.duration_since(busy.since) > timeout => {
                 let _ = interpreter::with_python(|py| {
-                    let mut worker = daemon.workers[slot].lock().unwrap_or_else(|e| e.into_inner());
+                    let mut worker = daemon.workers[slot]
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner());
                     // Still the same request (checked under the GIL, which
                     // the request thread holds while it changes this).
-                    if let Some(current) = worker.busy.as_mut().filter(|b| b.sequence == busy.sequence) {
+                    if let Some(current) =
+                        worker.busy.as_mut().filter(|b| b.sequence == busy.sequence)
+                    {
                         current.interrupted = Some(now);
                         let kind = py.get_type::<wsgi::RequestTimeout>();
                         // SAFETY: GIL held; the thread id is a live Python
                         // thread's (the request's); the type is a new
                         // reference-free borrow for the call.
-                        unsafe { pyo3::ffi::PyThreadState_SetAsyncExc(busy.python_thread as _, kind.as_ptr()) };
+                        unsafe {
+                            pyo3::ffi::PyThreadState_SetAsyncExc(
+                                busy.python_thread as _,
+                                kind.as_ptr(),
+                            )
+                        };
                     }
                 });
                 entry(daemon).server.log(
@@ -121,4 +149,3 @@ pub fn probe_gil(daemon: &Daemon) {
         }
     }
 }
-
