@@ -565,27 +565,28 @@ fn a_graceful_restart_replaces_the_manager_and_leaves_no_socket_behind() {
 
 #[test]
 fn a_process_that_cannot_prove_it_is_apaches_child_cannot_ask_the_manager() {
-    use std::io::{Read, Write};
     let sites = two_sites();
     let apache = Apache::start(&two_vhosts(&sites, "", ""));
-    let socket = std::fs::read_dir(apache.root())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .find(|p| p.to_string_lossy().ends_with(".m.sock"))
-        .expect("the manager's socket in DefaultRuntimeDir");
-    let mut forged = std::os::unix::net::UnixStream::connect(&socket).unwrap();
-    forged
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
-    let mut challenge = [0u8; 5 + 36];
-    forged.read_exact(&mut challenge).unwrap();
-    // A proof made without the secret, then a request for a process.
-    let mut proof = vec![32, 0, 0, 0, 1];
-    proof.extend_from_slice(&[0u8; 32]);
-    forged.write_all(&proof).unwrap();
-    let mut rest = Vec::new();
-    let _ = forged.read_to_end(&mut rest);
+    // The manager may still be starting when Apache's port answers.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let socket = loop {
+        let found = std::fs::read_dir(apache.root())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .find(|p| p.to_string_lossy().ends_with(".m.sock"));
+        match found {
+            Some(socket) => break socket,
+            None if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            None => panic!(
+                "no manager's socket in DefaultRuntimeDir\n{}",
+                apache.error_log()
+            ),
+        }
+    };
+    let rest = common::forged_connection(&socket);
     assert!(
         rest.is_empty(),
         "the manager answered a forged connection: {rest:?}"

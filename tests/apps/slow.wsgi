@@ -1,6 +1,8 @@
 # Waits as the query string says before answering: "sleep=S" sleeps S
-# seconds (the GIL released), "spin=S" runs Python for S seconds, "exit"
-# ends the process mid-request, "marker=NAME" leaves a marker first.
+# seconds (the GIL released), "spin=S" runs Python for S seconds, "cpu=S"
+# until the process has used S seconds of CPU time (however loaded the
+# machine), "exit" ends the process mid-request, "marker=NAME" leaves a
+# marker first.
 import os
 import time
 
@@ -21,6 +23,9 @@ def application(environ, start_response):
     if "spin" in query:
         end = time.monotonic() + float(query["spin"])
         while time.monotonic() < end:
+            pass
+    if "cpu" in query:
+        while time.process_time() < float(query["cpu"]):
             pass
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"pid %d\n" % os.getpid()]

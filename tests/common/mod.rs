@@ -175,6 +175,26 @@ fn unixd_line() -> &'static str {
 
 /// The Python mod_rwsgi is built with (`PYO3_PYTHON`, as `make` and
 /// .cargo/config.toml set it): the one virtualenvs are made from.
+/// Talks to a daemon-side socket (a process group's, the application
+/// group manager's) as a local process that is not Apache would: reads
+/// the challenge, answers with a proof made without the secret, and
+/// returns what comes back before the connection ends.
+pub fn forged_connection(socket: &Path) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut forged = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    forged
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut challenge = [0u8; 5 + 36];
+    forged.read_exact(&mut challenge).unwrap();
+    let mut proof = vec![32, 0, 0, 0, 1];
+    proof.extend_from_slice(&[0u8; 32]);
+    forged.write_all(&proof).unwrap();
+    let mut rest = Vec::new();
+    let _ = forged.read_to_end(&mut rest);
+    rest
+}
+
 pub fn python() -> &'static str {
     option_env!("PYO3_PYTHON").unwrap_or("/usr/bin/python3")
 }
@@ -442,11 +462,16 @@ impl Apache {
 
     /// Runs `apache2 -t` on a config with `site`: (accepted, Apache's output).
     pub fn check_config(site: &str) -> (bool, String) {
+        Self::check_config_with(Gateway::Rwsgi, site)
+    }
+
+    /// Runs `apache2 -t` on a config that loads `gateway`, then `site`.
+    pub fn check_config_with(gateway: Gateway, site: &str) -> (bool, String) {
         let root = new_server_root();
         let conf = root.join("httpd.conf");
         fs::write(
             &conf,
-            config_text(&root, free_port(), Mpm::Event, Gateway::Rwsgi, site),
+            config_text(&root, free_port(), Mpm::Event, gateway, site),
         )
         .expect("write httpd.conf");
         let out = Command::new(apache_binary())

@@ -1,0 +1,128 @@
+//! The names Apache knows this module by. One shared object loads as
+//! `rwsgi_module` or, for a configuration written for mod_wsgi, as
+//! `wsgi_module` (two module structs, module.rs). Whichever way it
+//! loads, `<IfModule>` finds it by mod_wsgi's names and by its own:
+//! small name-only modules (no configuration, hooks or directives) join
+//! Apache's module list while it is loaded. Loading it twice, or beside
+//! mod_wsgi itself, is a configuration error.
+
+use std::ffi::{CStr, c_void};
+use std::ptr::{null, null_mut};
+
+use super::ffi;
+use super::module::{rwsgi_module, wsgi_module};
+
+/// What `<IfModule>` may name: a module's name or its symbol name
+/// (Apache looks up the symbol name of a loaded module only under the
+/// name it was loaded as).
+const ALIAS_NAMES: [&CStr; 3] = [c"mod_wsgi.c", c"wsgi_module", c"rwsgi_module"];
+
+const fn alias(name: &'static CStr) -> ffi::module {
+    ffi::module {
+        version: ffi::MODULE_MAGIC_NUMBER_MAJOR as _,
+        minor_version: ffi::MODULE_MAGIC_NUMBER_MINOR as _,
+        module_index: -1,
+        name: name.as_ptr(),
+        dynamic_load_handle: null_mut(),
+        next: null_mut(),
+        magic: ffi::MODULE_MAGIC_COOKIE as _,
+        rewrite_args: None,
+        create_dir_config: None,
+        merge_dir_config: None,
+        create_server_config: None,
+        merge_server_config: None,
+        cmds: null(),
+        register_hooks: None,
+        flags: 0,
+    }
+}
+
+static mut ALIASES: [ffi::module; 3] = [
+    alias(ALIAS_NAMES[0]),
+    alias(ALIAS_NAMES[1]),
+    alias(ALIAS_NAMES[2]),
+];
+
+/// Whether Apache has loaded this module a second time, under its other
+/// name (as it calls register_hooks for that struct).
+pub(super) fn loaded_twice() -> bool {
+    // SAFETY: Apache writes module_index while loading, on its one
+    // configuration thread, which is the thread reading it here.
+    unsafe { rwsgi_module.module_index >= 0 && wsgi_module.module_index >= 0 }
+}
+
+/// Adds the aliases to Apache's module list until `pool` (the
+/// configuration's) is cleared, when they leave it again: before the
+/// shared object is unloaded, whose cleanup was registered earlier.
+///
+/// # Safety
+/// Called from register_hooks, with the configuration pool.
+pub(super) unsafe fn add_aliases(pool: *mut ffi::apr_pool_t) {
+    // SAFETY: configuration is read on one thread; the aliases are
+    // statics that live as long as the shared object, and leave Apache's
+    // list (remove_aliases) before it is unloaded.
+    unsafe {
+        let aliases = &raw mut ALIASES;
+        for (at, name) in ALIAS_NAMES.iter().enumerate() {
+            let alias = &raw mut (*aliases)[at];
+            if (*alias).module_index >= 0 {
+                continue;
+            }
+            ffi::ap_add_module(alias, pool, name.as_ptr());
+        }
+        ffi::apr_pool_cleanup_register(
+            pool,
+            null(),
+            Some(remove_aliases),
+            Some(ffi::apr_pool_cleanup_null),
+        );
+    }
+}
+
+unsafe extern "C" fn remove_aliases(_: *mut c_void) -> ffi::apr_status_t {
+    // SAFETY: as in add_aliases; Apache clears the configuration pool on
+    // its one configuration thread.
+    unsafe {
+        let aliases = &raw mut ALIASES;
+        for at in 0..ALIAS_NAMES.len() {
+            let alias = &raw mut (*aliases)[at];
+            if (*alias).module_index >= 0 {
+                ffi::ap_remove_module(alias);
+            }
+            // ap_remove_module leaves `next` set on a module below the
+            // top, and ap_add_module links only a module whose `next` is
+            // NULL: the next configuration would not find it.
+            (*alias).next = null_mut();
+            (*alias).module_index = -1;
+        }
+    }
+    ffi::APR_SUCCESS as ffi::apr_status_t
+}
+
+/// Why this configuration cannot run, if it cannot: this module loaded
+/// under both its names, or mod_wsgi loaded beside it (both would serve
+/// the same directives and requests).
+pub(super) fn conflict() -> Option<&'static str> {
+    if loaded_twice() {
+        return Some(
+            "mod_rwsgi is loaded twice, as rwsgi_module and as wsgi_module: keep one LoadModule line for mod_rwsgi.so",
+        );
+    }
+    // SAFETY: Apache's module list, read on its configuration thread;
+    // every module in it lives while it is listed.
+    unsafe {
+        let aliases = &raw const ALIASES;
+        let mut each = ffi::ap_top_module;
+        while !each.is_null() {
+            let ours =
+                (0..ALIAS_NAMES.len()).any(|at| std::ptr::eq(each, &raw const (*aliases)[at]));
+            if !ours && CStr::from_ptr((*each).name) == c"mod_wsgi.c" {
+                return Some(
+                    "mod_wsgi is loaded beside mod_rwsgi, which takes its place: remove mod_wsgi's LoadModule line (on Debian: a2dismod wsgi)",
+                );
+            }
+            each = (*each).next;
+        }
+    }
+    None
+}

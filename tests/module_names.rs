@@ -1,0 +1,112 @@
+//! The names a configuration written for mod_wsgi knows the module by:
+//! `LoadModule wsgi_module .../mod_rwsgi.so` loads it, and `<IfModule>`
+//! finds it by mod_wsgi's names and its own whichever name loaded it, so
+//! a section guarded for mod_wsgi is read, and a fallback that loads
+//! mod_wsgi when it is missing is skipped. Twice loaded, or loaded beside
+//! mod_wsgi itself, it refuses the configuration.
+
+mod common;
+
+use common::{Apache, Gateway, Mpm, module_path};
+
+/// A location per `<IfModule>` test: `/yes-N` inside the sections that
+/// must be read, `/no-N` inside those that must be skipped, and the
+/// fallback packages ship, which would fail to load a missing mod_wsgi.
+fn guarded_sections() -> String {
+    let mut site = String::new();
+    for (n, name) in ["wsgi_module", "mod_wsgi.c", "rwsgi_module", "mod_rwsgi.c"]
+        .iter()
+        .enumerate()
+    {
+        site += &format!(
+            "<IfModule {name}>\nWSGIScriptAlias /yes-{n} @APPS@/hello.wsgi\n</IfModule>\n\
+             <IfModule !{name}>\nWSGIScriptAlias /no-{n} @APPS@/hello.wsgi\n</IfModule>\n"
+        );
+    }
+    site + "<IfModule !wsgi_module>\nLoadModule wsgi_module /nonexistent/mod_wsgi.so\n</IfModule>\n"
+}
+
+fn assert_sections_read_as_for_mod_wsgi(apache: &Apache) {
+    for n in 0..4 {
+        assert_eq!(
+            apache.get(&format!("/yes-{n}")).status,
+            200,
+            "/yes-{n}\n{}",
+            apache.error_log()
+        );
+        assert_eq!(apache.get(&format!("/no-{n}")).status, 404, "/no-{n}");
+    }
+}
+
+#[test]
+fn loaded_as_wsgi_module_it_serves_and_if_module_finds_it_by_every_name() {
+    let site = format!(
+        "LoadModule wsgi_module {}\n{}",
+        module_path().display(),
+        guarded_sections()
+    );
+    let apache = Apache::start_full(Mpm::Event, Gateway::None, &site);
+    assert_sections_read_as_for_mod_wsgi(&apache);
+    assert_eq!(apache.get("/yes-0").text(), "Hello, World!\n");
+}
+
+#[test]
+fn loaded_as_rwsgi_module_if_module_finds_it_by_mod_wsgis_names_too() {
+    let apache = Apache::start(&guarded_sections());
+    assert_sections_read_as_for_mod_wsgi(&apache);
+}
+
+#[test]
+fn the_names_hold_across_a_graceful_restart() {
+    let apache = Apache::start(&guarded_sections());
+    assert_eq!(apache.get("/yes-1").status, 200);
+    // SAFETY: signalling the test's own Apache: a graceful restart.
+    unsafe { libc::kill(apache.parent_pid() as i32, libc::SIGUSR1) };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while apache
+        .error_log()
+        .matches("resuming normal operations")
+        .count()
+        < 2
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            apache.error_log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_sections_read_as_for_mod_wsgi(&apache);
+    let log = apache.error_log();
+    assert!(!log.contains("Cannot remove module"), "{log}");
+}
+
+#[test]
+fn loading_both_names_is_a_configuration_error_that_says_so() {
+    let site = format!("LoadModule wsgi_module {}\n", module_path().display());
+    let (accepted, output) = Apache::check_config(&site);
+    assert!(!accepted, "{output}");
+    assert!(
+        output.contains("mod_rwsgi is loaded twice, as rwsgi_module and as wsgi_module"),
+        "{output}"
+    );
+}
+
+/// mod_wsgi loaded first (Debian's `wsgi.load` left enabled, included
+/// before a `rwsgi.load` renamed to sort after it). Loaded after
+/// mod_rwsgi, mod_wsgi's code finds mod_rwsgi's `wsgi_module` symbol
+/// instead of its own, and fails while it reads its directives: the
+/// documented limit (docs/directives.md, "Switching from mod_wsgi").
+#[test]
+fn mod_wsgi_loaded_before_mod_rwsgi_is_a_configuration_error_that_says_so() {
+    let site = format!(
+        "LoadModule rwsgi_module {}\nWSGIScriptAlias / @APPS@/hello.wsgi\n",
+        module_path().display()
+    );
+    let (accepted, output) = Apache::check_config_with(Gateway::ModWsgi, &site);
+    assert!(!accepted, "{output}");
+    assert!(
+        output.contains("mod_wsgi is loaded beside mod_rwsgi, which takes its place"),
+        "{output}"
+    );
+}
