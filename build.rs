@@ -13,6 +13,10 @@ fn main() {
     println!("cargo:rerun-if-changed=apache/shim.c");
 
     check_python();
+    // The module's own references to its exported symbols (rwsgi_module,
+    // wsgi_module) bind to its own definitions: with mod_wsgi loaded
+    // first, `wsgi_module` would otherwise resolve to mod_wsgi's struct.
+    println!("cargo:rustc-link-arg-cdylib=-Wl,-Bsymbolic");
     let apache = ApacheBuildInfo::from_apxs();
     compile_shim(&apache);
     generate_bindings(&apache);
@@ -143,7 +147,7 @@ fn generate_bindings(apache: &ApacheBuildInfo) {
         .clang_arg("-Iapache")
         .allowlist_function("ap_.*|apr_.*|rwsgi_.*")
         .allowlist_type("process_rec|module|request_rec|server_rec|conn_rec|command_rec|cmd_parms|apr_table_entry_t|ap_regex_t|ap_regmatch_t|authn_provider|authz_provider")
-        .allowlist_var("MODULE_MAGIC_.*|APR_HOOK_.*|OK|DECLINED|DONE|HTTP_.*|APLOG_.*|OPT_.*|RSRC_CONF|ACCESS_CONF|OR_.*|AP_MPMQ_.*|APR_SUCCESS|REQUEST_CHUNKED_.*|APR_NOFILE|APR_REG|APR_DIR|M_GET|GLOBAL_ONLY|NOT_IN_.*|AP_SQ_.*|AP_AUTH_INTERNAL_PER_CONF|APR_OC_REASON_.*|ap_unixd_config|ap_server_conf")
+        .allowlist_var("MODULE_MAGIC_.*|APR_HOOK_.*|OK|DECLINED|DONE|HTTP_.*|APLOG_.*|OPT_.*|RSRC_CONF|ACCESS_CONF|OR_.*|AP_MPMQ_.*|APR_SUCCESS|REQUEST_CHUNKED_.*|APR_NOFILE|APR_REG|APR_DIR|M_GET|GLOBAL_ONLY|NOT_IN_.*|AP_SQ_.*|AP_AUTH_INTERNAL_PER_CONF|APR_OC_REASON_.*|ap_unixd_config|ap_server_conf|ap_top_module")
         .blocklist_function("ap_log_.*|apr_.*printf.*|ap_.*printf.*|apr_.*_vformat.*|ap_vrprintf|apr_pvsprintf")
         .derive_default(true)
         .layout_tests(false)

@@ -25,7 +25,7 @@ pub(super) enum Target {
 pub(super) fn module_index() -> c_int {
     // SAFETY: Apache writes module_index once while loading the module,
     // before it calls any of our callbacks; afterwards it is only read.
-    unsafe { super::module::rwsgi_module.module_index }
+    unsafe { (*super::module::this_module()).module_index }
 }
 
 /// Logs `message`, one Apache log line per line of the message. Other control

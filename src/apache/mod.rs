@@ -7,6 +7,7 @@
 pub(crate) mod ffi;
 mod log;
 mod module;
+mod names;
 mod pool;
 pub mod process;
 mod regex;

@@ -7,28 +7,49 @@ use std::ffi::{CStr, c_char, c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::{null, null_mut};
 
-use super::{Level, Request, Server, ffi, pool, status};
+use super::{Level, Request, Server, ffi, names, pool, status};
 use crate::config::directives::{Allowed, DIRECTIVES, Directive, Target};
 use crate::config::{DirConfig, ServerConfig};
 
+/// The module as `LoadModule rwsgi_module` loads it.
 #[unsafe(no_mangle)]
-pub static mut rwsgi_module: ffi::module = ffi::module {
-    version: ffi::MODULE_MAGIC_NUMBER_MAJOR as c_int,
-    minor_version: ffi::MODULE_MAGIC_NUMBER_MINOR as c_int,
-    module_index: -1,
-    name: c"mod_rwsgi.c".as_ptr(),
-    dynamic_load_handle: null_mut(),
-    next: null_mut(),
-    magic: ffi::MODULE_MAGIC_COOKIE as _,
-    rewrite_args: None,
-    create_dir_config: Some(create_dir_config),
-    merge_dir_config: Some(merge_dir_config),
-    create_server_config: Some(create_server_config),
-    merge_server_config: Some(merge_server_config),
-    cmds: &raw const COMMANDS as *const ffi::command_rec,
-    register_hooks: Some(register_hooks),
-    flags: 0,
-};
+pub static mut rwsgi_module: ffi::module = module_struct();
+
+/// The same module as a configuration written for mod_wsgi loads it
+/// (`LoadModule wsgi_module .../mod_rwsgi.so`): see names.rs.
+#[unsafe(no_mangle)]
+pub static mut wsgi_module: ffi::module = module_struct();
+
+/// The struct Apache loaded: `rwsgi_module` unless only `wsgi_module` was.
+pub(super) fn this_module() -> *const ffi::module {
+    // SAFETY: Apache writes module_index while loading the module, before
+    // it calls any of our callbacks; afterwards it is only read.
+    if unsafe { rwsgi_module.module_index } >= 0 {
+        &raw const rwsgi_module
+    } else {
+        &raw const wsgi_module
+    }
+}
+
+const fn module_struct() -> ffi::module {
+    ffi::module {
+        version: ffi::MODULE_MAGIC_NUMBER_MAJOR as c_int,
+        minor_version: ffi::MODULE_MAGIC_NUMBER_MINOR as c_int,
+        module_index: -1,
+        name: c"mod_rwsgi.c".as_ptr(),
+        dynamic_load_handle: null_mut(),
+        next: null_mut(),
+        magic: ffi::MODULE_MAGIC_COOKIE as _,
+        rewrite_args: None,
+        create_dir_config: Some(create_dir_config),
+        merge_dir_config: Some(merge_dir_config),
+        create_server_config: Some(create_server_config),
+        merge_server_config: Some(merge_server_config),
+        cmds: &raw const COMMANDS as *const ffi::command_rec,
+        register_hooks: Some(register_hooks),
+        flags: 0,
+    }
+}
 
 /// Apache reads the tables below only; they hold raw pointers, hence the
 /// wrapper that asserts they may be shared.
@@ -128,11 +149,17 @@ fn catching<T>(what: &str, fallback: T, f: impl FnOnce() -> T) -> T {
 
 unsafe extern "C" fn register_hooks(pool: *mut ffi::apr_pool_t) {
     catching("register_hooks", (), || {
+        // Loaded a second time under the other name: the first load's
+        // hooks serve; check_config refuses the configuration.
+        if names::loaded_twice() {
+            return;
+        }
         let middle = ffi::APR_HOOK_MIDDLE as c_int;
         // SAFETY: Apache calls register_hooks while it may register hooks;
         // the predecessor/successor lists are NULL-terminated statics.
         unsafe {
             ffi::ap_hook_pre_config(Some(pre_config), null(), null(), middle);
+            ffi::ap_hook_check_config(Some(check_config), null(), null(), middle);
             ffi::ap_hook_post_config(Some(post_config), null(), null(), middle);
             ffi::ap_hook_child_init(Some(child_init), null(), null(), middle);
             ffi::ap_hook_translate_name(
@@ -162,7 +189,26 @@ unsafe extern "C" fn register_hooks(pool: *mut ffi::apr_pool_t) {
                 (&raw const AUTHZ_PROVIDER.0).cast(),
                 per_conf,
             );
+            names::add_aliases(pool);
         }
+    })
+}
+
+/// Refuses a configuration that loads this module twice or beside
+/// mod_wsgi; it runs after the configuration is read, `apache2 -t` too.
+unsafe extern "C" fn check_config(
+    _pconf: *mut ffi::apr_pool_t,
+    _plog: *mut ffi::apr_pool_t,
+    _ptemp: *mut ffi::apr_pool_t,
+    server: *mut ffi::server_rec,
+) -> c_int {
+    catching("check_config", status::INTERNAL_SERVER_ERROR, || {
+        let Some(reason) = names::conflict() else {
+            return status::OK;
+        };
+        // SAFETY: the main server_rec lives as long as the configuration.
+        unsafe { Server::from_raw(server) }.log(Level::Error, &format!("mod_rwsgi: {reason}"));
+        status::INTERNAL_SERVER_ERROR
     })
 }
 
@@ -426,7 +472,7 @@ fn dir_config<'r>(request: &Request<'r>) -> &'r DirConfig {
     // configuration pool (merged ones in the request pool), which outlive the
     // request's handler.
     unsafe {
-        &*ffi::rwsgi_get_module_config((*request.raw()).per_dir_config, &raw const rwsgi_module)
+        &*ffi::rwsgi_get_module_config((*request.raw()).per_dir_config, this_module())
             .cast::<DirConfig>()
     }
 }
@@ -439,7 +485,7 @@ fn dir_config<'r>(request: &Request<'r>) -> &'r DirConfig {
 unsafe fn config_of(server: *const ffi::server_rec) -> *mut ServerConfig {
     // SAFETY: module_config is the server's per-module vector, and our slot
     // was filled by create_server_config or merge_server_config.
-    unsafe { ffi::rwsgi_get_module_config((*server).module_config, &raw const rwsgi_module).cast() }
+    unsafe { ffi::rwsgi_get_module_config((*server).module_config, this_module()).cast() }
 }
 
 unsafe extern "C" fn create_server_config(
