@@ -231,6 +231,17 @@ pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -
         }
     }
     let ignore_activity = config.ignore_activity.unwrap_or(false);
+    let handler_script = match &chosen {
+        Chosen::Handler(handler) => Some(&handler.script),
+        Chosen::Script { .. } => None,
+    };
+    add_mod_wsgi_variables(
+        &request,
+        &application,
+        &group,
+        ignore_activity,
+        handler_script,
+    );
     if !group.is_empty() {
         return serve_in_daemon(&request, &group, &application, ignore_activity);
     }
@@ -369,6 +380,50 @@ fn check_script_owner(script: &Path, group: &crate::config::DaemonGroup) -> Resu
         }
     }
     Ok(())
+}
+
+/// The `mod_wsgi.*` entries mod_wsgi 4.9 adds to the request's CGI
+/// variables that only Apache's child knows, with mod_wsgi's meaning: as
+/// with mod_wsgi they reach a daemon with the other variables, and other
+/// modules see them (`%{mod_wsgi.process_group}e` in a LogFormat). The
+/// serving process adds the rest (wsgi/environ.rs). Keys are static and
+/// most values borrowed: nothing is copied that need not be.
+fn add_mod_wsgi_variables(
+    request: &Request<'_>,
+    application: &wsgi::Application,
+    process_group: &[u8],
+    ignore_activity: bool,
+    handler_script: Option<&std::path::PathBuf>,
+) {
+    let env = request.subprocess_env();
+    let flag = |on: bool| if on { c"1" } else { c"0" };
+    let number = |n: i64, buf: &mut [u8; 24]| -> usize {
+        let mut cursor = std::io::Cursor::new(&mut buf[..]);
+        let _ = std::io::Write::write_fmt(&mut cursor, format_args!("{n}"));
+        cursor.position() as usize
+    };
+    let mut buf = [0u8; 24];
+    env.add_value(c"mod_wsgi.process_group", process_group);
+    env.add_borrowed(
+        c"mod_wsgi.request_handler",
+        request.handler_c_str().unwrap_or_default(),
+    );
+    match handler_script {
+        Some(path) => env.add_value(
+            c"mod_wsgi.handler_script",
+            path.as_os_str().as_encoded_bytes(),
+        ),
+        None => env.add_borrowed(c"mod_wsgi.handler_script", c""),
+    }
+    // As configured: a daemon loads a changed script by restarting.
+    env.add_borrowed(c"mod_wsgi.script_reloading", flag(application.reload));
+    let (listener_host, listener_port) = request.listener();
+    env.add_borrowed(c"mod_wsgi.listener_host", listener_host.unwrap_or_default());
+    let n = number(i64::from(listener_port), &mut buf);
+    env.add_value(c"mod_wsgi.listener_port", &buf[..n]);
+    env.add_borrowed(c"mod_wsgi.ignore_activity", flag(ignore_activity));
+    let n = number(request.request_time(), &mut buf);
+    env.add_value(c"mod_wsgi.request_start", &buf[..n]);
 }
 
 /// WSGIMapHEADToGET: whether a HEAD request reaches the app as GET. Apache

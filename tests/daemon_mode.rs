@@ -382,13 +382,21 @@ WSGIScriptAlias /env @APPS@/all_environ.wsgi
     let (daemon, embedded) = (environ("daemon"), environ("embedded"));
     // Deliberate differences: the header and variable that chose the group,
     // the group's name, and what differs between any two requests (the
-    // client's port, a new connection each time, and the request's id).
+    // client's port, a new connection each time, the request's id, its
+    // times, and the serving process's and thread's request counts).
     let differs = [
         "HTTP_X_MODE",
         "WSGI_GROUP",
         "mod_rwsgi.process_group",
+        "mod_wsgi.process_group",
         "REMOTE_PORT",
         "mod_rwsgi.request_id",
+        "mod_wsgi.request_id",
+        "mod_wsgi.request_start",
+        "mod_wsgi.script_start",
+        "mod_wsgi.thread_id",
+        "mod_wsgi.thread_requests",
+        "mod_wsgi.total_requests",
     ];
     let keys: std::collections::BTreeSet<&String> = daemon.keys().chain(embedded.keys()).collect();
     let different: Vec<String> = keys
@@ -408,6 +416,8 @@ WSGIScriptAlias /env @APPS@/all_environ.wsgi
     assert_eq!(daemon["QUERY_STRING"], "'x=1&y=%20'");
     assert_eq!(daemon["mod_rwsgi.process_group"], "'site'");
     assert_eq!(embedded["mod_rwsgi.process_group"], "''");
+    assert_eq!(daemon["mod_wsgi.process_group"], "'site'");
+    assert_eq!(embedded["mod_wsgi.process_group"], "''");
     assert_eq!(daemon["wsgi.input"], "Input");
 }
 

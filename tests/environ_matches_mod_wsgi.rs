@@ -533,3 +533,107 @@ WSGIScriptAlias /app @APPS@/cgi_environ.wsgi
     assert_eq!(value(&answers[4], "CONTENT_LENGTH"), "'7'");
     assert_eq!(value(&answers[3], "HTTP_COOKIE"), "'a=1; b=2'");
 }
+
+/// mod_wsgi's keys, from mod_wsgi_keys.wsgi: those that are times, ids and
+/// counters by their form (each gateway's own value), the rest as values.
+fn mod_wsgi_keys(apache: &Apache, path: &str) -> BTreeMap<String, String> {
+    let response = apache.get(path);
+    assert_eq!(response.status, 200, "{}", apache.error_log());
+    let digits = |v: &str, quoted: bool| {
+        let v = if quoted { v.trim_matches('\'') } else { v };
+        !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())
+    };
+    response
+        .text()
+        .lines()
+        .filter_map(|line| line.split_once('\t'))
+        .map(|(key, value)| {
+            let form = match key {
+                "mod_wsgi.request_start" | "mod_wsgi.script_start" => {
+                    assert!(digits(value, true) && value.len() == 18, "{key} = {value}");
+                    "'<microseconds>'".to_string()
+                }
+                "mod_wsgi.request_id" => {
+                    assert!(
+                        value.len() > 2 && value.starts_with('\''),
+                        "{key} = {value}"
+                    );
+                    "'<log id>'".to_string()
+                }
+                "mod_wsgi.thread_id" | "mod_wsgi.thread_requests" | "mod_wsgi.total_requests" => {
+                    assert!(digits(value, false), "{key} = {value}");
+                    "<int>".to_string()
+                }
+                _ => value.to_string(),
+            };
+            (key.to_string(), form)
+        })
+        .collect()
+}
+
+/// mod_wsgi sets four more keys in a daemon, about its hop (when the
+/// request was queued, how often the child connected, the daemon's
+/// restarts and start): mod_rwsgi does not.
+const DAEMON_HOP_KEYS: [&str; 4] = [
+    "mod_wsgi.queue_start",
+    "mod_wsgi.daemon_connects",
+    "mod_wsgi.daemon_restarts",
+    "mod_wsgi.daemon_start",
+];
+
+#[test]
+fn mod_wsgis_own_keys_are_in_environ_as_mod_wsgi_sets_them() {
+    let site = "WSGIDaemonProcess keys threads=2\n\
+        WSGIScriptAlias /embedded @APPS@/mod_wsgi_keys.wsgi\n\
+        WSGIScriptAlias /daemon @APPS@/mod_wsgi_keys.wsgi process-group=keys application-group=%{GLOBAL}\n\
+        WSGIScriptReloading Off\n";
+    let ours = Apache::start_gateway(Gateway::Rwsgi, site);
+    let theirs = Apache::start_gateway(Gateway::ModWsgi, site);
+    for path in ["/embedded/a/b?q=1", "/daemon"] {
+        let (mine, expected) = (mod_wsgi_keys(&ours, path), mod_wsgi_keys(&theirs, path));
+        let expected: BTreeMap<_, _> = expected
+            .into_iter()
+            .filter(|(key, _)| !DAEMON_HOP_KEYS.contains(&key.as_str()))
+            .map(|(key, value)| {
+                let value = value.replace(&theirs.port.to_string(), "@PORT@");
+                (key, value)
+            })
+            .collect();
+        let mine: BTreeMap<_, _> = mine
+            .into_iter()
+            .map(|(key, value)| (key, value.replace(&ours.port.to_string(), "@PORT@")))
+            .collect();
+        assert_eq!(mine, expected, "{path}");
+        assert!(expected.len() >= 19, "{path}: {expected:?}");
+    }
+}
+
+#[test]
+fn mod_wsgis_request_counters_count_as_mod_wsgis_do() {
+    let site = format!(
+        "{}WSGIScriptAlias /keys @APPS@/mod_wsgi_keys.wsgi\n",
+        common::one_child(1)
+    );
+    let counters = |gateway| {
+        let apache = Apache::start_gateway(gateway, &site);
+        (0..3)
+            .map(|_| {
+                let text = apache.get("/keys").text();
+                let value = |key: &str| {
+                    text.lines()
+                        .find_map(|line| line.strip_prefix(&format!("mod_wsgi.{key}\t")))
+                        .unwrap_or("absent")
+                        .to_string()
+                };
+                [
+                    value("thread_id"),
+                    value("thread_requests"),
+                    value("total_requests"),
+                ]
+            })
+            .collect::<Vec<_>>()
+    };
+    let ours = counters(Gateway::Rwsgi);
+    assert_eq!(ours, counters(Gateway::ModWsgi));
+    assert_eq!(ours[2], ["1", "2", "2"]);
+}

@@ -206,6 +206,31 @@ impl<'r> Request<'r> {
         unsafe { ffi::ap_get_server_port(self.raw()) }
     }
 
+    /// When Apache read the request line, in microseconds since the epoch.
+    pub fn request_time(&self) -> i64 {
+        self.r().request_time
+    }
+
+    /// The address the connection came in on, as its Listen line names it:
+    /// the host given there (None for `Listen PORT`), and the port.
+    pub fn listener(&self) -> (Option<&'r CStr>, u16) {
+        // SAFETY: a live request's connection and its local address live in
+        // the connection pool, which outlives the request; hostname is NULL
+        // or a string in that pool.
+        unsafe {
+            let local = &*(*self.r().connection).local_addr;
+            let host = (!local.hostname.is_null()).then(|| CStr::from_ptr(local.hostname));
+            (host, local.port)
+        }
+    }
+
+    /// The handler's name as Apache keeps it (a static or request string).
+    pub fn handler_c_str(&self) -> Option<&'r CStr> {
+        let ptr = self.r().handler;
+        // SAFETY: NULL or a NUL-terminated string that lives for the request.
+        (!ptr.is_null()).then(|| unsafe { CStr::from_ptr(ptr) })
+    }
+
     /// Headers Apache sends even with its own error responses.
     pub fn err_headers_out(&self) -> Table<'r> {
         self.table(self.r().err_headers_out)

@@ -54,10 +54,14 @@ impl<'r> Table<'r> {
     }
 
     pub fn get(&self, key: &CStr) -> Option<&'r [u8]> {
+        self.get_c_str(key).map(CStr::to_bytes)
+    }
+
+    pub fn get_c_str(&self, key: &CStr) -> Option<&'r CStr> {
         // SAFETY: live table; the returned value lives in the table's pool.
         unsafe {
             let value = ffi::apr_table_get(self.raw, key.as_ptr());
-            (!value.is_null()).then(|| CStr::from_ptr(value).to_bytes())
+            (!value.is_null()).then(|| CStr::from_ptr(value))
         }
     }
 
@@ -73,6 +77,21 @@ impl<'r> Table<'r> {
                 pool::strdup(self.pool, value),
             )
         }
+    }
+
+    /// Adds an entry under a static key, copying only the value.
+    pub fn add_value(&self, key: &'static CStr, value: &[u8]) {
+        // SAFETY: the key is 'static and the value is copied into the
+        // request pool first, so apr_table_addn may keep both pointers.
+        unsafe { ffi::apr_table_addn(self.raw, key.as_ptr(), pool::strdup(self.pool, value)) }
+    }
+
+    /// Adds an entry that copies nothing: a static key, and a value that
+    /// lives at least as long as the table's pool (a request's string).
+    pub fn add_borrowed(&self, key: &'static CStr, value: &'r CStr) {
+        // SAFETY: the key is 'static and the value lives for 'r, the life
+        // of the pool this table's entries live in.
+        unsafe { ffi::apr_table_addn(self.raw, key.as_ptr(), value.as_ptr()) }
     }
 
     /// Replaces every entry with this key.

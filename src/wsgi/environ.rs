@@ -3,9 +3,11 @@
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyDict, PyString, PyTuple};
 
+use std::cell::Cell;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::environ_strings::EnvironStrings;
 use super::exchange::Exchange;
@@ -13,8 +15,12 @@ use super::file_wrapper::FileWrapper;
 use super::{Application, latin1};
 
 /// About how many entries environ has: the CGI variables of a request
-/// with a few headers, and the wsgi.* and mod_rwsgi.* keys.
-const ENVIRON_SIZE: isize = 48;
+/// with a few headers, and the wsgi.*, mod_rwsgi.* and mod_wsgi.* keys.
+const ENVIRON_SIZE: isize = 64;
+
+/// The version mod_rwsgi answers as where mod_wsgi's is asked for: the
+/// Debian mod_wsgi its behaviour is tested against.
+pub const MOD_WSGI_VERSION: [u32; 3] = [4, 9, 4];
 
 /// The CGI part of environ plus the wsgi.* keys; wsgi.input and wsgi.errors
 /// are added by the caller.
@@ -35,11 +41,23 @@ pub fn build<'py>(
             environ.set_item(key, value)
         })
     })?;
-    // mod_wsgi always provides both, even when empty.
-    for key in [intern!(py, "SCRIPT_NAME"), intern!(py, "PATH_INFO")] {
-        if !environ.contains(key)? {
-            environ.set_item(key, intern!(py, ""))?;
-        }
+    // mod_wsgi always provides both, even when empty, and again under its
+    // own keys.
+    for (key, own) in [
+        (
+            intern!(py, "SCRIPT_NAME"),
+            intern!(py, "mod_wsgi.script_name"),
+        ),
+        (intern!(py, "PATH_INFO"), intern!(py, "mod_wsgi.path_info")),
+    ] {
+        let value = match environ.get_item(key)? {
+            Some(value) => value,
+            None => {
+                environ.set_item(key, intern!(py, ""))?;
+                intern!(py, "").clone().into_any()
+            }
+        };
+        environ.set_item(own, value)?;
     }
 
     let scheme = match application.forwarded_https {
@@ -48,14 +66,63 @@ pub fn build<'py>(
         None => latin1(py, exchange.scheme())?,
     };
     environ.set_item(intern!(py, "wsgi.url_scheme"), scheme)?;
-    environ.set_item(
-        intern!(py, "mod_rwsgi.application_group"),
-        latin1(py, &application.application_group)?,
-    )?;
+    let group = latin1(py, &application.application_group)?;
+    environ.set_item(intern!(py, "mod_rwsgi.application_group"), &group)?;
+    environ.set_item(intern!(py, "mod_wsgi.application_group"), group)?;
+    let callable = if application.callable == "application" {
+        intern!(py, "application").clone()
+    } else {
+        PyString::new(py, &application.callable)
+    };
+    environ.set_item(intern!(py, "mod_wsgi.callable_object"), callable)?;
+    let sendfile = match application.sendfile {
+        Some(true) => intern!(py, "1"),
+        _ => intern!(py, "0"),
+    };
+    environ.set_item(intern!(py, "mod_wsgi.enable_sendfile"), sendfile)?;
     if let Some(id) = exchange.log_id() {
-        environ.set_item(intern!(py, "mod_rwsgi.request_id"), latin1(py, id)?)?;
+        let id = latin1(py, id)?;
+        environ.set_item(intern!(py, "mod_rwsgi.request_id"), &id)?;
+        environ.set_item(intern!(py, "mod_wsgi.request_id"), id)?;
     }
+    add_mod_wsgi_counters(py, &environ)?;
     Ok(environ.into_any())
+}
+
+/// Requests this process has served (mod_wsgi.total_requests counts those
+/// before the current one).
+static TOTAL_REQUESTS: AtomicU64 = AtomicU64::new(0);
+static NEXT_THREAD_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// This thread's number in the process (from 1, in the order threads
+    /// first serve) and the requests it served before.
+    static THREAD: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+/// mod_wsgi's per-request keys of the serving process: when the app is
+/// called, and the process's and this thread's request counts.
+fn add_mod_wsgi_counters(py: Python<'_>, environ: &Bound<'_, PyDict>) -> PyResult<()> {
+    let total = TOTAL_REQUESTS.fetch_add(1, Ordering::Relaxed);
+    let (mut id, served) = THREAD.get();
+    if id == 0 {
+        id = NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed);
+    }
+    THREAD.set((id, served + 1));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    let mut digits = [0u8; 20];
+    let mut cursor = std::io::Cursor::new(&mut digits[..]);
+    let _ = std::io::Write::write_fmt(&mut cursor, format_args!("{now}"));
+    let end = cursor.position() as usize;
+    environ.set_item(
+        intern!(py, "mod_wsgi.script_start"),
+        latin1(py, &digits[..end])?,
+    )?;
+    environ.set_item(intern!(py, "mod_wsgi.total_requests"), total)?;
+    environ.set_item(intern!(py, "mod_wsgi.thread_id"), id)?;
+    environ.set_item(intern!(py, "mod_wsgi.thread_requests"), served)
 }
 
 /// What the process serving requests is, for the constant entries.
@@ -105,6 +172,8 @@ fn constant_entries(py: Python<'_>) -> PyResult<&Bound<'_, PyDict>> {
             entries.set_item("mod_rwsgi.version", env!("CARGO_PKG_VERSION"))?;
             // Empty in embedded mode, as mod_wsgi reports it.
             entries.set_item("mod_rwsgi.process_group", &process.process_group)?;
+            // The mod_wsgi whose behaviour mod_rwsgi is compared with.
+            entries.set_item("mod_wsgi.version", PyTuple::new(py, MOD_WSGI_VERSION)?)?;
             Ok(entries.unbind())
         })
         .map(|entries| entries.bind(py))

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 /// The names kept, sorted (checked at compile time) so that a duplicate
 /// cannot hide.
-pub const NAMES: [&str; 47] = [
+pub const NAMES: [&str; 54] = [
     "AUTH_TYPE",
     "CONTENT_LENGTH",
     "CONTENT_TYPE",
@@ -58,6 +58,14 @@ pub const NAMES: [&str; 47] = [
     "SERVER_PORT",
     "SERVER_PROTOCOL",
     "SERVER_SIGNATURE",
+    // mod_wsgi's own that Apache's child adds, constant for a location.
+    "mod_wsgi.handler_script",
+    "mod_wsgi.ignore_activity",
+    "mod_wsgi.listener_host",
+    "mod_wsgi.listener_port",
+    "mod_wsgi.process_group",
+    "mod_wsgi.request_handler",
+    "mod_wsgi.script_reloading",
 ];
 
 const _: () = assert!(strictly_sorted(&NAMES), "NAMES must stay sorted");
