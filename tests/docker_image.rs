@@ -427,7 +427,7 @@ if dpkg-query -W -f='${{Status}}' apache2 2>/dev/null | grep -q 'ok installed'; 
   echo 'make deps installed Debian apache2 beside the image Apache'; exit 1
 fi
 cargo build --release
-cargo test --release --workspace"
+cargo test --release --workspace --no-fail-fast"
     );
     let log_path = cache_dir().join(format!("suite-{name}.log"));
     let mut log = File::create(&log_path).expect("suite log");

@@ -591,7 +591,7 @@ fn mod_wsgis_own_keys_are_in_environ_as_mod_wsgi_sets_them() {
     let theirs = Apache::start_gateway(Gateway::ModWsgi, site);
     for path in ["/embedded/a/b?q=1", "/daemon"] {
         let (mine, expected) = (mod_wsgi_keys(&ours, path), mod_wsgi_keys(&theirs, path));
-        let expected: BTreeMap<_, _> = expected
+        let mut expected: BTreeMap<_, _> = expected
             .into_iter()
             .filter(|(key, _)| !DAEMON_HOP_KEYS.contains(&key.as_str()))
             .map(|(key, value)| {
@@ -599,12 +599,18 @@ fn mod_wsgis_own_keys_are_in_environ_as_mod_wsgi_sets_them() {
                 (key, value)
             })
             .collect();
-        let mine: BTreeMap<_, _> = mine
+        let mut mine: BTreeMap<_, _> = mine
             .into_iter()
             .map(|(key, value)| (key, value.replace(&ours.port.to_string(), "@PORT@")))
             .collect();
+        // Deliberate: mod_rwsgi answers as the mod_wsgi it is compared
+        // with on Debian (4.9.4), whichever mod_wsgi this test runs
+        // against (PyPI's in the Docker images).
+        let version = |map: &mut BTreeMap<String, String>| map.remove("mod_wsgi.version");
+        assert_eq!(version(&mut mine), Some("(4, 9, 4)".to_string()), "{path}");
+        assert!(version(&mut expected).is_some(), "{path}");
         assert_eq!(mine, expected, "{path}");
-        assert!(expected.len() >= 19, "{path}: {expected:?}");
+        assert!(expected.len() >= 18, "{path}: {expected:?}");
     }
 }
 
