@@ -583,7 +583,8 @@ const DAEMON_HOP_KEYS: [&str; 4] = [
 
 #[test]
 fn mod_wsgis_own_keys_are_in_environ_as_mod_wsgi_sets_them() {
-    let site = "WSGIDaemonProcess keys threads=2\n\
+    let site = "WSGISocketPrefix @ROOT@/wsgi\n\
+        WSGIDaemonProcess keys threads=2\n\
         WSGIScriptAlias /embedded @APPS@/mod_wsgi_keys.wsgi\n\
         WSGIScriptAlias /daemon @APPS@/mod_wsgi_keys.wsgi process-group=keys application-group=%{GLOBAL}\n\
         WSGIScriptReloading Off\n";
