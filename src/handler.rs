@@ -337,14 +337,12 @@ fn serve_in_daemon(
     }
     // The group's processes run one application group; another gets a
     // process of its own, with the group's settings.
-    match registry.place(entry.index, &application.application_group) {
-        Placement::Own(own) => {
-            daemon::remote::serve(request, &registry, &own, application, ignore_activity)
-        }
-        Placement::Primary | Placement::Shared => {
-            daemon::remote::serve(request, &registry, entry, application, ignore_activity)
-        }
-    }
+    let own = match registry.place(entry.index, &application.application_group) {
+        Placement::Own(own) => Some(own),
+        Placement::Primary | Placement::Shared => None,
+    };
+    let target = own.as_ref().unwrap_or(entry);
+    daemon::remote::serve(request, &registry, target, application, ignore_activity)
 }
 
 /// script-user= and script-group=: the script and its directory must belong
@@ -397,12 +395,7 @@ fn add_mod_wsgi_variables(
 ) {
     let env = request.subprocess_env();
     let flag = |on: bool| if on { c"1" } else { c"0" };
-    let number = |n: i64, buf: &mut [u8; 24]| -> usize {
-        let mut cursor = std::io::Cursor::new(&mut buf[..]);
-        let _ = std::io::Write::write_fmt(&mut cursor, format_args!("{n}"));
-        cursor.position() as usize
-    };
-    let mut buf = [0u8; 24];
+    let mut buf = [0u8; 20];
     env.add_value(c"mod_wsgi.process_group", process_group);
     env.add_borrowed(
         c"mod_wsgi.request_handler",
@@ -419,11 +412,15 @@ fn add_mod_wsgi_variables(
     env.add_borrowed(c"mod_wsgi.script_reloading", flag(application.reload));
     let (listener_host, listener_port) = request.listener();
     env.add_borrowed(c"mod_wsgi.listener_host", listener_host.unwrap_or_default());
-    let n = number(i64::from(listener_port), &mut buf);
-    env.add_value(c"mod_wsgi.listener_port", &buf[..n]);
+    env.add_value(
+        c"mod_wsgi.listener_port",
+        wsgi::decimal(i64::from(listener_port), &mut buf),
+    );
     env.add_borrowed(c"mod_wsgi.ignore_activity", flag(ignore_activity));
-    let n = number(request.request_time(), &mut buf);
-    env.add_value(c"mod_wsgi.request_start", &buf[..n]);
+    env.add_value(
+        c"mod_wsgi.request_start",
+        wsgi::decimal(request.request_time(), &mut buf),
+    );
 }
 
 /// WSGIMapHEADToGET: whether a HEAD request reaches the app as GET. Apache

@@ -93,7 +93,7 @@ impl<'r> Request<'r> {
     }
 
     pub fn handler(&self) -> Option<&'r [u8]> {
-        Self::c_str(self.r().handler)
+        self.handler_c_str().map(CStr::to_bytes)
     }
 
     /// Sets the handler that will serve this request. Only static strings:

@@ -371,13 +371,7 @@ impl Manager {
     }
 
     fn reap(&mut self) {
-        loop {
-            let mut status = 0;
-            // SAFETY: reaps any child of this process without waiting.
-            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-            if pid <= 0 {
-                return;
-            }
+        while let Some((pid, status)) = os::reap_any() {
             let Some(number) = self.groups.iter().position(|g| g.supervisor == Some(pid)) else {
                 continue;
             };

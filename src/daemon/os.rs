@@ -270,6 +270,15 @@ fn user_name(uid: u32) -> Option<String> {
 }
 
 /// The user's home directory (for home= left unset).
+/// A child of this process that has ended, with its wait status, if one
+/// has; never waits.
+pub fn reap_any() -> Option<(libc::pid_t, libc::c_int)> {
+    let mut status = 0;
+    // SAFETY: reaps any child of this process without waiting.
+    let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+    (pid > 0).then_some((pid, status))
+}
+
 pub fn home_of(uid: u32) -> Option<std::path::PathBuf> {
     use crate::config::daemon::Accounts;
     crate::config::accounts::SystemAccounts

@@ -482,13 +482,7 @@ impl Supervisor {
     }
 
     fn reap(&mut self) {
-        loop {
-            let mut status = 0;
-            // SAFETY: waits for any child of this process without blocking.
-            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-            if pid <= 0 {
-                return;
-            }
+        while let Some((pid, status)) = os::reap_any() {
             let Some(at) = self.daemons.iter().position(|d| d.pid == pid) else {
                 continue;
             };

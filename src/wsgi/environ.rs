@@ -111,14 +111,11 @@ fn add_mod_wsgi_counters(py: Python<'_>, environ: &Bound<'_, PyDict>) -> PyResul
     THREAD.set((id, served + 1));
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64);
+        .map_or(0, |d| d.as_micros() as i64);
     let mut digits = [0u8; 20];
-    let mut cursor = std::io::Cursor::new(&mut digits[..]);
-    let _ = std::io::Write::write_fmt(&mut cursor, format_args!("{now}"));
-    let end = cursor.position() as usize;
     environ.set_item(
         intern!(py, "mod_wsgi.script_start"),
-        latin1(py, &digits[..end])?,
+        latin1(py, super::decimal(now, &mut digits))?,
     )?;
     environ.set_item(intern!(py, "mod_wsgi.total_requests"), total)?;
     environ.set_item(intern!(py, "mod_wsgi.thread_id"), id)?;
