@@ -162,8 +162,16 @@ fn bad_python_setting_values_are_config_errors() {
 }
 
 #[test]
-fn reading_stdin_raises_by_default() {
+fn reading_stdin_gives_nothing_by_default() {
+    // As mod_wsgi 4.9, whatever its documentation says: Apache's children
+    // have /dev/null as their standard input.
     let apache = Apache::start(PROBE);
+    assert_eq!(apache.get("/probe?stdin").text(), r#"{"read": ""}"#);
+}
+
+#[test]
+fn restrict_stdin_on_makes_reading_stdin_raise() {
+    let apache = Apache::start(&format!("WSGIRestrictStdin On\n{PROBE}"));
     let answer = apache.get("/probe?stdin").text();
     assert!(
         answer.contains("sys.stdin access is restricted (WSGIRestrictStdin On)"),
@@ -174,7 +182,6 @@ fn reading_stdin_raises_by_default() {
 #[test]
 fn restrict_stdin_off_lets_the_app_read_stdin() {
     let apache = Apache::start(&format!("WSGIRestrictStdin Off\n{PROBE}"));
-    // Apache's children have /dev/null as their standard input.
     assert_eq!(apache.get("/probe?stdin").text(), r#"{"read": ""}"#);
 }
 

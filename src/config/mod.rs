@@ -55,7 +55,8 @@ pub struct ProcessSettings {
     pub python_eggs: Option<PathBuf>,
     /// `WSGIRestrictEmbedded On`: Python is never started.
     pub restrict_embedded: bool,
-    /// `WSGIRestrictStdin` (default On): reading sys.stdin raises.
+    /// `WSGIRestrictStdin On`: using sys.stdin raises. mod_wsgi 4.9 documents
+    /// On as the default but leaves stdin alone unless On is written.
     pub restrict_stdin: Option<bool>,
     /// `WSGIRestrictStdout` (default Off): writing sys.stdout raises.
     pub restrict_stdout: Option<bool>,

@@ -83,7 +83,7 @@ fn run_child_setup(py: Python<'_>, settings: &ProcessSettings) -> PyResult<()> {
         .map(|dir| dir.display().to_string())
         .collect();
     globals.set_item("python_path", python_path)?;
-    globals.set_item("restrict_stdin", settings.restrict_stdin.unwrap_or(true))?;
+    globals.set_item("restrict_stdin", settings.restrict_stdin.unwrap_or(false))?;
     globals.set_item("restrict_stdout", settings.restrict_stdout.unwrap_or(false))?;
     globals.set_item("restrict_signal", settings.restrict_signal.unwrap_or(true))?;
     let code = CString::new(CHILD_SETUP).expect("child_setup.py has no NUL byte");

@@ -1,30 +1,60 @@
-//! Text streams into Apache's error log, line-buffered: wsgi.errors for each
+//! Streams into Apache's error log, line-buffered: wsgi.errors for each
 //! request, and the process's sys.stdout/sys.stderr, which are attributed to
 //! the request the printing thread is serving, if any.
 
 use std::cell::RefCell;
 use std::sync::Mutex;
 
+use std::ffi::c_int;
+
+use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::{PyDict, PyString};
 
 use super::exchange::SharedExchange;
 use super::request_ended;
 use crate::apache::{Level, Server};
 
+/// wsgi.errors: a text stream into the error log of its request only;
+/// using it after the request raises.
 #[pyclass(frozen, module = "mod_rwsgi", name = "Log")]
 pub struct ErrorLog {
-    destination: Destination,
-    /// Text after the last newline, waiting for the rest of its line.
-    pending: Mutex<String>,
+    request: SharedExchange,
+    lines: PendingLines,
 }
 
-enum Destination {
-    /// wsgi.errors: this request only; using it after the request raises.
-    Request(SharedExchange),
-    /// sys.stdout/sys.stderr: the request of the writing thread, else the
-    /// main server's log.
-    Process,
+/// The byte stream under sys.stdout and sys.stderr, each a TextIOWrapper
+/// (utf-8, errors="replace", line-buffered) as mod_wsgi sets them up, so
+/// that code which takes `sys.stdout.buffer` (Mercurial does) runs. Lines
+/// go to the error log of the request the writing thread serves, else to
+/// the process's.
+#[pyclass(frozen, module = "mod_rwsgi", name = "Log")]
+pub struct ProcessLog {
+    lines: PendingLines,
+}
+
+/// Text after the last newline, waiting for the rest of its line: Apache
+/// logs whole lines.
+struct PendingLines(Mutex<String>);
+
+impl PendingLines {
+    fn new() -> Self {
+        Self(Mutex::new(String::new()))
+    }
+
+    /// Adds `text`; returns the lines it completed, if any.
+    fn push(&self, text: &str) -> Option<String> {
+        let mut pending = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        pending.push_str(text);
+        let end = pending.rfind('\n')?;
+        let rest = pending.split_off(end + 1);
+        Some(std::mem::replace(&mut *pending, rest))
+    }
+
+    fn take(&self) -> String {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 /// Where the standard streams go outside a request: the main server's
@@ -60,58 +90,59 @@ impl Drop for ServingGuard {
 impl ErrorLog {
     pub fn new(request: SharedExchange) -> Self {
         Self {
-            destination: Destination::Request(request),
-            pending: Mutex::new(String::new()),
-        }
-    }
-
-    fn for_process() -> Self {
-        Self {
-            destination: Destination::Process,
-            pending: Mutex::new(String::new()),
+            request,
+            lines: PendingLines::new(),
         }
     }
 
     fn emit(&self, text: &str) -> PyResult<()> {
-        match &self.destination {
-            Destination::Request(request) => request
-                .with(|e| e.log(Level::Error, text))
-                .map_err(|_| request_ended("wsgi.errors")),
-            Destination::Process => {
-                let current = CURRENT_REQUEST.with(|current| current.borrow().clone());
-                if current
-                    .is_none_or(|request| request.with(|e| e.log(Level::Error, text)).is_err())
-                {
-                    PROCESS_LOG
-                        .get()
-                        .copied()
-                        .unwrap_or(Server::main())
-                        .log(Level::Error, text);
-                }
-                Ok(())
-            }
-        }
-    }
-
-    fn take_pending(&self) -> String {
-        std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()))
+        self.request
+            .with(|e| e.log(Level::Error, text))
+            .map_err(|_| request_ended("wsgi.errors"))
     }
 
     /// Logs a partial last line, if any. Called at the end of each request.
     pub fn flush_pending(&self) {
-        let text = self.take_pending();
+        let text = self.lines.take();
         if !text.is_empty() {
             let _ = self.emit(&text);
         }
     }
 }
 
+impl ProcessLog {
+    fn emit(text: &str) {
+        let current = CURRENT_REQUEST.with(|current| current.borrow().clone());
+        if current.is_none_or(|request| request.with(|e| e.log(Level::Error, text)).is_err()) {
+            PROCESS_LOG
+                .get()
+                .copied()
+                .unwrap_or(Server::main())
+                .log(Level::Error, text);
+        }
+    }
+}
+
 /// Points sys.stdout and sys.stderr at Apache's error log: a child's own
 /// stdout goes nowhere useful, and print() debugging must be visible.
+/// sys.stdin stays Python's own, over the process's standard input (Apache
+/// gives its children /dev/null), as under mod_wsgi.
 pub fn redirect_standard_streams(py: Python<'_>) -> PyResult<()> {
     let sys = py.import("sys")?;
-    sys.setattr("stdout", Bound::new(py, ErrorLog::for_process())?)?;
-    sys.setattr("stderr", Bound::new(py, ErrorLog::for_process())?)?;
+    let text_stream = py.import("io")?.getattr("TextIOWrapper")?;
+    let options = PyDict::new(py);
+    options.set_item("encoding", "utf-8")?;
+    options.set_item("errors", "replace")?;
+    options.set_item("line_buffering", true)?;
+    for name in ["stdout", "stderr"] {
+        let buffer = Bound::new(
+            py,
+            ProcessLog {
+                lines: PendingLines::new(),
+            },
+        )?;
+        sys.setattr(name, text_stream.call((buffer,), Some(&options))?)?;
+    }
     Ok(())
 }
 
@@ -119,18 +150,9 @@ pub fn redirect_standard_streams(py: Python<'_>) -> PyResult<()> {
 impl ErrorLog {
     fn write(&self, text: &Bound<'_, PyString>) -> PyResult<usize> {
         let text = text.to_string_lossy();
-        let complete = {
-            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            pending.push_str(&text);
-            match pending.rfind('\n') {
-                Some(end) => {
-                    let rest = pending.split_off(end + 1);
-                    std::mem::replace(&mut *pending, rest)
-                }
-                None => return Ok(text.chars().count()),
-            }
-        };
-        self.emit(&complete)?;
+        if let Some(lines) = self.lines.push(&text) {
+            self.emit(&lines)?;
+        }
         Ok(text.chars().count())
     }
 
@@ -142,7 +164,7 @@ impl ErrorLog {
     }
 
     fn flush(&self) -> PyResult<()> {
-        let text = self.take_pending();
+        let text = self.lines.take();
         if text.is_empty() {
             Ok(())
         } else {
@@ -157,5 +179,56 @@ impl ErrorLog {
     #[getter]
     fn encoding(&self) -> &'static str {
         "utf-8"
+    }
+}
+
+#[pymethods]
+impl ProcessLog {
+    /// Returns None, as mod_wsgi's log object does: the TextIOWrapper above
+    /// answers the count.
+    fn write(&self, data: PyBackedBytes) {
+        if let Some(lines) = self.lines.push(&String::from_utf8_lossy(&data)) {
+            Self::emit(&lines);
+        }
+    }
+
+    fn flush(&self) {
+        let text = self.lines.take();
+        if !text.is_empty() {
+            Self::emit(&text);
+        }
+    }
+
+    /// The log stays open for the rest of the process: closing sys.stdout
+    /// only sends on what is pending.
+    fn close(&self) {
+        self.flush();
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        false
+    }
+
+    fn fileno(&self) -> PyResult<c_int> {
+        Err(PyOSError::new_err(
+            "Apache/mod_rwsgi log object is not associated with a file descriptor.",
+        ))
+    }
+
+    fn isatty(&self) -> bool {
+        false
+    }
+
+    fn readable(&self) -> bool {
+        false
+    }
+
+    fn writable(&self) -> bool {
+        true
+    }
+
+    fn seekable(&self) -> bool {
+        false
     }
 }
