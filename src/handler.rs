@@ -32,8 +32,10 @@ pub fn child_init(main: Server, process: &ProcessSettings, imports: &[ImportScri
         multithread: mpm.threaded,
         multiprocess: mpm.multiprocess,
         process_group: String::new(),
+        processes: mpm.processes,
+        threads: mpm.threads,
     });
-    interpreter::start(main, "child", process, wsgi::redirect_standard_streams);
+    interpreter::start(main, "child", process, wsgi::prepare_process);
     let registry = daemon::registry();
     for import in imports.iter().filter(|i| i.process_group == "%{GLOBAL}") {
         // One of another application group than this child's runs in that
@@ -60,6 +62,12 @@ pub fn child_init(main: Server, process: &ProcessSettings, imports: &[ImportScri
             ),
         );
     }
+}
+
+/// The child's pool is destroyed: the child ends, as Apache stops or
+/// recycles it. Apps hear of it as mod_wsgi's process_stopping.
+pub fn child_exit() {
+    let _ = interpreter::with_python(|py| wsgi::process_stopping(py, ""));
 }
 
 /// post_config, in Apache's parent: starts the daemon process groups of

@@ -297,7 +297,7 @@ unsafe extern "C" fn pre_config(
     })
 }
 
-unsafe extern "C" fn child_init(_pool: *mut ffi::apr_pool_t, server: *mut ffi::server_rec) {
+unsafe extern "C" fn child_init(pool: *mut ffi::apr_pool_t, server: *mut ffi::server_rec) {
     catching("child_init", (), || {
         // SAFETY: Apache passes the main server_rec of the configuration,
         // whose ServerConfig create_server_config made.
@@ -312,7 +312,10 @@ unsafe extern "C" fn child_init(_pool: *mut ffi::apr_pool_t, server: *mut ffi::s
                 each = (*each).next;
             }
         }
-        crate::handler::child_init(main, &config.process, &imports)
+        crate::handler::child_init(main, &config.process, &imports);
+        // SAFETY: the child's pool, live until the child exits, when it is
+        // destroyed.
+        unsafe { pool::on_clear(pool, crate::handler::child_exit) };
     })
 }
 

@@ -30,6 +30,25 @@ pub(super) unsafe fn alloc_owned<T>(pool: *mut ffi::apr_pool_t, value: T) -> *mu
     raw
 }
 
+/// Runs `f` when `pool` is cleared; a panic in it is caught there.
+///
+/// # Safety
+/// `pool` must be a live APR pool.
+pub(super) unsafe fn on_clear(pool: *mut ffi::apr_pool_t, f: impl FnOnce() + 'static) {
+    struct Cleanup(Option<Box<dyn FnOnce()>>);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                // A panic must not unwind into APR's cleanup loop.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            }
+        }
+    }
+    // SAFETY: the pool is live (the caller's contract); the value is
+    // dropped, running `f`, when the pool is cleared.
+    unsafe { alloc_owned(pool, Cleanup(Some(Box::new(f)))) };
+}
+
 /// Copies `bytes` into `pool` as a NUL-terminated C string. Anything handed
 /// to Apache that it keeps (content type, status line, table entries set
 /// with `setn`) must live in the request pool, never in a Python object.

@@ -24,18 +24,8 @@ impl ConfigPool {
 
     /// Runs `f` when the pool is cleared (before the module is unloaded).
     pub fn on_clear(&self, f: impl FnOnce() + 'static) {
-        struct Cleanup(Option<Box<dyn FnOnce()>>);
-        impl Drop for Cleanup {
-            fn drop(&mut self) {
-                if let Some(f) = self.0.take() {
-                    // A panic must not unwind into APR's cleanup loop.
-                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-                }
-            }
-        }
-        // SAFETY: the pool is live (constructor's contract); the value is
-        // dropped, running `f`, when the pool is cleared.
-        unsafe { pool::alloc_owned(self.0, Cleanup(Some(Box::new(f)))) };
+        // SAFETY: the pool is live (constructor's contract).
+        unsafe { pool::on_clear(self.0, f) };
     }
 
     /// `path` made absolute against ServerRoot, as Apache resolves its own

@@ -253,6 +253,8 @@ impl Registry {
                         multithread: base.group.threads > 1,
                         multiprocess: base.group.multiprocess,
                         process_group: base.group.name.clone(),
+                        processes: base.group.processes,
+                        threads: base.group.threads,
                     }),
                 }
             }
@@ -283,6 +285,8 @@ impl Registry {
                         multithread: e.multithread,
                         multiprocess: e.multiprocess,
                         process_group: String::new(),
+                        processes: e.processes,
+                        threads: e.threads,
                     }),
                 }
             }

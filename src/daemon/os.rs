@@ -340,14 +340,7 @@ pub fn set_locale(group: &DaemonGroup) -> Result<(), String> {
     Ok(())
 }
 
-/// This process's resident memory, from /proc.
-pub fn resident_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    // SAFETY: sysconf only reads.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    Some(pages * u64::try_from(page).ok()?)
-}
+pub use crate::wsgi::resident_bytes;
 
 /// A signalfd for `signals`, which the caller has blocked.
 pub fn signal_fd(signals: &[libc::c_int]) -> OwnedFd {

@@ -5,9 +5,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
-use std::cell::Cell;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::environ_strings::EnvironStrings;
 use super::exchange::Exchange;
@@ -89,26 +87,10 @@ pub fn build<'py>(
     Ok(environ.into_any())
 }
 
-/// Requests this process has served (mod_wsgi.total_requests counts those
-/// before the current one).
-static TOTAL_REQUESTS: AtomicU64 = AtomicU64::new(0);
-static NEXT_THREAD_ID: AtomicU64 = AtomicU64::new(1);
-
-thread_local! {
-    /// This thread's number in the process (from 1, in the order threads
-    /// first serve) and the requests it served before.
-    static THREAD: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
-}
-
 /// mod_wsgi's per-request keys of the serving process: when the app is
-/// called, and the process's and this thread's request counts.
+/// called, and the process's and this thread's request counts before it.
 fn add_mod_wsgi_counters(py: Python<'_>, environ: &Bound<'_, PyDict>) -> PyResult<()> {
-    let total = TOTAL_REQUESTS.fetch_add(1, Ordering::Relaxed);
-    let (mut id, served) = THREAD.get();
-    if id == 0 {
-        id = NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed);
-    }
-    THREAD.set((id, served + 1));
+    let begun = super::metrics::request_begins();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64);
@@ -117,9 +99,9 @@ fn add_mod_wsgi_counters(py: Python<'_>, environ: &Bound<'_, PyDict>) -> PyResul
         intern!(py, "mod_wsgi.script_start"),
         latin1(py, super::decimal(now, &mut digits))?,
     )?;
-    environ.set_item(intern!(py, "mod_wsgi.total_requests"), total)?;
-    environ.set_item(intern!(py, "mod_wsgi.thread_id"), id)?;
-    environ.set_item(intern!(py, "mod_wsgi.thread_requests"), served)
+    environ.set_item(intern!(py, "mod_wsgi.total_requests"), begun.process_before)?;
+    environ.set_item(intern!(py, "mod_wsgi.thread_id"), begun.thread_id)?;
+    environ.set_item(intern!(py, "mod_wsgi.thread_requests"), begun.thread_before)
 }
 
 /// What the process serving requests is, for the constant entries.
@@ -129,6 +111,9 @@ pub struct ProcessFacts {
     pub multiprocess: bool,
     /// The daemon process group's name; empty in Apache's own processes.
     pub process_group: String,
+    /// The most processes and the threads in each that serve alike.
+    pub processes: u32,
+    pub threads: u32,
 }
 
 impl Default for ProcessFacts {
@@ -137,6 +122,8 @@ impl Default for ProcessFacts {
             multithread: true,
             multiprocess: true,
             process_group: String::new(),
+            processes: 1,
+            threads: 1,
         }
     }
 }
@@ -146,6 +133,11 @@ static PROCESS: OnceLock<ProcessFacts> = OnceLock::new();
 /// Says what this process is, once, before its first request.
 pub fn set_process_facts(facts: ProcessFacts) {
     let _ = PROCESS.set(facts);
+}
+
+/// What this process is, as set_process_facts said.
+pub fn process_facts() -> ProcessFacts {
+    PROCESS.get().cloned().unwrap_or_default()
 }
 
 /// The entries every request's environ starts with, made once per process:

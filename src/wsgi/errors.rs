@@ -112,14 +112,20 @@ impl ErrorLog {
 
 impl ProcessLog {
     fn emit(text: &str) {
-        let current = CURRENT_REQUEST.with(|current| current.borrow().clone());
-        if current.is_none_or(|request| request.with(|e| e.log(Level::Error, text)).is_err()) {
-            PROCESS_LOG
-                .get()
-                .copied()
-                .unwrap_or(Server::main())
-                .log(Level::Error, text);
-        }
+        log_for_thread(Level::Error, text);
+    }
+}
+
+/// Logs `text` for the request this thread serves, else in the process's
+/// log.
+pub(super) fn log_for_thread(level: Level, text: &str) {
+    let current = CURRENT_REQUEST.with(|current| current.borrow().clone());
+    if current.is_none_or(|request| request.with(|e| e.log(level, text)).is_err()) {
+        PROCESS_LOG
+            .get()
+            .copied()
+            .unwrap_or(Server::main())
+            .log(level, text);
     }
 }
 

@@ -11,7 +11,9 @@ mod errors;
 pub mod exchange;
 mod file_wrapper;
 mod input;
+mod metrics;
 pub mod proxy_headers;
+mod python_module;
 pub mod response;
 mod script;
 mod start_response;
@@ -21,18 +23,27 @@ use std::sync::Arc;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::apache::{Level, status};
 pub use environ::{ProcessFacts, set_process_facts};
+pub use errors::set_process_log;
 use errors::{ErrorLog, ServingGuard};
-pub use errors::{redirect_standard_streams, set_process_log};
 use exchange::{Exchange, SharedExchange};
 use file_wrapper::FileWrapper;
 use input::Input;
+pub use metrics::resident_bytes;
+pub use python_module::process_stopping;
 pub use response::Deferred;
 use response::Response;
 use start_response::StartResponse;
+
+/// Sets Python up in a process that serves requests: sys.stdout and
+/// sys.stderr into Apache's error log, and the `mod_wsgi` module.
+pub fn prepare_process(py: Python<'_>) -> PyResult<()> {
+    errors::redirect_standard_streams(py)?;
+    python_module::install(py)
+}
 
 /// Executes a script ahead of its first request (WSGIImportScript); Err
 /// carries the exception and its traceback.
@@ -81,6 +92,7 @@ pub struct Application {
 /// should produce the error page.
 pub fn serve(py: Python<'_>, exchange: &dyn Exchange, application: &Application) -> Served {
     let script = application.script.as_path();
+    python_module::note_application_group(py, &application.application_group);
     let Some(app) = load_app(py, exchange, application, application.mtime) else {
         return Served::status(status::INTERNAL_SERVER_ERROR);
     };
@@ -115,7 +127,15 @@ pub fn serve(py: Python<'_>, exchange: &dyn Exchange, application: &Application)
         .and_then(|input| environ.set_item(pyo3::intern!(py, "wsgi.input"), input))
         .and_then(|()| environ.set_item(pyo3::intern!(py, "wsgi.errors"), &errors));
     let status = match added {
-        Ok(()) => run_app(py, &app, environ, &response, script),
+        Ok(()) => {
+            let (tracked, app) = match environ.cast::<PyDict>() {
+                Ok(dict) => python_module::request_started(py, dict, app),
+                Err(_) => (None, app),
+            };
+            let status = run_app(py, &app, environ, &response, script);
+            python_module::request_finished(py, tracked);
+            status
+        }
         Err(err) => fail(py, &response, script, err),
     };
     errors.get().flush_pending();

@@ -558,6 +558,42 @@ impl Apache {
     }
 }
 
+impl Apache {
+    /// Stops Apache gracefully (SIGWINCH, as `apachectl graceful-stop`),
+    /// keeping its ServerRoot for the test to read; true once it exited.
+    pub fn stop_gracefully(&mut self) -> bool {
+        self.stop_within(Duration::from_secs(10))
+    }
+
+    fn stop_within(&mut self, patience: Duration) -> bool {
+        // Not when it has already been stopped and reaped (stop_counting):
+        // its pid may belong to another process by now.
+        if matches!(self.process.try_wait(), Ok(None)) {
+            // SAFETY: signalling a child we spawned and have not reaped.
+            unsafe { libc::kill(self.process.id() as i32, libc::SIGWINCH) };
+            let deadline = Instant::now() + patience;
+            while matches!(self.process.try_wait(), Ok(None)) && Instant::now() < deadline {
+                sleep(Duration::from_millis(20));
+            }
+        }
+        !matches!(self.process.try_wait(), Ok(None))
+    }
+
+    /// The names of the marker files fixture apps have written.
+    pub fn markers(&self) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(self.root.join("markers"))
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+}
+
 impl Drop for Apache {
     fn drop(&mut self) {
         let pid = self.process.id() as i32;
@@ -572,16 +608,7 @@ impl Drop for Apache {
             Gateway::Rwsgi | Gateway::None => Duration::from_secs(10),
             Gateway::ModWsgi => Duration::ZERO,
         };
-        // Not when it has already been stopped and reaped (stop_counting):
-        // its pid may belong to another process by now.
-        if matches!(self.process.try_wait(), Ok(None)) {
-            // SAFETY: signalling a child we spawned and have not reaped.
-            unsafe { libc::kill(pid, libc::SIGWINCH) };
-            let deadline = Instant::now() + patience;
-            while matches!(self.process.try_wait(), Ok(None)) && Instant::now() < deadline {
-                sleep(Duration::from_millis(20));
-            }
-        }
+        self.stop_within(patience);
         // SAFETY: whatever is left of the group we spawned is killed (the
         // group outlives its leader while children of it remain).
         unsafe { libc::killpg(pid, libc::SIGKILL) };

@@ -116,6 +116,8 @@ struct Daemon {
     replacement_asked: AtomicBool,
     /// Restarted by an outside SIGUSR1: eviction-timeout bounds the drain.
     evicted: AtomicBool,
+    /// The app's process_stopping callbacks have returned.
+    stopping_told: Arc<AtomicBool>,
     /// Scripts whose change this process has already asked to be replaced
     /// for (by path and modification time): asked once per change.
     reload_asked: Mutex<Vec<(Vec<u8>, i64)>>,
@@ -233,13 +235,15 @@ fn serve(
         multithread: group.threads > 1,
         multiprocess: group.multiprocess,
         process_group: name.clone(),
+        processes: group.processes,
+        threads: group.threads,
     }));
     wsgi::set_process_log(server);
     interpreter::start(
         server,
         "daemon process",
         &entry.settings,
-        wsgi::redirect_standard_streams,
+        wsgi::prepare_process,
     );
     if let Some(interval) = group.switch_interval {
         let _ = interpreter::with_python(|py| {
@@ -295,6 +299,7 @@ fn serve(
         gil_seen: Mutex::new(Instant::now()),
         replacement_asked: AtomicBool::new(false),
         evicted: AtomicBool::new(false),
+        stopping_told: Arc::new(AtomicBool::new(false)),
         reload_asked: Mutex::new(Vec::new()),
     });
     // Ready before the first request can arrive: a process that then dies

@@ -15,6 +15,7 @@ pub fn monitor(daemon: &Daemon) {
     let entry = entry(daemon);
     let group = &entry.group;
     let name = &group.name;
+    let mut stopping_announced = false;
     loop {
         std::thread::sleep(Duration::from_millis(250));
         let now = Instant::now();
@@ -28,6 +29,11 @@ pub fn monitor(daemon: &Daemon) {
             )
         };
         if ending != Ending::Serving {
+            if !stopping_announced {
+                stopping_announced = true;
+                announce_stopping(daemon);
+            }
+            let told = daemon.stopping_told.load(Ordering::SeqCst);
             let graceful = group.graceful_timeout.unwrap_or(Duration::from_secs(15));
             let patience = match ending {
                 Ending::Stopping => group.shutdown_timeout.unwrap_or(Duration::from_secs(5)),
@@ -37,7 +43,9 @@ pub fn monitor(daemon: &Daemon) {
                 _ => graceful,
             };
             let idle = in_flight == 0;
-            if (idle && !accepting) || since.is_some_and(|s| now.duration_since(s) > patience) {
+            if (idle && !accepting && told)
+                || since.is_some_and(|s| now.duration_since(s) > patience)
+            {
                 if !idle {
                     entry.server.log(
                         Level::Warning,
@@ -91,6 +99,28 @@ pub fn monitor(daemon: &Daemon) {
                 unsafe { libc::_exit(EXIT_RESTART) };
             }
         }
+    }
+}
+
+/// Runs the app's process_stopping callbacks (mod_wsgi's events and
+/// shutdown callbacks) on a thread of their own, so that one that hangs
+/// cannot keep the process past its shutdown deadline.
+fn announce_stopping(daemon: &Daemon) {
+    // As mod_wsgi names the reason: only an outside SIGUSR1 has one.
+    let reason = if daemon.evicted.load(Ordering::SeqCst) {
+        "graceful_signal"
+    } else {
+        ""
+    };
+    let told = daemon.stopping_told.clone();
+    let announcing = std::thread::Builder::new()
+        .name("stopping".into())
+        .spawn(move || {
+            let _ = interpreter::with_python(|py| wsgi::process_stopping(py, reason));
+            told.store(true, Ordering::SeqCst);
+        });
+    if announcing.is_err() {
+        daemon.stopping_told.store(true, Ordering::SeqCst);
     }
 }
 
