@@ -55,21 +55,27 @@ fn example(name: &str, srv: &SharedDir) -> String {
     )
 }
 
-/// Sends `requests` to the example under both gateways; returns
-/// mod_rwsgi's bodies after checking mod_wsgi's are the same.
+/// Sends `requests` to the example under mod_wsgi and under mod_rwsgi
+/// loaded by either LoadModule line (its own, and mod_wsgi's: switching is
+/// changing the path); returns mod_rwsgi's answers after checking the
+/// others are the same.
 fn serve_alike(name: &str, requests: &[&str]) -> Vec<(u16, String)> {
     let srv = srv();
     let site = example(name, &srv);
     let ours = Apache::start_gateway(Gateway::Rwsgi, &site);
+    let switched = Apache::start_gateway(Gateway::RwsgiAsWsgiModule, &site);
     let theirs = Apache::start_gateway(Gateway::ModWsgi, &site);
     requests
         .iter()
         .map(|request| {
             let request = request.replace('\n', "\r\n");
-            let (a, b) = (ours.raw(request.as_bytes()), theirs.raw(request.as_bytes()));
+            let a = ours.raw(request.as_bytes());
             let first = request.lines().next().unwrap_or_default().to_string();
-            assert_eq!(a.status, b.status, "{name}: {first}\n{}", ours.error_log());
-            assert_eq!(a.text(), b.text(), "{name}: {first}");
+            for (other, what) in [(&switched, "as wsgi_module"), (&theirs, "mod_wsgi")] {
+                let b = other.raw(request.as_bytes());
+                assert_eq!(a.status, b.status, "{name} ({what}): {first}\n{}", ours.error_log());
+                assert_eq!(a.text(), b.text(), "{name} ({what}): {first}");
+            }
             (a.status, a.text())
         })
         .collect()

@@ -48,6 +48,8 @@ impl Mpm {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Gateway {
     Rwsgi,
+    /// mod_rwsgi loaded by mod_wsgi's line, `LoadModule wsgi_module`.
+    RwsgiAsWsgiModule,
     ModWsgi,
     /// Neither: plain Apache (the benchmark's native ceiling).
     None,
@@ -57,6 +59,9 @@ impl Gateway {
     fn module_line(self) -> String {
         match self {
             Gateway::Rwsgi => format!("LoadModule rwsgi_module {}", module_path().display()),
+            Gateway::RwsgiAsWsgiModule => {
+                format!("LoadModule wsgi_module {}", module_path().display())
+            }
             Gateway::ModWsgi => {
                 let path = apache_modules_dir().join("mod_wsgi.so");
                 assert!(
@@ -605,7 +610,7 @@ impl Drop for Apache {
         // sub-interpreters under Python 3.11, and its crashes are not ours to
         // catch: it is killed outright.
         let patience = match self.gateway {
-            Gateway::Rwsgi | Gateway::None => Duration::from_secs(10),
+            Gateway::Rwsgi | Gateway::RwsgiAsWsgiModule | Gateway::None => Duration::from_secs(10),
             Gateway::ModWsgi => Duration::ZERO,
         };
         self.stop_within(patience);
@@ -619,7 +624,9 @@ impl Drop for Apache {
             .find(|line| line.contains("exit signal") || line.contains("Segmentation fault"))
             .map(str::to_string);
         let _ = fs::remove_dir_all(&self.root);
-        if let (Some(line), Gateway::Rwsgi | Gateway::None) = (crashed, self.gateway) {
+        if let (Some(line), Gateway::Rwsgi | Gateway::RwsgiAsWsgiModule | Gateway::None) =
+            (crashed, self.gateway)
+        {
             if !std::thread::panicking() {
                 panic!("an Apache child crashed: {line}\nerror log:\n{log}");
             }
