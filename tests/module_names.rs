@@ -110,3 +110,31 @@ fn mod_wsgi_loaded_before_mod_rwsgi_is_a_configuration_error_that_says_so() {
         "{output}"
     );
 }
+
+/// mod_rwsgi's info line as each child starts Python.
+const INFO_LINE: &str = "mod_rwsgi: Python ";
+
+fn info_logged(log_level: &str, gateway: Gateway) -> bool {
+    let apache = Apache::start_gateway(
+        gateway,
+        &format!("{log_level}\nWSGIScriptAlias / @APPS@/hello.wsgi\n"),
+    );
+    assert_eq!(apache.get("/").status, 200);
+    apache.error_log().contains(INFO_LINE)
+}
+
+#[test]
+fn log_level_takes_mod_wsgis_name_as_well_as_its_own() {
+    for gateway in [Gateway::Rwsgi, Gateway::RwsgiAsWsgiModule] {
+        assert!(!info_logged("LogLevel warn", gateway), "{gateway:?}");
+        for name in ["wsgi", "rwsgi", "wsgi_module", "rwsgi_module", "mod_wsgi.c"] {
+            assert!(info_logged(&format!("LogLevel warn {name}:info"), gateway), "{gateway:?} {name}");
+        }
+    }
+}
+
+#[test]
+fn log_level_for_its_own_name_wins_over_mod_wsgis() {
+    assert!(!info_logged("LogLevel warn wsgi:info rwsgi:warn", Gateway::Rwsgi));
+    assert!(info_logged("LogLevel warn wsgi:warn rwsgi:info", Gateway::Rwsgi));
+}

@@ -263,6 +263,8 @@ unsafe extern "C" fn post_config(
                 main.log(Level::Notice, &format!("mod_rwsgi: {note}"));
             }
         }
+        // SAFETY: the configuration's servers, read; on its thread.
+        unsafe { names::adopt_alias_log_levels(server) };
         let mut servers = Vec::new();
         let mut each = server;
         while !each.is_null() {

@@ -6,7 +6,7 @@
 //! Apache's module list while it is loaded. Loading it twice, or beside
 //! mod_wsgi itself, is a configuration error.
 
-use std::ffi::{CStr, c_void};
+use std::ffi::{CStr, c_int, c_void};
 use std::ptr::{null, null_mut};
 
 use super::ffi;
@@ -97,6 +97,49 @@ unsafe extern "C" fn remove_aliases(_: *mut c_void) -> ffi::apr_status_t {
         }
     }
     ffi::APR_SUCCESS as ffi::apr_status_t
+}
+
+/// `LogLevel wsgi:LEVEL` (Apache finds the name-only `mod_wsgi.c` entry
+/// for "wsgi"), or `LogLevel wsgi_module:LEVEL`, configures an alias:
+/// each server whose LogLevel names an alias but not mod_rwsgi itself gets
+/// that level for mod_rwsgi too, `rwsgi`'s before mod_wsgi's names. (A
+/// LogLevel inside <Directory> or <Location> is not followed.)
+///
+/// # Safety
+/// `server` heads the configuration's list of servers; called on Apache's
+/// configuration thread, after the configuration was read.
+pub(super) unsafe fn adopt_alias_log_levels(server: *mut ffi::server_rec) {
+    let ours = super::log::module_index();
+    // SAFETY: per the contract: the list of live server_recs, whose
+    // module_levels arrays (NULL, or one entry per possible module) live
+    // in the configuration pool; the aliases' indexes are Apache's.
+    unsafe {
+        let aliases = &raw const ALIASES;
+        let mut each = server;
+        while !each.is_null() {
+            let levels = (*each).log.module_levels;
+            let ours_at = if levels.is_null() {
+                null_mut()
+            } else {
+                levels.add(ours as usize)
+            };
+            if !ours_at.is_null() && c_int::from(*ours_at) == ffi::APLOG_NO_MODULE {
+                // mod_rwsgi's own name first: it wins over mod_wsgi's.
+                for at in (0..ALIAS_NAMES.len()).rev() {
+                    let index = (*aliases)[at].module_index;
+                    if index < 0 || index == ours {
+                        continue;
+                    }
+                    let level = *levels.add(index as usize);
+                    if c_int::from(level) != ffi::APLOG_NO_MODULE {
+                        *ours_at = level;
+                        break;
+                    }
+                }
+            }
+            each = (*each).next;
+        }
+    }
 }
 
 /// Why this configuration cannot run, if it cannot: this module loaded
