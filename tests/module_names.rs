@@ -93,10 +93,7 @@ fn loading_both_names_is_a_configuration_error_that_says_so() {
 }
 
 /// mod_wsgi loaded first (Debian's `wsgi.load` left enabled, included
-/// before a `rwsgi.load` renamed to sort after it). Loaded after
-/// mod_rwsgi, mod_wsgi's code finds mod_rwsgi's `wsgi_module` symbol
-/// instead of its own, and fails while it reads its directives: the
-/// documented limit (docs/directives.md, "Switching from mod_wsgi").
+/// before a load file that sorts after it).
 #[test]
 fn mod_wsgi_loaded_before_mod_rwsgi_is_a_configuration_error_that_says_so() {
     let site = format!(
@@ -109,6 +106,30 @@ fn mod_wsgi_loaded_before_mod_rwsgi_is_a_configuration_error_that_says_so() {
         output.contains("mod_wsgi is loaded beside mod_rwsgi, which takes its place"),
         "{output}"
     );
+}
+
+/// mod_wsgi loaded after mod_rwsgi (Debian's `wsgi.load` left enabled
+/// beside `rwsgi.load`, which sorts first), with its directives: its code
+/// finds mod_rwsgi's `wsgi_module` symbol where it means its own, which
+/// crashed Apache while it read them; now refused with the sentence.
+#[test]
+fn mod_wsgi_loaded_after_mod_rwsgi_is_a_configuration_error_that_says_so() {
+    for directives in ["", "WSGIScriptAlias / @APPS@/hello.wsgi
+WSGIDaemonProcess site threads=2
+"] {
+        let site = format!(
+            "LoadModule wsgi_module {}
+{directives}",
+            common::apache_modules_dir().join("mod_wsgi.so").display()
+        );
+        let (accepted, output) = Apache::check_config_with(Gateway::Rwsgi, &site);
+        assert!(!accepted, "{output}");
+        assert!(!output.contains("Segmentation fault"), "{output}");
+        assert!(
+            output.contains("mod_wsgi is loaded beside mod_rwsgi, which takes its place"),
+            "{output}"
+        );
+    }
 }
 
 /// mod_rwsgi's info line as each child starts Python.

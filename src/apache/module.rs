@@ -158,7 +158,13 @@ unsafe extern "C" fn register_hooks(pool: *mut ffi::apr_pool_t) {
         // SAFETY: Apache calls register_hooks while it may register hooks;
         // the predecessor/successor lists are NULL-terminated statics.
         unsafe {
-            ffi::ap_hook_pre_config(Some(pre_config), null(), null(), middle);
+            // First: mod_wsgi's own pre_config may need the index lent.
+            ffi::ap_hook_pre_config(
+                Some(pre_config),
+                null(),
+                null(),
+                ffi::APR_HOOK_REALLY_FIRST as c_int,
+            );
             ffi::ap_hook_check_config(Some(check_config), null(), null(), middle);
             ffi::ap_hook_post_config(Some(post_config), null(), null(), middle);
             ffi::ap_hook_child_init(Some(child_init), null(), null(), middle);
@@ -294,6 +300,7 @@ unsafe extern "C" fn pre_config(
     _ptemp: *mut ffi::apr_pool_t,
 ) -> c_int {
     catching("pre_config", status::OK, || {
+        names::lend_index_to_a_later_mod_wsgi();
         crate::config::directives::forget_daemon_groups();
         status::OK
     })

@@ -44,11 +44,66 @@ static mut ALIASES: [ffi::module; 3] = [
 ];
 
 /// Whether Apache has loaded this module a second time, under its other
-/// name (as it calls register_hooks for that struct).
+/// name: both module structs are in its list.
 pub(super) fn loaded_twice() -> bool {
-    // SAFETY: Apache writes module_index while loading, on its one
-    // configuration thread, which is the thread reading it here.
-    unsafe { rwsgi_module.module_index >= 0 && wsgi_module.module_index >= 0 }
+    listed(&raw const rwsgi_module) && listed(&raw const wsgi_module)
+}
+
+/// Whether `module` is in Apache's list of modules.
+fn listed(module: *const ffi::module) -> bool {
+    // SAFETY: Apache's module list, read on its configuration thread;
+    // every module in it lives while it is listed.
+    unsafe {
+        let mut each = ffi::ap_top_module;
+        while !each.is_null() {
+            if std::ptr::eq(each, module) {
+                return true;
+            }
+            each = (*each).next;
+        }
+    }
+    false
+}
+
+/// mod_wsgi itself in Apache's list, if it is there: a module named
+/// mod_wsgi.c that is not one of ours.
+fn mod_wsgi_listed() -> Option<*mut ffi::module> {
+    // SAFETY: as in listed().
+    unsafe {
+        let aliases = &raw const ALIASES;
+        let mut each = ffi::ap_top_module;
+        while !each.is_null() {
+            let ours = std::ptr::eq(each, &raw const wsgi_module)
+                || (0..ALIAS_NAMES.len()).any(|at| std::ptr::eq(each, &raw const (*aliases)[at]));
+            if !ours && CStr::from_ptr((*each).name) == c"mod_wsgi.c" {
+                return Some(each);
+            }
+            each = (*each).next;
+        }
+    }
+    None
+}
+
+/// Loaded as `rwsgi_module`, this module still exports a `wsgi_module`
+/// symbol, and Apache loads modules into one namespace: a mod_wsgi loaded
+/// after it (on Debian, `wsgi.load` left enabled sorts after `rwsgi.load`)
+/// finds that struct where it means its own, and would crash in its first
+/// directive on the struct's unset index. Giving the unused struct
+/// mod_wsgi's index lets mod_wsgi read its own configuration, until
+/// check_config refuses the pair with a sentence (conflict()). Called in
+/// pre_config: after every LoadModule (Apache runs them as it reads the
+/// files), before any other directive.
+pub(super) fn lend_index_to_a_later_mod_wsgi() {
+    if listed(&raw const wsgi_module) {
+        return;
+    }
+    let index = mod_wsgi_listed().map_or(-1, |module| {
+        // SAFETY: a listed module, read on the configuration thread.
+        unsafe { (*module).module_index }
+    });
+    // SAFETY: the unused struct, written on the configuration thread; only
+    // mod_wsgi's code (which takes it for its own) reads its index.
+    unsafe { wsgi_module.module_index = index };
 }
 
 /// Adds the aliases to Apache's module list until `pool` (the
@@ -151,21 +206,7 @@ pub(super) fn conflict() -> Option<&'static str> {
             "mod_rwsgi is loaded twice, as rwsgi_module and as wsgi_module: keep one LoadModule line for mod_rwsgi.so",
         );
     }
-    // SAFETY: Apache's module list, read on its configuration thread;
-    // every module in it lives while it is listed.
-    unsafe {
-        let aliases = &raw const ALIASES;
-        let mut each = ffi::ap_top_module;
-        while !each.is_null() {
-            let ours =
-                (0..ALIAS_NAMES.len()).any(|at| std::ptr::eq(each, &raw const (*aliases)[at]));
-            if !ours && CStr::from_ptr((*each).name) == c"mod_wsgi.c" {
-                return Some(
-                    "mod_wsgi is loaded beside mod_rwsgi, which takes its place: remove mod_wsgi's LoadModule line (on Debian: a2dismod wsgi)",
-                );
-            }
-            each = (*each).next;
-        }
-    }
-    None
+    mod_wsgi_listed().map(|_| {
+        "mod_wsgi is loaded beside mod_rwsgi, which takes its place: remove mod_wsgi's LoadModule line (on Debian: a2dismod wsgi)"
+    })
 }
