@@ -73,7 +73,12 @@ fn serve_alike(name: &str, requests: &[&str]) -> Vec<(u16, String)> {
             let first = request.lines().next().unwrap_or_default().to_string();
             for (other, what) in [(&switched, "as wsgi_module"), (&theirs, "mod_wsgi")] {
                 let b = other.raw(request.as_bytes());
-                assert_eq!(a.status, b.status, "{name} ({what}): {first}\n{}", ours.error_log());
+                assert_eq!(
+                    a.status,
+                    b.status,
+                    "{name} ({what}): {first}\n{}",
+                    ours.error_log()
+                );
                 assert_eq!(a.text(), b.text(), "{name} ({what}): {first}");
             }
             (a.status, a.text())

@@ -114,9 +114,12 @@ fn mod_wsgi_loaded_before_mod_rwsgi_is_a_configuration_error_that_says_so() {
 /// crashed Apache while it read them; now refused with the sentence.
 #[test]
 fn mod_wsgi_loaded_after_mod_rwsgi_is_a_configuration_error_that_says_so() {
-    for directives in ["", "WSGIScriptAlias / @APPS@/hello.wsgi
+    for directives in [
+        "",
+        "WSGIScriptAlias / @APPS@/hello.wsgi
 WSGIDaemonProcess site threads=2
-"] {
+",
+    ] {
         let site = format!(
             "LoadModule wsgi_module {}
 {directives}",
@@ -149,13 +152,22 @@ fn log_level_takes_mod_wsgis_name_as_well_as_its_own() {
     for gateway in [Gateway::Rwsgi, Gateway::RwsgiAsWsgiModule] {
         assert!(!info_logged("LogLevel warn", gateway), "{gateway:?}");
         for name in ["wsgi", "rwsgi", "wsgi_module", "rwsgi_module", "mod_wsgi.c"] {
-            assert!(info_logged(&format!("LogLevel warn {name}:info"), gateway), "{gateway:?} {name}");
+            assert!(
+                info_logged(&format!("LogLevel warn {name}:info"), gateway),
+                "{gateway:?} {name}"
+            );
         }
     }
 }
 
 #[test]
 fn log_level_for_its_own_name_wins_over_mod_wsgis() {
-    assert!(!info_logged("LogLevel warn wsgi:info rwsgi:warn", Gateway::Rwsgi));
-    assert!(info_logged("LogLevel warn wsgi:warn rwsgi:info", Gateway::Rwsgi));
+    assert!(!info_logged(
+        "LogLevel warn wsgi:info rwsgi:warn",
+        Gateway::Rwsgi
+    ));
+    assert!(info_logged(
+        "LogLevel warn wsgi:warn rwsgi:info",
+        Gateway::Rwsgi
+    ));
 }
