@@ -10,6 +10,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 static BEGUN: AtomicU64 = AtomicU64::new(0);
 /// Requests finished, and the time the app spent on them.
 static FINISHED: AtomicU64 = AtomicU64::new(0);
+/// Requests between request_started and their end.
+static ACTIVE: AtomicU64 = AtomicU64::new(0);
 static BUSY_MICROS: AtomicU64 = AtomicU64::new(0);
 /// Each thread that has served, by number (from 1, in the order threads
 /// first serve), with its request count.
@@ -52,6 +54,22 @@ pub fn request_begins() -> Begun {
     }
 }
 
+/// Counts a request whose app is about to be called, until the returned
+/// guard drops.
+pub fn request_active() -> Active {
+    ACTIVE.fetch_add(1, Ordering::Relaxed);
+    Active(())
+}
+
+/// A request in progress, counted in `active_requests`.
+pub struct Active(());
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        ACTIVE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Counts a request finished after the app spent `busy` on it.
 pub fn request_finished(busy: Duration) {
     FINISHED.fetch_add(1, Ordering::Relaxed);
@@ -76,7 +94,7 @@ pub fn snapshot() -> Snapshot {
     let threads = THREADS.lock().unwrap_or_else(|e| e.into_inner());
     Snapshot {
         requests_finished: finished,
-        requests_active: BEGUN.load(Ordering::Relaxed).saturating_sub(finished),
+        requests_active: ACTIVE.load(Ordering::Relaxed),
         busy: Duration::from_micros(BUSY_MICROS.load(Ordering::Relaxed)),
         threads: threads
             .iter()

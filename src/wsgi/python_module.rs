@@ -94,11 +94,25 @@ pub fn note_application_group(py: Python<'_>, group: &[u8]) {
     }
 }
 
-/// A request between request_started and request_finished.
+/// A request between request_started and request_finished. Dropping it
+/// (unwinding too) takes the request out of `active_requests` and
+/// `request_data()`.
 pub struct Tracked {
     key: Py<PyAny>,
     data: Py<PyDict>,
     began: Instant,
+    _active: metrics::Active,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        Python::attach(|py| {
+            if let Some(registered) = REGISTERED.get(py) {
+                let _ = registered.active_requests.bind(py).del_item(&self.key);
+            }
+        });
+        REQUEST_DATA.with(|current| current.borrow_mut().take());
+    }
 }
 
 /// Registers the request whose environ this is in `active_requests` and
@@ -157,6 +171,7 @@ pub fn request_started<'py>(
         key: key.unbind(),
         data: data.unbind(),
         began,
+        _active: metrics::request_active(),
     };
     (Some(tracked), app)
 }
@@ -184,8 +199,6 @@ pub fn request_finished(py: Python<'_>, tracked: Option<Tracked>) {
             publish(py, "request_finished", &event, &[callbacks]);
         }
     }
-    let _ = registered.active_requests.bind(py).del_item(&tracked.key);
-    REQUEST_DATA.with(|current| current.borrow_mut().take());
 }
 
 /// Publishes `process_stopping` to the event callbacks, then calls the
