@@ -34,26 +34,29 @@ pub struct ProcessLog {
     lines: PendingLines,
 }
 
-/// Text after the last newline, waiting for the rest of its line: Apache
-/// logs whole lines.
-struct PendingLines(Mutex<String>);
+/// Bytes after the last newline, waiting for the rest of their line:
+/// Apache logs whole lines, and a UTF-8 character written in two pieces
+/// is decoded whole.
+struct PendingLines(Mutex<Vec<u8>>);
 
 impl PendingLines {
     fn new() -> Self {
-        Self(Mutex::new(String::new()))
+        Self(Mutex::new(Vec::new()))
     }
 
-    /// Adds `text`; returns the lines it completed, if any.
-    fn push(&self, text: &str) -> Option<String> {
+    /// Adds `bytes`; returns the lines they completed, if any.
+    fn push(&self, bytes: &[u8]) -> Option<String> {
         let mut pending = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        pending.push_str(text);
-        let end = pending.rfind('\n')?;
+        pending.extend_from_slice(bytes);
+        let end = pending.iter().rposition(|&b| b == b'\n')?;
         let rest = pending.split_off(end + 1);
-        Some(std::mem::replace(&mut *pending, rest))
+        let lines = std::mem::replace(&mut *pending, rest);
+        Some(String::from_utf8_lossy(&lines).into_owned())
     }
 
     fn take(&self) -> String {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+        let pending = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        String::from_utf8_lossy(&pending).into_owned()
     }
 }
 
@@ -156,7 +159,7 @@ pub fn redirect_standard_streams(py: Python<'_>) -> PyResult<()> {
 impl ErrorLog {
     fn write(&self, text: &Bound<'_, PyString>) -> PyResult<usize> {
         let text = text.to_string_lossy();
-        if let Some(lines) = self.lines.push(&text) {
+        if let Some(lines) = self.lines.push(text.as_bytes()) {
             self.emit(&lines)?;
         }
         Ok(text.chars().count())
@@ -193,7 +196,7 @@ impl ProcessLog {
     /// Returns None, as mod_wsgi's log object does: the TextIOWrapper above
     /// answers the count.
     fn write(&self, data: PyBackedBytes) {
-        if let Some(lines) = self.lines.push(&String::from_utf8_lossy(&data)) {
+        if let Some(lines) = self.lines.push(&data) {
             Self::emit(&lines);
         }
     }
