@@ -171,3 +171,24 @@ fn log_level_for_its_own_name_wins_over_mod_wsgis() {
         Gateway::Rwsgi
     ));
 }
+
+/// Whether what prints.wsgi printed in a virtual host with `log_level`
+/// reached the error log.
+fn printed_in_virtual_host(log_level: &str) -> bool {
+    let apache = Apache::start(&format!(
+        "<VirtualHost 127.0.0.1:@PORT@>\nServerName 127.0.0.1\n{log_level}\n\
+         WSGIScriptAlias / @APPS@/prints.wsgi\n</VirtualHost>\n"
+    ));
+    assert_eq!(apache.get("/").status, 200);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    apache.error_log().contains("printed to stdout by the app")
+}
+
+#[test]
+fn log_level_with_mod_wsgis_name_holds_in_a_virtual_host() {
+    // A virtual host's LogLevel naming modules only leaves the others
+    // unset (APLOG_UNSET), not "no module level" (APLOG_NO_MODULE).
+    assert!(printed_in_virtual_host(""));
+    assert!(!printed_in_virtual_host("LogLevel wsgi:crit"));
+    assert!(!printed_in_virtual_host("LogLevel warn wsgi:crit"));
+}

@@ -6,7 +6,7 @@
 //! Apache's module list while it is loaded. Loading it twice, or beside
 //! mod_wsgi itself, is a configuration error.
 
-use std::ffi::{CStr, c_int, c_void};
+use std::ffi::{CStr, c_void};
 use std::ptr::{null, null_mut};
 
 use super::ffi;
@@ -178,7 +178,9 @@ pub(super) unsafe fn adopt_alias_log_levels(server: *mut ffi::server_rec) {
             } else {
                 levels.add(ours as usize)
             };
-            if !ours_at.is_null() && c_int::from(*ours_at) == ffi::APLOG_NO_MODULE {
+            // Unset is negative: APLOG_NO_MODULE, or APLOG_UNSET in a
+            // virtual host whose LogLevel names modules only.
+            if !ours_at.is_null() && *ours_at < 0 {
                 // mod_rwsgi's own name first: it wins over mod_wsgi's.
                 for at in (0..ALIAS_NAMES.len()).rev() {
                     let index = (*aliases)[at].module_index;
@@ -186,7 +188,7 @@ pub(super) unsafe fn adopt_alias_log_levels(server: *mut ffi::server_rec) {
                         continue;
                     }
                     let level = *levels.add(index as usize);
-                    if c_int::from(level) != ffi::APLOG_NO_MODULE {
+                    if level >= 0 {
                         *ours_at = level;
                         break;
                     }
