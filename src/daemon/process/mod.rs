@@ -118,6 +118,9 @@ struct Daemon {
     evicted: AtomicBool,
     /// The app's process_stopping callbacks have returned.
     stopping_told: Arc<AtomicBool>,
+    /// Why the process was replaced, in mod_wsgi's words for its
+    /// process_stopping event ("" when it has none).
+    shutdown_reason: Mutex<&'static str>,
     /// Scripts whose change this process has already asked to be replaced
     /// for (by path and modification time): asked once per change.
     reload_asked: Mutex<Vec<(Vec<u8>, i64)>>,
@@ -300,6 +303,7 @@ fn serve(
         replacement_asked: AtomicBool::new(false),
         evicted: AtomicBool::new(false),
         stopping_told: Arc::new(AtomicBool::new(false)),
+        shutdown_reason: Mutex::new(""),
         reload_asked: Mutex::new(Vec::new()),
     });
     // Ready before the first request can arrive: a process that then dies
@@ -348,14 +352,22 @@ fn serve(
             // a graceful restart, with eviction-timeout to finish in.
             libc::SIGUSR1 => {
                 daemon.evicted.store(true, Ordering::SeqCst);
-                ask_replacement(&daemon, "SIGUSR1 asked for a graceful restart");
+                ask_replacement(
+                    &daemon,
+                    "graceful_signal",
+                    "SIGUSR1 asked for a graceful restart",
+                );
             }
             // The app asked for its own restart (as with mod_wsgi), or the
             // CPU time limit was reached: a replacement starts first.
-            libc::SIGINT => {
-                ask_replacement(&daemon, "the application sent SIGINT to its own process")
+            libc::SIGINT => ask_replacement(
+                &daemon,
+                "",
+                "the application sent SIGINT to its own process",
+            ),
+            libc::SIGXCPU => {
+                ask_replacement(&daemon, "cpu_time_limit", "cpu-time-limit was reached")
             }
-            libc::SIGXCPU => ask_replacement(&daemon, "cpu-time-limit was reached"),
             _ => {}
         }
     }
@@ -375,8 +387,14 @@ fn tell_supervisor(daemon: &Daemon, line: &str) {
     let _ = pipe.write_all(format!("{line}\n").as_bytes());
 }
 
-fn ask_replacement(daemon: &Daemon, why: &str) {
+/// Asks the supervisor for a replacement, once: `why` for the log,
+/// `reason` for the app's process_stopping event.
+fn ask_replacement(daemon: &Daemon, reason: &'static str, why: &str) {
     if !daemon.replacement_asked.swap(true, Ordering::SeqCst) {
+        *daemon
+            .shutdown_reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = reason;
         tell_supervisor(daemon, &format!("replace {why}"));
     }
 }

@@ -444,7 +444,11 @@ fn serve_request(daemon: &Daemon, slot: usize, mut connection: Connection) -> Op
     let done = daemon.requests.fetch_add(1, Ordering::Relaxed) + 1;
     let maximum = entry.group.maximum_requests;
     if maximum > 0 && done >= maximum {
-        ask_replacement(daemon, &format!("maximum-requests={maximum} reached"));
+        ask_replacement(
+            daemon,
+            "maximum_requests",
+            &format!("maximum-requests={maximum} reached"),
+        );
     }
     // Kept even when the process is on its way out: it then says Goodbye
     // on it, and serves a request that crossed that.

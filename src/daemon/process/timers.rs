@@ -64,6 +64,7 @@ pub fn monitor(daemon: &Daemon) {
             if now.duration_since(daemon.started) > interval {
                 ask_replacement(
                     daemon,
+                    "restart_interval",
                     &format!("restart-interval={} s passed", interval.as_secs()),
                 );
             }
@@ -76,6 +77,7 @@ pub fn monitor(daemon: &Daemon) {
             if last.is_some_and(|last| now.duration_since(last) > timeout) && in_flight == 0 {
                 ask_replacement(
                     daemon,
+                    "inactivity_timeout",
                     &format!("no request for inactivity-timeout={} s", timeout.as_secs()),
                 );
             }
@@ -84,6 +86,7 @@ pub fn monitor(daemon: &Daemon) {
             if os::resident_bytes().is_some_and(|rss| rss > limit) {
                 ask_replacement(
                     daemon,
+                    "memory_limit",
                     &format!("its resident memory passed memory-limit={limit}"),
                 );
             }
@@ -106,12 +109,10 @@ pub fn monitor(daemon: &Daemon) {
 /// shutdown callbacks) on a thread of their own, so that one that hangs
 /// cannot keep the process past its shutdown deadline.
 fn announce_stopping(daemon: &Daemon) {
-    // As mod_wsgi names the reason: only an outside SIGUSR1 has one.
-    let reason = if daemon.evicted.load(Ordering::SeqCst) {
-        "graceful_signal"
-    } else {
-        ""
-    };
+    let reason = *daemon
+        .shutdown_reason
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     let told = daemon.stopping_told.clone();
     let announcing = std::thread::Builder::new()
         .name("stopping".into())
@@ -163,7 +164,11 @@ fn interrupt_stuck(daemon: &Daemon, timeout: Duration, now: Instant) {
                 );
             }
             Some(at) if now.duration_since(at) > grace => {
-                ask_replacement(daemon, "a request did not stop after request-timeout");
+                ask_replacement(
+                    daemon,
+                    "request_timeout",
+                    "a request did not stop after request-timeout",
+                );
             }
             _ => {}
         }
