@@ -67,6 +67,11 @@ pub fn child_init(main: Server, process: &ProcessSettings, imports: &[ImportScri
 /// The child's pool is destroyed: the child ends, as Apache stops or
 /// recycles it. Apps hear of it as mod_wsgi's process_stopping.
 pub fn child_exit() {
+    // prefork ends a child from its SIGTERM handler: if that interrupted
+    // a call into Python, Python cannot be entered again safely here.
+    if interpreter::within_python_call() {
+        return;
+    }
     let _ = interpreter::with_python(|py| wsgi::process_stopping(py, ""));
 }
 

@@ -239,6 +239,15 @@ thread_local! {
     static THREAD_STATE_KEPT: Cell<bool> = const { Cell::new(false) };
     /// Inside with_python on this thread.
     static IN_PYTHON: Cell<bool> = const { Cell::new(false) };
+    /// Inside with_python on this thread, waiting for the GIL included.
+    static WITHIN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread is in a with_python call (or waiting to be): code
+/// that runs where it may have interrupted one (a cleanup Apache runs
+/// from a signal handler) must not call into Python.
+pub fn within_python_call() -> bool {
+    WITHIN.get()
 }
 
 /// Runs `f` holding the GIL, on this thread's own long-lived thread state.
@@ -273,6 +282,8 @@ pub fn with_python<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Result<R, Un
         // A nested call: waiting for a turn could wait on this very thread.
         return Ok(Python::attach(f));
     }
+    WITHIN.set(true);
+    let _out = OnDrop(|| WITHIN.set(false));
     let entry = GIL_TURNS.enter();
     Ok(Python::attach(|py| {
         entry.got_gil();
