@@ -127,16 +127,40 @@ fn import_mod_rwsgi_gives_the_same_module() {
     assert_eq!(apache.get("/module?same").text(), "True\n");
 }
 
+/// The script is loaded by its first request: request_data() at its
+/// import gives that request's dict, under both gateways.
 #[test]
-fn request_data_outside_a_request_raises() {
-    let apache = Apache::start(&format!(
+fn request_data_at_the_scripts_import_is_the_first_requests() {
+    let site = format!(
         "{}WSGIScriptAlias /module @APPS@/request_data_at_import.wsgi\n",
         one_child(2)
-    ));
-    assert_eq!(
-        apache.get("/module").text(),
-        "at import: RuntimeError: no active request for thread\n"
     );
+    for gateway in [Gateway::Rwsgi, Gateway::ModWsgi] {
+        let apache = Apache::start_gateway(gateway, &site);
+        assert_eq!(
+            apache.get("/module").text(),
+            "at import: returned {}\n",
+            "{gateway:?}"
+        );
+    }
+}
+
+#[test]
+fn request_data_outside_a_request_raises() {
+    // WSGIImportScript runs the script before any request.
+    let site = format!(
+        "{}WSGIImportScript @APPS@/request_data_at_import.wsgi process-group=%{{GLOBAL}} application-group=%{{GLOBAL}}\n\
+         WSGIScriptAlias /module @APPS@/request_data_at_import.wsgi application-group=%{{GLOBAL}}\n",
+        one_child(2)
+    );
+    for gateway in [Gateway::Rwsgi, Gateway::ModWsgi] {
+        let apache = Apache::start_gateway(gateway, &site);
+        assert_eq!(
+            apache.get("/module").text(),
+            "at import: RuntimeError: no active request for thread\n",
+            "{gateway:?}"
+        );
+    }
 }
 
 #[test]

@@ -93,6 +93,7 @@ pub struct Application {
 pub fn serve(py: Python<'_>, exchange: &dyn Exchange, application: &Application) -> Served {
     let script = application.script.as_path();
     python_module::note_application_group(py, &application.application_group);
+    let mut tracked = python_module::request_begins(py);
     let Some(app) = load_app(py, exchange, application, application.mtime) else {
         return Served::status(status::INTERNAL_SERVER_ERROR);
     };
@@ -128,9 +129,9 @@ pub fn serve(py: Python<'_>, exchange: &dyn Exchange, application: &Application)
         .and_then(|()| environ.set_item(pyo3::intern!(py, "wsgi.errors"), &errors));
     let status = match added {
         Ok(()) => {
-            let (tracked, app) = match environ.cast::<PyDict>() {
-                Ok(dict) => python_module::request_started(py, dict, app),
-                Err(_) => (None, app),
+            let app = match environ.cast::<PyDict>() {
+                Ok(dict) => python_module::request_started(py, tracked.as_mut(), dict, app),
+                Err(_) => app,
             };
             let status = run_app(py, &app, environ, &response, script);
             python_module::request_finished(py, tracked);

@@ -94,41 +94,59 @@ pub fn note_application_group(py: Python<'_>, group: &[u8]) {
     }
 }
 
-/// A request between request_started and request_finished. Dropping it
+/// A request from before its script is loaded to its end. Dropping it
 /// (unwinding too) takes the request out of `active_requests` and
 /// `request_data()`.
 pub struct Tracked {
-    key: Py<PyAny>,
+    /// Its key in `active_requests`, once request_started put it there.
+    key: Option<Py<PyAny>>,
     data: Py<PyDict>,
+    /// When the app was called.
     began: Instant,
     _active: metrics::Active,
 }
 
 impl Drop for Tracked {
     fn drop(&mut self) {
-        Python::attach(|py| {
-            if let Some(registered) = REGISTERED.get(py) {
-                let _ = registered.active_requests.bind(py).del_item(&self.key);
-            }
-        });
+        if let Some(key) = &self.key {
+            Python::attach(|py| {
+                if let Some(registered) = REGISTERED.get(py) {
+                    let _ = registered.active_requests.bind(py).del_item(key);
+                }
+            });
+        }
         REQUEST_DATA.with(|current| current.borrow_mut().take());
     }
 }
 
-/// Registers the request whose environ this is in `active_requests` and
-/// `request_data()`, and publishes `request_started`. Returns the app to
-/// call: a callback may replace it (`application_object`), as with
-/// mod_wsgi.
+/// Gives the request its `request_data()` dict before its script is
+/// loaded: as under mod_wsgi, code run at the script's import sees it.
+pub fn request_begins(py: Python<'_>) -> Option<Tracked> {
+    REGISTERED.get(py)?;
+    let data = PyDict::new(py);
+    REQUEST_DATA.with(|current| *current.borrow_mut() = Some(data.clone().unbind()));
+    Some(Tracked {
+        key: None,
+        data: data.unbind(),
+        began: Instant::now(),
+        _active: metrics::request_active(),
+    })
+}
+
+/// Registers the request whose environ this is in `active_requests`, and
+/// publishes `request_started`. Returns the app to call: a callback may
+/// replace it (`application_object`), as with mod_wsgi.
 pub fn request_started<'py>(
     py: Python<'py>,
+    tracked: Option<&mut Tracked>,
     environ: &Bound<'py, PyDict>,
     app: Bound<'py, PyAny>,
-) -> (Option<Tracked>, Bound<'py, PyAny>) {
-    let Some(registered) = REGISTERED.get(py) else {
-        return (None, app);
+) -> Bound<'py, PyAny> {
+    let (Some(tracked), Some(registered)) = (tracked, REGISTERED.get(py)) else {
+        return app;
     };
-    let began = Instant::now();
-    let data = PyDict::new(py);
+    tracked.began = Instant::now();
+    let data = tracked.data.bind(py);
     let key = match environ.get_item(intern!(py, "mod_wsgi.request_id")) {
         Ok(Some(id)) => id,
         _ => environ
@@ -140,12 +158,11 @@ pub fn request_started<'py>(
     if registered
         .active_requests
         .bind(py)
-        .set_item(&key, &data)
-        .is_err()
+        .set_item(&key, data)
+        .is_ok()
     {
-        return (None, app);
+        tracked.key = Some(key.clone().unbind());
     }
-    REQUEST_DATA.with(|current| *current.borrow_mut() = Some(data.clone().unbind()));
     let mut app = app;
     let callbacks = registered.event_callbacks.bind(py);
     if !callbacks.is_empty() {
@@ -159,7 +176,7 @@ pub fn request_started<'py>(
             .and_then(|()| event.set_item("application_object", &app))
             .and_then(|()| event.set_item("request_environ", environ))
             .and_then(|()| event.set_item("application_start", metrics::wall_time()))
-            .and_then(|()| event.set_item("request_data", &data));
+            .and_then(|()| event.set_item("request_data", data));
         if filled.is_ok() {
             publish(py, "request_started", &event, &[callbacks]);
             if let Ok(Some(replaced)) = event.get_item("application_object") {
@@ -167,13 +184,7 @@ pub fn request_started<'py>(
             }
         }
     }
-    let tracked = Tracked {
-        key: key.unbind(),
-        data: data.unbind(),
-        began,
-        _active: metrics::request_active(),
-    };
-    (Some(tracked), app)
+    app
 }
 
 /// Counts the request as finished, publishes `request_finished`, and
