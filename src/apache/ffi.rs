@@ -7,6 +7,10 @@
     non_upper_case_globals,
     dead_code
 )]
-#![allow(unsafe_op_in_unsafe_fn, clippy::all)]
+#![allow(
+    unsafe_op_in_unsafe_fn,
+    clippy::all,
+    clippy::undocumented_unsafe_blocks
+)]
 
 include!(concat!(env!("OUT_DIR"), "/apache_bindings.rs"));

@@ -47,11 +47,10 @@ impl ConfigPool {
 }
 
 fn c_path(ptr: *const std::ffi::c_char) -> Option<PathBuf> {
-    // SAFETY: a NUL-terminated string in a live pool, copied at once.
     (!ptr.is_null()).then(|| {
-        PathBuf::from(std::ffi::OsStr::from_bytes(
-            unsafe { CStr::from_ptr(ptr) }.to_bytes(),
-        ))
+        // SAFETY: a NUL-terminated string in a live pool, copied at once.
+        let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
+        PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
     })
 }
 

@@ -19,6 +19,7 @@ pub struct Regex {
 // SAFETY: a compiled PCRE pattern is immutable; ap_regexec allocates its
 // match data per call, as Apache's threaded MPMs rely on.
 unsafe impl Send for Regex {}
+// SAFETY: as for Send.
 unsafe impl Sync for Regex {}
 
 impl Regex {

@@ -14,6 +14,7 @@ pub struct Server(pub(super) *const ffi::server_rec);
 // SAFETY: server_recs are read-only after configuration and live as long as
 // the process's configuration; logging through one is thread-safe.
 unsafe impl Send for Server {}
+// SAFETY: as for Send.
 unsafe impl Sync for Server {}
 
 impl Server {

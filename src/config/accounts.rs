@@ -14,9 +14,9 @@ pub struct SystemAccounts;
 const BUFFER: usize = 16 * 1024;
 
 fn string(ptr: *const c_char) -> Option<String> {
-    // SAFETY: getpw*_r/getgr*_r fill their entry with NUL-terminated strings
-    // inside the caller's buffer, which is alive while this reads them.
     (!ptr.is_null()).then(|| {
+        // SAFETY: getpw*_r/getgr*_r fill their entry with NUL-terminated
+        // strings inside the caller's buffer, alive while this reads them.
         unsafe { CStr::from_ptr(ptr) }
             .to_string_lossy()
             .into_owned()

@@ -252,6 +252,7 @@ impl ServerConfig {
 
 /// A header WSGITrustedProxyHeaders may name: mod_wsgi's set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names, reason = "named after the headers")]
 pub enum ProxyHeader {
     XForwardedFor,
     XClientIp,

@@ -40,6 +40,7 @@ pub struct StatusPage {
 // SAFETY: the page holds atomics only, which any thread of any process
 // sharing it may use.
 unsafe impl Send for StatusPage {}
+// SAFETY: as for Send.
 unsafe impl Sync for StatusPage {}
 
 impl StatusPage {

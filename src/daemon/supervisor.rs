@@ -74,10 +74,8 @@ pub fn describe_status(status: libc::c_int) -> String {
             String::new()
         } else {
             // SAFETY: a NUL-terminated static string.
-            format!(
-                " ({})",
-                unsafe { std::ffi::CStr::from_ptr(name) }.to_string_lossy()
-            )
+            let name = unsafe { std::ffi::CStr::from_ptr(name) };
+            format!(" ({})", name.to_string_lossy())
         };
         let core = if libc::WCOREDUMP(status) {
             ", core dumped"
