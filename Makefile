@@ -43,7 +43,7 @@ FUZZ_RUSTFLAGS := -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
   -Cllvm-args=-sanitizer-coverage-trace-compares \
   --cfg fuzzing -Cdebug-assertions -Coverflow-checks
 
-.PHONY: all deps build test run install clean bench bench-smoke bench-deps fuzz docker-test docker-prefetch
+.PHONY: all deps build test clippy run install clean bench bench-smoke bench-deps fuzz docker-test docker-prefetch
 
 all: build
 
@@ -66,11 +66,15 @@ build: deps
 	install -m 644 target/release/libmod_rwsgi.so $(MODULE).new
 	mv -f $(MODULE).new $(MODULE)
 
-# The benchmark's smoke run, the fuzzers (every workload about a second,
-# answers checked; each fuzz target FUZZ_SECONDS) and the tests in Docker's
-# httpd image first, so that the output ends with cargo test's summary.
-test: build docker-prefetch bench-smoke fuzz docker-test
+# clippy with the workspace's lints (Cargo.toml), the benchmark's smoke
+# run, the fuzzers (every workload about a second, answers checked; each
+# fuzz target FUZZ_SECONDS) and the tests in Docker's httpd image first,
+# so that the output ends with cargo test's summary.
+test: build clippy docker-prefetch bench-smoke fuzz docker-test
 	cargo test --release --workspace
+
+clippy: deps
+	cargo clippy --workspace --all-targets -- -D warnings
 
 # The httpd stand-in's build context: fetching its sdist costs minutes of
 # CPU (pip prepares its metadata), so make test starts it in the background,
