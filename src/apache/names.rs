@@ -51,31 +51,31 @@ pub(super) fn loaded_twice() -> bool {
 
 /// Whether `module` is in Apache's list of modules.
 fn listed(module: *const ffi::module) -> bool {
-    // SAFETY: Apache's module list, read on its configuration thread;
-    // every module in it lives while it is listed.
-    unsafe {
-        let mut each = ffi::ap_top_module;
-        while !each.is_null() {
-            if std::ptr::eq(each, module) {
-                return true;
-            }
-            each = (*each).next;
-        }
-    }
-    false
+    find_listed(|each| std::ptr::eq(each, module)).is_some()
 }
 
 /// mod_wsgi itself in Apache's list, if it is there: a module named
 /// mod_wsgi.c that is not one of ours.
 fn mod_wsgi_listed() -> Option<*mut ffi::module> {
-    // SAFETY: as in listed().
-    unsafe {
-        let aliases = &raw const ALIASES;
-        let mut each = ffi::ap_top_module;
-        while !each.is_null() {
+    let aliases = &raw const ALIASES;
+    find_listed(|each| {
+        // SAFETY: `each` is listed, so live; the aliases are statics.
+        unsafe {
             let ours = std::ptr::eq(each, &raw const wsgi_module)
                 || (0..ALIAS_NAMES.len()).any(|at| std::ptr::eq(each, &raw const (*aliases)[at]));
-            if !ours && CStr::from_ptr((*each).name) == c"mod_wsgi.c" {
+            !ours && CStr::from_ptr((*each).name) == c"mod_wsgi.c"
+        }
+    })
+}
+
+/// The first module in Apache's list that `wanted` accepts.
+fn find_listed(mut wanted: impl FnMut(*mut ffi::module) -> bool) -> Option<*mut ffi::module> {
+    // SAFETY: Apache's module list, read on its configuration thread;
+    // every module in it lives while it is listed.
+    unsafe {
+        let mut each = ffi::ap_top_module;
+        while !each.is_null() {
+            if wanted(each) {
                 return Some(each);
             }
             each = (*each).next;
