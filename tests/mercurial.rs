@@ -97,14 +97,15 @@ fn assert_clone_push_and_pull(hg: &Path, work: &Path, url: &str) {
     );
 }
 
-#[test]
-fn hgweb_serves_clone_push_of_a_10_mb_file_and_pull() {
+/// Serves hgweb with `site`, where @VENV@ is the virtualenv and @SCRIPT@
+/// the hgweb script, and runs the round trip against it.
+fn assert_hgweb_serves(site: &str) {
     let (dir, venv, hg) = hgweb_site();
+    let site = site
+        .replace("@VENV@", &venv.display().to_string())
+        .replace("@SCRIPT@", &format!("{}/site/hgweb.wsgi", dir.0.display()));
     let apache = Apache::start(&format!(
-        "WSGIPythonHome {}\nWSGIScriptAlias /repo {}/site/hgweb.wsgi\n\
-         <Directory {}/site>\nRequire all granted\n</Directory>\n",
-        venv.display(),
-        dir.0.display(),
+        "{site}<Directory {}/site>\nRequire all granted\n</Directory>\n",
         dir.0.display()
     ));
     let url = format!("http://127.0.0.1:{}/repo", apache.port);
@@ -112,15 +113,14 @@ fn hgweb_serves_clone_push_of_a_10_mb_file_and_pull() {
 }
 
 #[test]
+fn hgweb_serves_clone_push_of_a_10_mb_file_and_pull() {
+    assert_hgweb_serves("WSGIPythonHome @VENV@\nWSGIScriptAlias /repo @SCRIPT@\n");
+}
+
+#[test]
 fn hgweb_serves_clone_push_of_a_10_mb_file_and_pull_in_daemon_mode() {
-    let (dir, venv, hg) = hgweb_site();
-    let apache = Apache::start(&format!(
-        "WSGIDaemonProcess hg threads=4 python-home={}\nWSGIScriptAlias /repo {}/site/hgweb.wsgi process-group=hg\n\
-         <Directory {}/site>\nRequire all granted\n</Directory>\n",
-        venv.display(),
-        dir.0.display(),
-        dir.0.display()
-    ));
-    let url = format!("http://127.0.0.1:{}/repo", apache.port);
-    assert_clone_push_and_pull(&hg, &dir.0, &url);
+    assert_hgweb_serves(
+        "WSGIDaemonProcess hg threads=4 python-home=@VENV@\n\
+         WSGIScriptAlias /repo @SCRIPT@ process-group=hg\n",
+    );
 }

@@ -24,12 +24,7 @@ fn module_facts(gateway: Gateway, site: &str) -> BTreeMap<String, String> {
     let apache = Apache::start_gateway(gateway, site);
     let response = apache.get("/module?facts");
     assert_eq!(response.status, 200, "{gateway:?}: {}", apache.error_log());
-    response
-        .text()
-        .lines()
-        .filter_map(|line| line.split_once('\t'))
-        .map(|(name, value)| (name.to_string(), value.to_string()))
-        .collect()
+    common::tab_separated(&response.text())
 }
 
 /// Fails naming each fact that differs from mod_wsgi's, but the ones
@@ -64,19 +59,7 @@ fn assert_module_as_mod_wsgi_has_it(site: &str) -> BTreeMap<String, String> {
         Some("NoneType")
     );
     theirs.remove("server_metrics_daemon");
-    let differing: Vec<String> = ours
-        .keys()
-        .chain(theirs.keys())
-        .filter(|name| ours.get(*name) != theirs.get(*name))
-        .map(|name| {
-            format!(
-                "{name}: ours {:?}, mod_wsgi {:?}",
-                ours.get(name),
-                theirs.get(name)
-            )
-        })
-        .collect();
-    assert!(differing.is_empty(), "{differing:#?}");
+    common::assert_same_as_mod_wsgis(&ours, &theirs);
     ours
 }
 

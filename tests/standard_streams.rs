@@ -18,17 +18,11 @@ fn stream_facts(gateway: Gateway, site: &str) -> BTreeMap<String, String> {
     let apache = Apache::start_gateway(gateway, site);
     let response = apache.get("/streams?facts");
     assert_eq!(response.status, 200, "{gateway:?}: {}", apache.error_log());
-    response
+    let masked = response
         .text()
-        .lines()
-        .filter_map(|line| line.split_once('\t'))
-        .map(|(fact, value)| {
-            let value = value
-                .replace("mod_rwsgi", "@GATEWAY@")
-                .replace("mod_wsgi", "@GATEWAY@");
-            (fact.to_string(), value)
-        })
-        .collect()
+        .replace("mod_rwsgi", "@GATEWAY@")
+        .replace("mod_wsgi", "@GATEWAY@");
+    common::tab_separated(&masked)
 }
 
 /// Fails naming each fact that differs, but `stdin.encoding`: mod_rwsgi
@@ -43,19 +37,7 @@ fn assert_same_as_mod_wsgi(site: &str) -> BTreeMap<String, String> {
         matches!(their_encoding.as_deref(), Some("ascii" | "utf-8")),
         "{their_encoding:?}"
     );
-    let differing: Vec<String> = ours
-        .keys()
-        .chain(theirs.keys())
-        .filter(|fact| ours.get(*fact) != theirs.get(*fact))
-        .map(|fact| {
-            format!(
-                "{fact}: ours {:?}, mod_wsgi {:?}",
-                ours.get(fact),
-                theirs.get(fact)
-            )
-        })
-        .collect();
-    assert!(differing.is_empty(), "{differing:#?}");
+    common::assert_same_as_mod_wsgis(&ours, &theirs);
     ours
 }
 
