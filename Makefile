@@ -11,7 +11,8 @@ export APXS
 # libapache2-mod-wsgi-py3, apache2-utils (htpasswd), openssl, curl and
 # python3-venv: tests that compare with mod_wsgi, run under Basic auth and
 # over HTTPS, and install Flask from PyPI into a virtualenv.
-# g++: libFuzzer, which the fuzz targets link, is C++.
+# g++: libFuzzer, which the fuzz targets link, is C++. gdb: a test that
+# sees an Apache child crash reports the backtraces in its core.
 BUILD_PACKAGES := libclang-dev python3-dev gcc g++ binutils openssl curl python3-venv
 # Debian's Apache, only when building for it: APXS unset or Debian's own.
 # For another Apache (APXS=/usr/local/apache2/bin/apxs, Docker's httpd
@@ -19,7 +20,7 @@ BUILD_PACKAGES := libclang-dev python3-dev gcc g++ binutils openssl curl python3
 # own htpasswd, needs Debian's APR headers only if it was built against
 # Debian's APR, and /etc/mime.types from media-types.
 ifneq ($(filter apxs apxs2 /usr/bin/apxs /usr/bin/apxs2,$(APXS)),)
-PACKAGES := apache2 apache2-dev libapache2-mod-wsgi-py3 apache2-utils $(BUILD_PACKAGES)
+PACKAGES := apache2 apache2-dev libapache2-mod-wsgi-py3 apache2-utils gdb $(BUILD_PACKAGES)
 else
 PACKAGES := media-types $(BUILD_PACKAGES) \
   $(if $(filter /usr/include/apr-1.0,$(shell $(APXS) -q APR_INCLUDEDIR 2>/dev/null)),libapr1-dev libaprutil1-dev)

@@ -242,6 +242,11 @@ fn new_server_root() -> PathBuf {
     fs::create_dir_all(root.join("markers")).expect("create markers");
     fs::set_permissions(root.join("markers"), fs::Permissions::from_mode(0o777))
         .expect("chmod markers");
+    // Where a crashed process leaves its core (CoreDumpDirectory), for the
+    // backtrace a crash report shows.
+    fs::create_dir_all(root.join("cores")).expect("create cores");
+    fs::set_permissions(root.join("cores"), fs::Permissions::from_mode(0o777))
+        .expect("chmod cores");
     for entry in fs::read_dir(apps_source()).expect("tests/apps") {
         let entry = entry.expect("tests/apps entry");
         let target = root.join("apps").join(entry.file_name());
@@ -285,6 +290,7 @@ LogLevel info
 User www-data
 Group www-data
 DocumentRoot "{root}/htdocs"
+CoreDumpDirectory "{root}/cores"
 Timeout 30
 GracefulShutdownTimeout 5
 {site}
@@ -414,7 +420,7 @@ impl Apache {
                     apache
                 }
             };
-            let mut process = command
+            command
                 .arg("-f")
                 .arg(&conf)
                 // As apachectl starts it: not with the test runner's
@@ -428,7 +434,20 @@ impl Apache {
                 .stdin(Stdio::null())
                 .stdout(fs::File::create(root.join("stdout.log")).expect("stdout log"))
                 .stderr(fs::File::create(root.join("stderr.log")).expect("stderr log"))
-                .process_group(0)
+                .process_group(0);
+            // SAFETY: setrlimit is async-signal-safe; it lets a crashed
+            // child leave a core for the report (Drop).
+            unsafe {
+                command.pre_exec(|| {
+                    let unlimited = libc::rlimit {
+                        rlim_cur: libc::RLIM_INFINITY,
+                        rlim_max: libc::RLIM_INFINITY,
+                    };
+                    libc::setrlimit(libc::RLIMIT_CORE, &unlimited);
+                    Ok(())
+                })
+            };
+            let mut process = command
                 .spawn()
                 .expect("run apache2 (is the apache2 package installed?)");
             let patience = if counting { 120 } else { 20 };
@@ -624,15 +643,47 @@ impl Drop for Apache {
             .lines()
             .find(|line| line.contains("exit signal") || line.contains("Segmentation fault"))
             .map(str::to_string);
-        let _ = fs::remove_dir_all(&self.root);
         if let (Some(line), Gateway::Rwsgi | Gateway::RwsgiAsWsgiModule | Gateway::None) =
             (crashed, self.gateway)
         {
             if !std::thread::panicking() {
-                panic!("an Apache child crashed: {line}\nerror log:\n{log}");
+                let backtraces = core_backtraces(&self.root);
+                let _ = fs::remove_dir_all(&self.root);
+                panic!("an Apache child crashed: {line}\nerror log:\n{log}{backtraces}");
             }
         }
+        let _ = fs::remove_dir_all(&self.root);
     }
+}
+
+/// Every thread's backtrace in the cores crashed processes left under
+/// `root` (gdb, where installed; the machine's core_pattern decides
+/// whether a core is written there at all).
+fn core_backtraces(root: &Path) -> String {
+    let mut report = String::new();
+    let cores = fs::read_dir(root.join("cores"))
+        .into_iter()
+        .flatten()
+        .flatten();
+    for core in cores {
+        let output = Command::new("gdb")
+            .args(["-batch", "-nx", "-ex", "thread apply all bt 40"])
+            .arg(apache_binary())
+            .arg(core.path())
+            .stdin(Stdio::null())
+            .output();
+        let text = match output {
+            // The crashing thread is the one with "<signal handler called>";
+            // a child has dozens of idle ones, so the report is capped.
+            Ok(output) => String::from_utf8_lossy(&output.stdout)
+                .chars()
+                .take(60_000)
+                .collect(),
+            Err(e) => format!("(gdb could not run: {e})"),
+        };
+        report.push_str(&format!("\n{}:\n{text}", core.path().display()));
+    }
+    report
 }
 
 /// What /proc says of one of the Apache parent's children.
