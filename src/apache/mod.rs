@@ -2,11 +2,17 @@
 //!
 //! Everything else in the crate speaks through the small safe types exported
 //! here: [`Request`] for the request being served, [`Server`] for logging
-//! without a request, and the module struct with its hooks in `module`.
+//! without a request, and the module struct in `module`, with Apache's
+//! calls into it by job: `hooks`, `commands`, `auth_providers`,
+//! `module_config`.
 
+mod auth_providers;
+mod commands;
 pub(crate) mod ffi;
+mod hooks;
 mod log;
 mod module;
+mod module_config;
 mod names;
 mod pool;
 pub mod process;
