@@ -26,10 +26,6 @@ const LAYERS: &[&[&str]] = &[
 const KNOWN_EXCEPTIONS: &[(&str, &str)] = &[
     // WSGIScriptAliasMatch's compiled pattern is Apache's regex.
     ("config/script_alias.rs", "apache"),
-    // The hook and provider trampolines call the glue by name.
-    ("apache/auth_providers.rs", "auth"),
-    ("apache/hooks.rs", "auth"),
-    ("apache/hooks.rs", "handler"),
 ];
 
 fn source_files() -> Vec<PathBuf> {

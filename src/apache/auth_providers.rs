@@ -3,20 +3,39 @@
 //! (`Require wsgi-group`), as mod_wsgi names them.
 
 use std::ffi::{CStr, c_char, c_void};
+use std::marker::PhantomData;
 
-use super::module::{Shared, catching};
+use super::hooks::Glue;
+use super::module::catching;
 use super::module_config::dir_config;
 use super::{Request, ffi, pool};
 
-pub(super) static AUTHN_PROVIDER: Shared<ffi::authn_provider> = Shared(ffi::authn_provider {
-    check_password: Some(check_password),
-    get_realm_hash: Some(get_realm_hash),
-});
+/// The providers' tables, whose functions call `G`.
+pub(super) struct Providers<G>(PhantomData<G>);
 
-pub(super) static AUTHZ_PROVIDER: Shared<ffi::authz_provider> = Shared(ffi::authz_provider {
-    check_authorization: Some(check_group),
-    parse_require_line: None,
-});
+impl<G: Glue> Providers<G> {
+    const AUTHN: ffi::authn_provider = ffi::authn_provider {
+        check_password: Some(check_password::<G>),
+        get_realm_hash: Some(get_realm_hash::<G>),
+    };
+    const AUTHZ: ffi::authz_provider = ffi::authz_provider {
+        check_authorization: Some(check_group::<G>),
+        parse_require_line: None,
+    };
+
+    /// The `wsgi` authentication provider, as ap_register_auth_provider
+    /// takes it: a table that lives as long as the module.
+    pub(super) fn authn() -> *const c_void {
+        let table: &'static ffi::authn_provider = &Self::AUTHN;
+        (table as *const ffi::authn_provider).cast()
+    }
+
+    /// The `wsgi-group` authorization provider.
+    pub(super) fn authz() -> *const c_void {
+        let table: &'static ffi::authz_provider = &Self::AUTHZ;
+        (table as *const ffi::authz_provider).cast()
+    }
+}
 
 /// Reads a string Apache passes to a provider.
 ///
@@ -41,7 +60,7 @@ fn authn_status(outcome: super::Authn) -> ffi::authn_status {
     }
 }
 
-unsafe extern "C" fn check_password(
+unsafe extern "C" fn check_password<G: Glue>(
     r: *mut ffi::request_rec,
     user: *const c_char,
     password: *const c_char,
@@ -62,12 +81,12 @@ unsafe extern "C" fn check_password(
                 return ffi::authn_status_AUTH_GENERAL_ERROR;
             };
             let config = dir_config(&request);
-            authn_status(crate::auth::check_password(request, config, user, password))
+            authn_status(G::check_password(request, config, user, password))
         },
     )
 }
 
-unsafe extern "C" fn get_realm_hash(
+unsafe extern "C" fn get_realm_hash<G: Glue>(
     r: *mut ffi::request_rec,
     user: *const c_char,
     realm: *const c_char,
@@ -91,7 +110,7 @@ unsafe extern "C" fn get_realm_hash(
             let config = dir_config(&request);
             // SAFETY: the request pool outlives the provider call.
             let pool = unsafe { (*r).pool };
-            let outcome = crate::auth::get_realm_hash(request, config, user, realm);
+            let outcome = G::get_realm_hash(request, config, user, realm);
             if let super::Authn::UserFound(hash) = &outcome {
                 // SAFETY: Apache passes somewhere to store the hash, which must
                 // live in the request pool.
@@ -102,7 +121,7 @@ unsafe extern "C" fn get_realm_hash(
     )
 }
 
-unsafe extern "C" fn check_group(
+unsafe extern "C" fn check_group<G: Glue>(
     r: *mut ffi::request_rec,
     require_line: *const c_char,
     _parsed: *const c_void,
@@ -117,7 +136,7 @@ unsafe extern "C" fn check_group(
                 return ffi::authz_status_AUTHZ_GENERAL_ERROR;
             };
             let config = dir_config(&request);
-            match crate::auth::check_group(request, config, line) {
+            match G::check_group(request, config, line) {
                 super::Authz::Granted => ffi::authz_status_AUTHZ_GRANTED,
                 super::Authz::Denied => ffi::authz_status_AUTHZ_DENIED,
                 super::Authz::DeniedNoUser => ffi::authz_status_AUTHZ_DENIED_NO_USER,

@@ -1,13 +1,49 @@
 //! The hooks mod_rwsgi registers with Apache, and their trampolines:
-//! each turns raw pointers into safe types and calls the glue.
+//! each turns raw pointers into safe types and calls the glue, which the
+//! crate root supplies as a [`Glue`] (this layer names nothing above it).
 
 use std::ffi::{CStr, c_char, c_int};
 use std::ptr::null;
 
-use super::auth_providers::{AUTHN_PROVIDER, AUTHZ_PROVIDER};
-use super::module::{Shared, catching};
+use super::auth_providers::Providers;
+use super::module::{Module, Shared, catching, record_structs};
 use super::module_config::{config_of, dir_config, server_config};
-use super::{Level, Request, Server, ffi, names, pool, status};
+use super::process::ConfigPool;
+use super::{Authn, Authz, Level, Request, Server, ffi, names, pool, status};
+use crate::config::{DirConfig, ImportScript, ProcessSettings, ServerConfig};
+
+/// What mod_rwsgi does when Apache calls it: the glue above this layer
+/// (handler.rs and auth.rs), handed down by the crate root.
+pub trait Glue: 'static {
+    /// The structs exported as `rwsgi_module` and `wsgi_module`, in that
+    /// order.
+    fn exported() -> [&'static Module; 2];
+    /// post_config, in Apache's parent, for each configuration read; Err
+    /// stops Apache with the reason.
+    fn post_config(pool: ConfigPool, servers: &[(Server, &ServerConfig)]) -> Result<(), String>;
+    /// child_init, in each child Apache starts.
+    fn child_init(main: Server, process: &ProcessSettings, imports: &[ImportScript]);
+    /// The child's pool is destroyed: the child ends.
+    fn child_exit();
+    /// translate_name: the status, or DECLINED when the URL is not ours.
+    fn translate(request: &Request<'_>, config: &ServerConfig) -> i32;
+    /// The content handler.
+    fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -> i32;
+    /// The access checker (WSGIAccessScript).
+    fn check_access(request: Request<'_>, config: &DirConfig) -> i32;
+    /// The `wsgi` authentication provider, Basic.
+    fn check_password(
+        request: Request<'_>,
+        config: &DirConfig,
+        user: &[u8],
+        password: &[u8],
+    ) -> Authn;
+    /// The `wsgi` authentication provider, Digest.
+    fn get_realm_hash(request: Request<'_>, config: &DirConfig, user: &[u8], realm: &[u8])
+    -> Authn;
+    /// The `wsgi-group` authorization provider.
+    fn check_group(request: Request<'_>, config: &DirConfig, require_line: &[u8]) -> Authz;
+}
 
 /// mod_wsgi runs its alias translation after mod_alias and before userdir.
 static TRANSLATE_AFTER: Shared<[*const c_char; 2]> = Shared([c"mod_alias.c".as_ptr(), null()]);
@@ -17,8 +53,9 @@ static TRANSLATE_BEFORE: Shared<[*const c_char; 3]> = Shared([
     null(),
 ]);
 
-pub(super) unsafe extern "C" fn register_hooks(pool: *mut ffi::apr_pool_t) {
+pub(super) unsafe extern "C" fn register_hooks<G: Glue>(pool: *mut ffi::apr_pool_t) {
     catching("register_hooks", (), || {
+        record_structs(G::exported());
         // Loaded a second time under the other name: the first load's
         // hooks serve; check_config refuses the configuration.
         if names::loaded_twice() {
@@ -36,16 +73,16 @@ pub(super) unsafe extern "C" fn register_hooks(pool: *mut ffi::apr_pool_t) {
                 ffi::APR_HOOK_REALLY_FIRST as c_int,
             );
             ffi::ap_hook_check_config(Some(check_config), null(), null(), middle);
-            ffi::ap_hook_post_config(Some(post_config), null(), null(), middle);
-            ffi::ap_hook_child_init(Some(child_init), null(), null(), middle);
+            ffi::ap_hook_post_config(Some(post_config::<G>), null(), null(), middle);
+            ffi::ap_hook_child_init(Some(child_init::<G>), null(), null(), middle);
             ffi::ap_hook_translate_name(
-                Some(translate_name),
+                Some(translate_name::<G>),
                 TRANSLATE_AFTER.0.as_ptr(),
                 TRANSLATE_BEFORE.0.as_ptr(),
                 middle,
             );
-            ffi::ap_hook_handler(Some(handler), null(), null(), middle);
-            ffi::ap_hook_access_checker(Some(access_checker), null(), null(), middle);
+            ffi::ap_hook_handler(Some(handler::<G>), null(), null(), middle);
+            ffi::ap_hook_access_checker(Some(access_checker::<G>), null(), null(), middle);
             // `AuthBasicProvider wsgi` / `AuthDigestProvider wsgi` and
             // `Require wsgi-group`, as mod_wsgi names them.
             let per_conf = ffi::AP_AUTH_INTERNAL_PER_CONF as c_int;
@@ -54,7 +91,7 @@ pub(super) unsafe extern "C" fn register_hooks(pool: *mut ffi::apr_pool_t) {
                 c"authn".as_ptr(),
                 c"wsgi".as_ptr(),
                 c"0".as_ptr(),
-                (&raw const AUTHN_PROVIDER.0).cast(),
+                Providers::<G>::authn(),
                 per_conf,
             );
             ffi::ap_register_auth_provider(
@@ -62,7 +99,7 @@ pub(super) unsafe extern "C" fn register_hooks(pool: *mut ffi::apr_pool_t) {
                 c"authz".as_ptr(),
                 c"wsgi-group".as_ptr(),
                 c"0".as_ptr(),
-                (&raw const AUTHZ_PROVIDER.0).cast(),
+                Providers::<G>::authz(),
                 per_conf,
             );
             names::add_aliases(pool);
@@ -104,7 +141,7 @@ const VERSION_COMPONENT: &CStr = {
     }
 };
 
-unsafe extern "C" fn post_config(
+unsafe extern "C" fn post_config<G: Glue>(
     pconf: *mut ffi::apr_pool_t,
     _plog: *mut ffi::apr_pool_t,
     _ptemp: *mut ffi::apr_pool_t,
@@ -152,8 +189,8 @@ unsafe extern "C" fn post_config(
             }
         }
         // SAFETY: Apache passes its live configuration pool.
-        let pool = unsafe { super::process::ConfigPool::from_raw(pconf) };
-        match crate::handler::post_config(pool, &servers) {
+        let pool = unsafe { ConfigPool::from_raw(pconf) };
+        match G::post_config(pool, &servers) {
             Ok(()) => status::OK,
             Err(reason) => {
                 // SAFETY: the main server_rec lives as long as the configuration.
@@ -176,7 +213,7 @@ unsafe extern "C" fn pre_config(
     })
 }
 
-unsafe extern "C" fn child_init(pool: *mut ffi::apr_pool_t, server: *mut ffi::server_rec) {
+unsafe extern "C" fn child_init<G: Glue>(pool: *mut ffi::apr_pool_t, server: *mut ffi::server_rec) {
     catching("child_init", (), || {
         // SAFETY: Apache passes the main server_rec of the configuration,
         // whose ServerConfig create_server_config made.
@@ -191,43 +228,43 @@ unsafe extern "C" fn child_init(pool: *mut ffi::apr_pool_t, server: *mut ffi::se
                 each = (*each).next;
             }
         }
-        crate::handler::child_init(main, &config.process, &imports);
+        G::child_init(main, &config.process, &imports);
         // SAFETY: the child's pool, live until the child exits, when it is
         // destroyed.
-        unsafe { pool::on_clear(pool, crate::handler::child_exit) };
+        unsafe { pool::on_clear(pool, G::child_exit) };
     })
 }
 
-unsafe extern "C" fn translate_name(r: *mut ffi::request_rec) -> c_int {
+unsafe extern "C" fn translate_name<G: Glue>(r: *mut ffi::request_rec) -> c_int {
     catching("translate_name", status::DECLINED, || {
         // SAFETY: Apache passes a live request for the duration of the hook.
         match unsafe { Request::from_raw(r) } {
-            Some(request) => crate::handler::translate(&request, server_config(&request)),
+            Some(request) => G::translate(&request, server_config(&request)),
             None => status::DECLINED,
         }
     })
 }
 
-unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
+unsafe extern "C" fn handler<G: Glue>(r: *mut ffi::request_rec) -> c_int {
     catching("the request handler", status::INTERNAL_SERVER_ERROR, || {
         // SAFETY: Apache passes a live request for the duration of the hook.
         match unsafe { Request::from_raw(r) } {
             Some(request) => {
                 let (server_config, dir_config) = (server_config(&request), dir_config(&request));
-                crate::handler::handle(request, server_config, dir_config)
+                G::handle(request, server_config, dir_config)
             }
             None => status::DECLINED,
         }
     })
 }
 
-unsafe extern "C" fn access_checker(r: *mut ffi::request_rec) -> c_int {
+unsafe extern "C" fn access_checker<G: Glue>(r: *mut ffi::request_rec) -> c_int {
     catching("the access checker", status::INTERNAL_SERVER_ERROR, || {
         // SAFETY: Apache passes a live request for the duration of the hook.
         match unsafe { Request::from_raw(r) } {
             Some(request) => {
                 let config = dir_config(&request);
-                crate::auth::check_access(request, config)
+                G::check_access(request, config)
             }
             None => status::DECLINED,
         }

@@ -21,7 +21,9 @@ mod request;
 mod server;
 mod table;
 
+pub use hooks::Glue;
 pub use log::Level;
+pub use module::Module;
 pub use regex::Regex;
 pub use request::{ChunkedPolicy, FileType, Request};
 pub use server::{Mpm, Server};

@@ -5,54 +5,90 @@
 //! authn/authz providers), module_config.rs (per-server and per-directory
 //! configuration).
 
+use std::cell::UnsafeCell;
 use std::ffi::c_int;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::null_mut;
+use std::sync::OnceLock;
 
 use super::commands::COMMANDS;
-use super::hooks::register_hooks;
+use super::hooks::{Glue, register_hooks};
 use super::module_config::{
     create_dir_config, create_server_config, merge_dir_config, merge_server_config,
 };
 use super::{Level, Server, ffi};
 
-/// The module as `LoadModule rwsgi_module` loads it.
-#[unsafe(no_mangle)]
-pub static mut rwsgi_module: ffi::module = module_struct();
+/// A module struct as Apache loads it, from a symbol the crate root
+/// exports (`rwsgi_module`, and `wsgi_module` for configurations written
+/// for mod_wsgi: see names.rs). Apache writes into it as it loads the
+/// module (its index, its place in the module list).
+#[repr(transparent)]
+pub struct Module(UnsafeCell<ffi::module>);
 
-/// The same module as a configuration written for mod_wsgi loads it
-/// (`LoadModule wsgi_module .../mod_rwsgi.so`): see names.rs.
-#[unsafe(no_mangle)]
-pub static mut wsgi_module: ffi::module = module_struct();
+// SAFETY: Apache writes a module struct while it loads the module and reads
+// the configuration, on one thread, before any request thread exists;
+// afterwards it is only read.
+unsafe impl Sync for Module {}
+
+impl Module {
+    /// The module whose hooks and providers call `G`.
+    pub const fn new<G: Glue>() -> Module {
+        Module(UnsafeCell::new(ffi::module {
+            version: ffi::MODULE_MAGIC_NUMBER_MAJOR as c_int,
+            minor_version: ffi::MODULE_MAGIC_NUMBER_MINOR as c_int,
+            module_index: -1,
+            name: c"mod_rwsgi.c".as_ptr(),
+            dynamic_load_handle: null_mut(),
+            next: null_mut(),
+            magic: ffi::MODULE_MAGIC_COOKIE as _,
+            rewrite_args: None,
+            create_dir_config: Some(create_dir_config),
+            merge_dir_config: Some(merge_dir_config),
+            create_server_config: Some(create_server_config),
+            merge_server_config: Some(merge_server_config),
+            cmds: &raw const COMMANDS as *const ffi::command_rec,
+            register_hooks: Some(register_hooks::<G>),
+            flags: 0,
+        }))
+    }
+
+    pub(super) fn raw(&self) -> *mut ffi::module {
+        self.0.get()
+    }
+}
+
+/// The two structs the crate exports, `rwsgi_module` then `wsgi_module`,
+/// recorded as Apache first calls one of them (register_hooks).
+static LOADED_AS: OnceLock<[&'static Module; 2]> = OnceLock::new();
+
+pub(super) fn record_structs(structs: [&'static Module; 2]) {
+    let _ = LOADED_AS.set(structs);
+}
+
+fn structs() -> [&'static Module; 2] {
+    *LOADED_AS
+        .get()
+        .expect("Apache calls register_hooks before anything else of the module")
+}
+
+/// The struct exported as `rwsgi_module`.
+pub(super) fn rwsgi_struct() -> *mut ffi::module {
+    structs()[0].raw()
+}
+
+/// The struct exported as `wsgi_module`.
+pub(super) fn wsgi_struct() -> *mut ffi::module {
+    structs()[1].raw()
+}
 
 /// The struct Apache loaded: `rwsgi_module` unless only `wsgi_module` was.
 pub(super) fn this_module() -> *const ffi::module {
     // SAFETY: Apache writes module_index while loading the module, before
     // it calls any of our callbacks; afterwards it is only read.
-    if unsafe { rwsgi_module.module_index } >= 0 {
-        &raw const rwsgi_module
+    if unsafe { (*rwsgi_struct()).module_index } >= 0 {
+        rwsgi_struct()
     } else {
-        &raw const wsgi_module
-    }
-}
-
-const fn module_struct() -> ffi::module {
-    ffi::module {
-        version: ffi::MODULE_MAGIC_NUMBER_MAJOR as c_int,
-        minor_version: ffi::MODULE_MAGIC_NUMBER_MINOR as c_int,
-        module_index: -1,
-        name: c"mod_rwsgi.c".as_ptr(),
-        dynamic_load_handle: null_mut(),
-        next: null_mut(),
-        magic: ffi::MODULE_MAGIC_COOKIE as _,
-        rewrite_args: None,
-        create_dir_config: Some(create_dir_config),
-        merge_dir_config: Some(merge_dir_config),
-        create_server_config: Some(create_server_config),
-        merge_server_config: Some(merge_server_config),
-        cmds: &raw const COMMANDS as *const ffi::command_rec,
-        register_hooks: Some(register_hooks),
-        flags: 0,
+        wsgi_struct()
     }
 }
 

@@ -10,7 +10,7 @@ use std::ffi::{CStr, c_void};
 use std::ptr::{null, null_mut};
 
 use super::ffi;
-use super::module::{rwsgi_module, wsgi_module};
+use super::module::{rwsgi_struct, wsgi_struct};
 
 /// What `<IfModule>` may name: a module's name or its symbol name
 /// (Apache looks up the symbol name of a loaded module only under the
@@ -46,7 +46,7 @@ static mut ALIASES: [ffi::module; 3] = [
 /// Whether Apache has loaded this module a second time, under its other
 /// name: both module structs are in its list.
 pub(super) fn loaded_twice() -> bool {
-    listed(&raw const rwsgi_module) && listed(&raw const wsgi_module)
+    listed(rwsgi_struct()) && listed(wsgi_struct())
 }
 
 /// Whether `module` is in Apache's list of modules.
@@ -61,7 +61,7 @@ fn mod_wsgi_listed() -> Option<*mut ffi::module> {
     find_listed(|each| {
         // SAFETY: `each` is listed, so live; the aliases are statics.
         unsafe {
-            let ours = std::ptr::eq(each, &raw const wsgi_module)
+            let ours = std::ptr::eq(each, wsgi_struct())
                 || (0..ALIAS_NAMES.len()).any(|at| std::ptr::eq(each, &raw const (*aliases)[at]));
             !ours && CStr::from_ptr((*each).name) == c"mod_wsgi.c"
         }
@@ -94,7 +94,7 @@ fn find_listed(mut wanted: impl FnMut(*mut ffi::module) -> bool) -> Option<*mut 
 /// pre_config: after every LoadModule (Apache runs them as it reads the
 /// files), before any other directive.
 pub(super) fn lend_index_to_a_later_mod_wsgi() {
-    if listed(&raw const wsgi_module) {
+    if listed(wsgi_struct()) {
         return;
     }
     let index = mod_wsgi_listed().map_or(-1, |module| {
@@ -103,7 +103,7 @@ pub(super) fn lend_index_to_a_later_mod_wsgi() {
     });
     // SAFETY: the unused struct, written on the configuration thread; only
     // mod_wsgi's code (which takes it for its own) reads its index.
-    unsafe { wsgi_module.module_index = index };
+    unsafe { (*wsgi_struct()).module_index = index };
 }
 
 /// Adds the aliases to Apache's module list until `pool` (the
