@@ -20,14 +20,6 @@ const LAYERS: &[&[&str]] = &[
     &["auth", "handler"],
 ];
 
-/// Imports against the rule that are known and still to be removed (issue
-/// 17), each as (file, the layer it uses). The list only shrinks: a test
-/// fails while an entry is no longer needed.
-const KNOWN_EXCEPTIONS: &[(&str, &str)] = &[
-    // WSGIScriptAliasMatch's compiled pattern is Apache's regex.
-    ("config/script_alias.rs", "apache"),
-];
-
 fn source_files() -> Vec<PathBuf> {
     fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
         for entry in fs::read_dir(dir).expect("read src/").flatten() {
@@ -173,26 +165,10 @@ fn wrong_way_uses() -> Vec<(String, String)> {
 
 #[test]
 fn no_module_uses_a_layer_above_its_own_or_beside_it() {
-    let unexpected: Vec<_> = wrong_way_uses()
-        .into_iter()
-        .filter(|(file, used)| !KNOWN_EXCEPTIONS.contains(&(file.as_str(), used.as_str())))
-        .collect();
-    assert!(
-        unexpected.is_empty(),
-        "these files use a layer that is not below their own (docs/architecture.md): {unexpected:?}"
-    );
-}
-
-#[test]
-fn every_known_exception_is_still_there_to_be_removed() {
     let wrong = wrong_way_uses();
-    let gone: Vec<_> = KNOWN_EXCEPTIONS
-        .iter()
-        .filter(|(file, used)| !wrong.contains(&(file.to_string(), used.to_string())))
-        .collect();
     assert!(
-        gone.is_empty(),
-        "no longer needed, take them out of KNOWN_EXCEPTIONS: {gone:?}"
+        wrong.is_empty(),
+        "these files use a layer that is not below their own (docs/architecture.md): {wrong:?}"
     );
 }
 

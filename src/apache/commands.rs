@@ -170,6 +170,7 @@ unsafe fn apply_directive<'a>(
             Target {
                 server: &mut *config_of((*cmd).server),
                 dir: &mut *dir_config.cast::<DirConfig>(),
+                compile_pattern: super::regex::compile_pattern,
             }
         };
         directive.apply(&mut target, &args)

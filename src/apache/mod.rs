@@ -24,7 +24,6 @@ mod table;
 pub use hooks::Glue;
 pub use log::Level;
 pub use module::Module;
-pub use regex::Regex;
 pub use request::{ChunkedPolicy, FileType, Request};
 pub use server::{Mpm, Server};
 pub use table::Table;

@@ -2,8 +2,10 @@
 //! WSGIScriptAliasMatch matches exactly what AliasMatch and mod_wsgi match.
 
 use std::ffi::CString;
+use std::sync::Arc;
 
 use super::ffi;
+use crate::config::Pattern;
 
 /// The most capture groups a match reports ($0 to $9), as Apache's
 /// AP_MAX_REG_MATCH.
@@ -91,4 +93,16 @@ impl std::fmt::Debug for Regex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Regex({:?})", self.pattern)
     }
+}
+
+impl Pattern for Regex {
+    fn captures(&self, subject: &[u8]) -> Option<Vec<Option<(usize, usize)>>> {
+        Regex::captures(self, subject)
+    }
+}
+
+/// WSGIScriptAliasMatch's compiler, for the directives (config::directives'
+/// Target).
+pub(super) fn compile_pattern(pattern: &str) -> Result<Arc<dyn Pattern>, String> {
+    Ok(Arc::new(Regex::new(pattern)?))
 }

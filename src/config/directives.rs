@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use super::accounts::SystemAccounts;
 use super::daemon::parse_daemon_process;
 use super::parse::{on_off, process_group_option};
-use super::script_alias::{parse_callable, parse_script_alias, parse_script_alias_match};
+use super::script_alias::{
+    CompilePattern, parse_callable, parse_script_alias, parse_script_alias_match,
+};
 use super::{
     AuthScript, DirConfig, HandlerScript, ImportScript, MapHeadToGet, ProxyHeader, PythonHome,
     ServerConfig, TrustedProxy,
@@ -37,6 +39,9 @@ pub enum Allowed {
 pub struct Target<'a> {
     pub server: &'a mut ServerConfig,
     pub dir: &'a mut DirConfig,
+    /// WSGIScriptAliasMatch's compiler: Apache's regex, from the `apache`
+    /// layer.
+    pub compile_pattern: CompilePattern,
 }
 
 pub struct Directive {
@@ -87,7 +92,8 @@ pub static DIRECTIVES: [Directive; 42] = [
         Ok(())
     }),
     directive!(c"WSGIScriptAliasMatch", Server, c"WSGIScriptAliasMatch regex /path/to/$1.wsgi [callable-object=name] [application-group=name] [pass-authorization=On|Off]", |t, _, args| {
-        t.server.script_aliases.push(parse_script_alias_match(args)?);
+        t.server.script_aliases
+            .push(parse_script_alias_match(args, t.compile_pattern)?);
         Ok(())
     }),
     directive!(c"WSGICallableObject", FileInfo, c"WSGICallableObject name: the script's callable (default application)", |t, name, args| {

@@ -12,7 +12,7 @@ mod script_alias;
 use std::path::PathBuf;
 
 pub use daemon::DaemonGroup;
-pub use script_alias::ScriptAlias;
+pub use script_alias::{Pattern, ScriptAlias};
 
 /// The callable mod_wsgi looks up when nothing else is configured.
 pub const DEFAULT_CALLABLE: &str = "application";

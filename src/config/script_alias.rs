@@ -1,11 +1,22 @@
 //! `WSGIScriptAlias`: which URLs map to which script, with which options.
 
+use std::fmt::Debug;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::apache::Regex;
-
 use super::parse::{on_off, process_group_option};
+
+/// WSGIScriptAliasMatch's compiled pattern. Apache's own regex (so that it
+/// matches what AliasMatch and mod_wsgi match), which the `apache` layer
+/// compiles: it hands the directives a [`CompilePattern`].
+pub trait Pattern: Debug + Send + Sync {
+    /// The byte ranges of the whole match and of each group ($0 to $9),
+    /// None for a group that did not take part; None without a match.
+    fn captures(&self, subject: &[u8]) -> Option<Vec<Option<(usize, usize)>>>;
+}
+
+/// Compiles a pattern, or says why it cannot.
+pub type CompilePattern = fn(&str) -> Result<Arc<dyn Pattern>, String>;
 
 /// `WSGIScriptAlias URL-path file-path [option=value ...]`. Options left
 /// unset defer to the directives of the request's directory.
@@ -14,7 +25,7 @@ pub struct ScriptAlias {
     pub url_path: String,
     /// WSGIScriptAliasMatch: `url_path` as a compiled regex; `script` may
     /// then hold $0-$9 (or &) back-references.
-    pub pattern: Option<Arc<Regex>>,
+    pub pattern: Option<Arc<dyn Pattern>>,
     pub script: PathBuf,
     pub callable: Option<String>,
     pub application_group: Option<String>,
@@ -84,15 +95,18 @@ fn substitute(template: &[u8], subject: &[u8], groups: &[Option<(usize, usize)>]
 }
 
 /// Parses the arguments of one `WSGIScriptAliasMatch` line.
-pub fn parse_script_alias_match(args: &[&str]) -> Result<ScriptAlias, String> {
+pub fn parse_script_alias_match(
+    args: &[&str],
+    compile: CompilePattern,
+) -> Result<ScriptAlias, String> {
     let [pattern, ..] = args else {
         return Err("WSGIScriptAliasMatch takes a regex, a script path, and options: WSGIScriptAliasMatch ^/([^/]+) /srv/$1.wsgi".into());
     };
-    let regex = Regex::new(pattern).map_err(|error| {
+    let compiled = compile(pattern).map_err(|error| {
         format!("WSGIScriptAliasMatch: '{pattern}' is not a valid regular expression: {error}")
     })?;
     let mut alias = parse_alias("WSGIScriptAliasMatch", args, false)?;
-    alias.pattern = Some(Arc::new(regex));
+    alias.pattern = Some(compiled);
     Ok(alias)
 }
 
