@@ -111,3 +111,52 @@ impl Accounts for SystemAccounts {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Every Linux system has root (uid 0, gid 0) in its databases.
+
+    #[test]
+    fn a_user_is_found_by_name_with_its_uid_name_and_home() {
+        let root = SystemAccounts.user("root").unwrap();
+        assert_eq!(root.written, "root");
+        assert_eq!(root.id, 0);
+        assert_eq!(root.name.as_deref(), Some("root"));
+        assert!(root.home.is_some_and(|home| home.is_absolute()));
+    }
+
+    #[test]
+    fn a_user_is_found_by_uid_and_written_as_hash_uid() {
+        let root = SystemAccounts.user_by_id(0).unwrap();
+        assert_eq!(root.written, "#0");
+        assert_eq!(root.name.as_deref(), Some("root"));
+    }
+
+    #[test]
+    fn a_group_is_found_by_name_and_by_gid_with_no_home() {
+        let by_name = SystemAccounts.group("root").unwrap();
+        assert_eq!((by_name.written.as_str(), by_name.id), ("root", 0));
+        assert_eq!(by_name.home, None);
+        let by_id = SystemAccounts.group_by_id(0).unwrap();
+        assert_eq!(
+            (by_id.written.as_str(), by_id.name.as_deref()),
+            ("#0", Some("root"))
+        );
+    }
+
+    #[test]
+    fn an_unknown_name_or_id_is_no_account() {
+        assert_eq!(SystemAccounts.user("no-such-user-rwsgi"), None);
+        assert_eq!(SystemAccounts.group("no-such-group-rwsgi"), None);
+        assert_eq!(SystemAccounts.user_by_id(4_000_000_000), None);
+        assert_eq!(SystemAccounts.group_by_id(4_000_000_000), None);
+    }
+
+    #[test]
+    fn a_name_with_a_nul_byte_is_no_account() {
+        assert_eq!(SystemAccounts.user("ro\0ot"), None);
+        assert_eq!(SystemAccounts.group("ro\0ot"), None);
+    }
+}

@@ -486,3 +486,6 @@ fn parse_python_home(name: &str, home: &Path) -> Result<PythonHome, String> {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests;

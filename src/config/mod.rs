@@ -354,3 +354,65 @@ impl TrustedProxy {
         shift >= bits || (network >> shift) == (ip >> shift)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn network(text: &str) -> Option<(std::net::IpAddr, u8)> {
+        TrustedProxy::parse(text).map(|proxy| (proxy.network, proxy.prefix))
+    }
+
+    #[test]
+    fn a_trusted_proxy_address_alone_is_a_network_of_one() {
+        assert_eq!(network("10.0.0.1"), Some(("10.0.0.1".parse().unwrap(), 32)));
+        assert_eq!(network("::1"), Some(("::1".parse().unwrap(), 128)));
+    }
+
+    #[test]
+    fn a_trusted_proxy_network_has_its_prefix_length() {
+        assert_eq!(
+            network("10.0.0.0/8"),
+            Some(("10.0.0.0".parse().unwrap(), 8))
+        );
+        assert_eq!(network("fd00::/8"), Some(("fd00::".parse().unwrap(), 8)));
+        assert_eq!(network("0.0.0.0/0"), Some(("0.0.0.0".parse().unwrap(), 0)));
+    }
+
+    #[test]
+    fn a_trusted_proxy_prefix_may_not_exceed_the_address_length() {
+        assert_eq!(network("10.0.0.0/33"), None);
+        assert_eq!(network("fd00::/129"), None);
+        assert!(network("fd00::/128").is_some());
+    }
+
+    #[test]
+    fn a_trusted_proxy_is_not_a_host_name_or_a_malformed_address() {
+        for text in [
+            "",
+            "proxy.example.org",
+            "10.0.0.300",
+            "10.0.0.0/",
+            "10.0.0.0/x",
+            "/8",
+        ] {
+            assert_eq!(network(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn every_proxy_header_is_known_by_its_name_in_any_case() {
+        for header in ProxyHeader::ALL {
+            assert_eq!(ProxyHeader::parse(header.header_name()), Some(header));
+            let lower = header.header_name().to_ascii_lowercase();
+            assert_eq!(ProxyHeader::parse(&lower), Some(header));
+        }
+    }
+
+    #[test]
+    fn a_header_outside_mod_wsgis_set_is_no_proxy_header() {
+        for name in ["Forwarded", "X-Forwarded", "HTTP_X_FORWARDED_FOR", ""] {
+            assert_eq!(ProxyHeader::parse(name), None, "{name}");
+        }
+    }
+}

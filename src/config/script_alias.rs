@@ -212,3 +212,195 @@ fn alias_match(uri: &[u8], alias: &[u8]) -> Option<usize> {
     let ends_segment = alias.last() == Some(&b'/') || matches!(uri.get(u), None | Some(b'/'));
     ends_segment.then_some(u)
 }
+
+/// The unit tests' pattern compiler: Apache's PCRE is not in a test
+/// binary, so a pattern is kept as its text and never matched here; what
+/// PCRE makes of it is tested against the real Apache (tests/routing.rs).
+#[cfg(test)]
+pub(super) fn keep_pattern_text(pattern: &str) -> Result<Arc<dyn Pattern>, String> {
+    #[derive(Debug)]
+    struct Text(#[allow(dead_code)] String);
+    impl Pattern for Text {
+        fn captures(&self, _subject: &[u8]) -> Option<Vec<Option<(usize, usize)>>> {
+            unreachable!("unit tests do not match with Apache's regular expressions")
+        }
+    }
+    Ok(Arc::new(Text(pattern.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_alias_maps_a_url_path_to_a_script_leaving_options_to_the_directory() {
+        let alias = parse_script_alias(&["/app", "/srv/app.wsgi"]).unwrap();
+        assert_eq!(alias.url_path, "/app");
+        assert_eq!(alias.script, PathBuf::from("/srv/app.wsgi"));
+        assert!(alias.pattern.is_none());
+        assert_eq!(alias.callable, None);
+        assert_eq!(alias.application_group, None);
+        assert_eq!(alias.pass_authorization, None);
+        assert_eq!(alias.process_group, None);
+    }
+
+    #[test]
+    fn alias_options_set_callable_application_group_authorization_and_process_group() {
+        let alias = parse_script_alias(&[
+            "/app",
+            "/srv/app.wsgi",
+            "callable-object=app",
+            "application-group=%{GLOBAL}",
+            "pass-authorization=on",
+            "process-group=site",
+        ])
+        .unwrap();
+        assert_eq!(alias.callable.as_deref(), Some("app"));
+        assert_eq!(alias.application_group.as_deref(), Some("%{GLOBAL}"));
+        assert_eq!(alias.pass_authorization, Some(true));
+        assert_eq!(alias.process_group.as_deref(), Some("site"));
+    }
+
+    #[test]
+    fn an_alias_needs_a_url_path_and_a_script_path() {
+        assert_eq!(
+            parse_script_alias(&["/app"]).unwrap_err(),
+            "WSGIScriptAlias takes a URL path (or regex), a script path, and options: WSGIScriptAlias /app /srv/app.wsgi"
+        );
+    }
+
+    #[test]
+    fn an_alias_url_path_must_start_with_a_slash() {
+        assert_eq!(
+            parse_script_alias(&["app", "/srv/app.wsgi"]).unwrap_err(),
+            "WSGIScriptAlias: the URL path 'app' must start with '/'"
+        );
+    }
+
+    #[test]
+    fn an_alias_script_path_must_be_absolute() {
+        assert_eq!(
+            parse_script_alias(&["/app", "srv/app.wsgi"]).unwrap_err(),
+            "WSGIScriptAlias: the script path 'srv/app.wsgi' must be absolute"
+        );
+    }
+
+    #[test]
+    fn an_alias_option_is_a_name_equals_value_pair() {
+        assert_eq!(
+            parse_script_alias(&["/app", "/srv/app.wsgi", "app"]).unwrap_err(),
+            "WSGIScriptAlias: 'app' is not an option; options look like callable-object=app"
+        );
+    }
+
+    #[test]
+    fn an_unknown_alias_option_is_refused_with_the_accepted_ones() {
+        assert_eq!(
+            parse_script_alias(&["/app", "/srv/app.wsgi", "threads=5"]).unwrap_err(),
+            "WSGIScriptAlias: unknown option 'threads'; accepted: callable-object, application-group, pass-authorization, process-group"
+        );
+    }
+
+    #[test]
+    fn alias_callable_object_must_be_a_python_identifier() {
+        assert_eq!(
+            parse_script_alias(&["/app", "/srv/app.wsgi", "callable-object=my-app"]).unwrap_err(),
+            "WSGIScriptAlias callable-object: 'my-app' is not a Python identifier"
+        );
+    }
+
+    #[test]
+    fn alias_pass_authorization_must_be_on_or_off() {
+        assert_eq!(
+            parse_script_alias(&["/app", "/srv/app.wsgi", "pass-authorization=yes"]).unwrap_err(),
+            "WSGIScriptAlias pass-authorization: 'yes' is not accepted; use On or Off"
+        );
+    }
+
+    #[test]
+    fn alias_process_group_must_not_be_empty() {
+        assert_eq!(
+            parse_script_alias(&["/app", "/srv/app.wsgi", "process-group="]).unwrap_err(),
+            "WSGIScriptAlias process-group: the process group's name is empty"
+        );
+    }
+
+    fn refuse_every_pattern(_pattern: &str) -> Result<Arc<dyn Pattern>, String> {
+        Err("missing closing parenthesis".into())
+    }
+
+    #[test]
+    fn an_alias_match_whose_pattern_does_not_compile_is_refused_with_the_reason() {
+        assert_eq!(
+            parse_script_alias_match(&["^/(app", "/srv/app.wsgi"], refuse_every_pattern)
+                .unwrap_err(),
+            "WSGIScriptAliasMatch: '^/(app' is not a valid regular expression: missing closing parenthesis"
+        );
+    }
+
+    #[test]
+    fn an_alias_match_takes_a_pattern_where_an_alias_takes_a_path() {
+        let alias = parse_script_alias_match(
+            &["^/(\\w+)", "/srv/$1.wsgi", "process-group=site"],
+            keep_pattern_text,
+        )
+        .unwrap();
+        assert_eq!(alias.url_path, "^/(\\w+)");
+        assert!(alias.pattern.is_some());
+        assert_eq!(alias.script, PathBuf::from("/srv/$1.wsgi"));
+        assert_eq!(alias.process_group.as_deref(), Some("site"));
+    }
+
+    #[test]
+    fn an_alias_match_needs_a_pattern() {
+        assert_eq!(
+            parse_script_alias_match(&[], keep_pattern_text).unwrap_err(),
+            "WSGIScriptAliasMatch takes a regex, a script path, and options: WSGIScriptAliasMatch ^/([^/]+) /srv/$1.wsgi"
+        );
+    }
+
+    #[test]
+    fn an_alias_match_needs_a_script_path_after_its_pattern() {
+        assert_eq!(
+            parse_script_alias_match(&["^/app"], keep_pattern_text).unwrap_err(),
+            "WSGIScriptAliasMatch takes a URL path (or regex), a script path, and options: WSGIScriptAliasMatch /app /srv/app.wsgi"
+        );
+    }
+
+    #[test]
+    fn an_alias_match_script_path_must_be_absolute() {
+        assert_eq!(
+            parse_script_alias_match(&["^/(\\w+)", "$1.wsgi"], keep_pattern_text).unwrap_err(),
+            "WSGIScriptAliasMatch: the script path '$1.wsgi' must be absolute"
+        );
+    }
+
+    #[test]
+    fn an_alias_match_names_itself_in_option_errors() {
+        assert_eq!(
+            parse_script_alias_match(
+                &["^/(\\w+)", "/srv/$1.wsgi", "callable-object=1st"],
+                keep_pattern_text
+            )
+            .unwrap_err(),
+            "WSGIScriptAliasMatch callable-object: '1st' is not a Python identifier"
+        );
+    }
+
+    #[test]
+    fn a_callable_may_be_any_python_identifier() {
+        for name in ["application", "_app", "app2", "héllo"] {
+            assert_eq!(parse_callable("X", name).as_deref(), Ok(name));
+        }
+    }
+
+    #[test]
+    fn a_callable_may_not_be_empty_dotted_or_start_with_a_digit() {
+        for name in ["", "app.main", "2app", "my app"] {
+            assert_eq!(
+                parse_callable("X", name).unwrap_err(),
+                format!("X: '{name}' is not a Python identifier")
+            );
+        }
+    }
+}
