@@ -413,12 +413,19 @@ fn the_example_serves_in_daemon_mode_from_its_virtualenv_in_the_httpd_image() {
 }
 
 /// Runs the project's suite (`make deps`, then `cargo build` and `cargo
-/// test --release --workspace`) in a container of `image` with the
-/// checkout mounted read-only, after checking that its Python is
-/// `python` and that `make deps` installed no Debian apache2 beside the
-/// image's own.
-fn suite_in(image: &str, python: &str, name: &str) {
+/// test --release --workspace`; of the `only` test targets, less the
+/// keep-alive minute, when given) in
+/// a container of `image` with the checkout mounted read-only, after
+/// checking that its Python is `python` and that `make deps` installed no
+/// Debian apache2 beside the image's own.
+fn suite_in(image: &str, python: &str, name: &str, only: Option<&[&str]>) {
     let (major, minor) = python.split_once('.').expect("3.X");
+    let targets: String = only.map_or_else(String::new, |tests| {
+        std::iter::once(" --lib".to_string())
+            .chain(tests.iter().map(|test| format!(" --test {test}")))
+            .chain(std::iter::once(format!(" -- --skip {KEEP_ALIVE_MINUTE}")))
+            .collect()
+    });
     let script = format!(
         "set -e
 python3 -c 'import sys; v = sys.version_info; assert (v.major, v.minor) == ({major}, {minor}), sys.version'
@@ -427,7 +434,7 @@ if dpkg-query -W -f='${{Status}}' apache2 2>/dev/null | grep -q 'ok installed'; 
   echo 'make deps installed Debian apache2 beside the image Apache'; exit 1
 fi
 cargo build --release
-cargo test --release --workspace --no-fail-fast"
+cargo test --release --workspace --no-fail-fast{targets}"
     );
     let log_path = cache_dir().join(format!("suite-{name}.log"));
     let mut log = File::create(&log_path).expect("suite log");
@@ -525,20 +532,59 @@ fn suite_image(base: &str, tag: &str, name: &str) -> String {
 }
 
 /// The suite on `base` (an Apache image of Debian `suite`) with Python
-/// `python`.
-fn suite_on(suite: &str, base: &str, python: &str) {
+/// `python`: all of it, or the `only` test targets.
+fn suite_on(suite: &str, base: &str, python: &str, only: Option<&[&str]>) {
     let image = suite_image(base, &format!("rwsgi-suite:{suite}"), suite);
-    suite_in(&image, python, suite);
+    suite_in(&image, python, suite, only);
 }
+
+/// What a newer Python can change: the tests of the gateway, the embedded
+/// interpreter and the apps run on it (with the unit tests). The rest
+/// (Apache's routing, directives and MPMs, rwsgi-express, daemon
+/// processes' supervision) is Python's only through those, and runs on
+/// Python 3.13 in the httpd image; the whole suite on 3.14 would take
+/// make test past its 45 minutes.
+const PYTHON_SENSITIVE_TESTS: &[&str] = &[
+    "application_groups",
+    "auth_scripts",
+    "daemon_faults",
+    "daemon_mode",
+    "environ_matches_mod_wsgi",
+    "failures",
+    "file_wrapper",
+    "frameworks",
+    "hostile_apps",
+    "mercurial",
+    "mod_wsgi_module",
+    "python_directives",
+    "python_threads",
+    "request_lifetime",
+    "response_body",
+    "script_reloading",
+    "serving",
+    "standard_streams",
+    "start_response",
+    "wsgiref_validate",
+];
+
+/// Left out of the subset: a minute of Apache's keep-alive under Flask,
+/// a fixed minute that asks nothing new of Python.
+const KEEP_ALIVE_MINUTE: &str =
+    "the_flask_app_answers_200_keep_alive_connections_for_a_minute_without_a_failure";
 
 #[test]
 #[ignore = "builds Docker images for minutes: run by `make docker-test`"]
 fn suite_passes_in_the_httpd_image_with_python_3_13() {
-    suite_on("trixie", &httpd("trixie", "httpd:2.4"), "3.13");
+    suite_on("trixie", &httpd("trixie", "httpd:2.4"), "3.13", None);
 }
 
 #[test]
 #[ignore = "builds Docker images for minutes: run by `make docker-test`"]
-fn suite_passes_on_debian_sid_with_python_3_14() {
-    suite_on("sid", &httpd_rebased("sid", "rwsgi-httpd:sid"), "3.14");
+fn python_sensitive_tests_pass_on_debian_sid_with_python_3_14() {
+    suite_on(
+        "sid",
+        &httpd_rebased("sid", "rwsgi-httpd:sid"),
+        "3.14",
+        Some(PYTHON_SENSITIVE_TESTS),
+    );
 }
