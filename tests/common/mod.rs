@@ -5,10 +5,13 @@
 
 #![allow(dead_code)]
 
+mod callgrind;
+mod client;
+mod compare;
 pub mod http;
 pub mod processes;
+mod shared_dir;
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
@@ -20,7 +23,16 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+// Each test binary uses some of these.
+#[allow(unused_imports)]
+pub use client::Client;
+#[allow(unused_imports)]
+pub use compare::{assert_same_as_mod_wsgis, tab_separated};
 pub use http::Response;
+#[allow(unused_imports)]
+pub use processes::{ChildProcess, forged_connection};
+#[allow(unused_imports)]
+pub use shared_dir::SharedDir;
 
 /// The MPMs Apache can run; each is its own loadable module on Debian.
 #[derive(Clone, Copy, Debug)]
@@ -181,26 +193,6 @@ fn unixd_line() -> &'static str {
 
 /// The Python mod_rwsgi is built with (`PYO3_PYTHON`, as `make` and
 /// .cargo/config.toml set it): the one virtualenvs are made from.
-/// Talks to a daemon-side socket (a process group's, the application
-/// group manager's) as a local process that is not Apache would: reads
-/// the challenge, answers with a proof made without the secret, and
-/// returns what comes back before the connection ends.
-pub fn forged_connection(socket: &Path) -> Vec<u8> {
-    use std::io::{Read, Write};
-    let mut forged = std::os::unix::net::UnixStream::connect(socket).unwrap();
-    forged
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut challenge = [0u8; 5 + 36];
-    forged.read_exact(&mut challenge).unwrap();
-    let mut proof = vec![32, 0, 0, 0, 1];
-    proof.extend_from_slice(&[0u8; 32]);
-    forged.write_all(&proof).unwrap();
-    let mut rest = Vec::new();
-    let _ = forged.read_to_end(&mut rest);
-    rest
-}
-
 pub fn python() -> &'static str {
     option_env!("PYO3_PYTHON").unwrap_or("/usr/bin/python3")
 }
@@ -315,62 +307,6 @@ impl Apache {
     /// Starts Apache (event MPM) serving WSGI through `gateway`.
     pub fn start_gateway(gateway: Gateway, site: &str) -> Apache {
         Self::start_full(Mpm::Event, gateway, site)
-    }
-
-    /// Starts Apache as one process (-X) under valgrind's callgrind, which
-    /// counts every instruction it executes; `stop_counting` stops it and
-    /// returns the count. Needs the valgrind package.
-    pub fn start_counting(gateway: Gateway, site: &str) -> Apache {
-        Self::start_launched(Mpm::Event, gateway, site, true)
-    }
-
-    /// Stops an Apache from `start_counting`: the instructions it executed,
-    /// in every process it ran (daemon processes forked from it included:
-    /// callgrind follows a fork and counts each process in its own file).
-    pub fn stop_counting(mut self) -> u64 {
-        let out = self
-            .callgrind_out
-            .clone()
-            .expect("started by start_counting");
-        // SAFETY: signalling the valgrind process we spawned; Apache -X
-        // stops on SIGTERM and callgrind writes its counts on the way out.
-        unsafe { libc::kill(self.process.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while matches!(self.process.try_wait(), Ok(None)) && Instant::now() < deadline {
-            sleep(Duration::from_millis(50));
-        }
-        // Processes forked from it write their counts as they end.
-        let group = self.process.id() as i32;
-        // SAFETY: probing (signal 0) the process group we spawned.
-        while unsafe { libc::kill(-group, 0) } == 0 && Instant::now() < deadline {
-            sleep(Duration::from_millis(50));
-        }
-        let prefix = out.file_name().unwrap().to_string_lossy().into_owned();
-        let mut total = 0;
-        let mut files = 0;
-        for entry in fs::read_dir(out.parent().unwrap())
-            .unwrap()
-            .filter_map(|e| e.ok())
-        {
-            if !entry.file_name().to_string_lossy().starts_with(&prefix) {
-                continue;
-            }
-            let counts = fs::read_to_string(entry.path()).unwrap_or_default();
-            if let Some(count) = counts
-                .lines()
-                .find_map(|line| line.strip_prefix("totals: "))
-                .and_then(|total| total.trim().parse::<u64>().ok())
-            {
-                total += count;
-                files += 1;
-            }
-        }
-        assert!(
-            files > 0,
-            "callgrind wrote no totals to {}.*",
-            out.display()
-        );
-        total
     }
 
     /// Starts Apache with `mpm`, serving WSGI through `gateway`.
@@ -686,75 +622,6 @@ fn core_backtraces(root: &Path) -> String {
     report
 }
 
-/// What /proc says of one of the Apache parent's children.
-pub struct ChildProcess {
-    pub pid: u32,
-    pub rss_kib: u64,
-    pub open_fds: usize,
-}
-
-impl Apache {
-    /// The parent's children that serve requests (not mod_rwsgi's
-    /// supervisors and manager), as /proc shows them now.
-    pub fn children(&self) -> Vec<ChildProcess> {
-        let parent = u64::from(self.parent_pid());
-        let mut children = Vec::new();
-        for entry in fs::read_dir("/proc").expect("/proc").filter_map(|e| e.ok()) {
-            let status = fs::read_to_string(entry.path().join("status")).unwrap_or_default();
-            let field = |name: &str| {
-                status
-                    .lines()
-                    .find(|l| l.starts_with(name))
-                    .and_then(|l| l.split_whitespace().nth(1))
-                    .and_then(|v| v.parse::<u64>().ok())
-            };
-            let command = fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            let command = String::from_utf8_lossy(&command).replace('\0', " ");
-            let ours = command.starts_with("mod_rwsgi ") || command.trim().ends_with(" supervisor");
-            if field("PPid:") == Some(parent) && !ours {
-                children.push(ChildProcess {
-                    pid: entry.file_name().to_string_lossy().parse().unwrap_or(0),
-                    rss_kib: field("VmRSS:").unwrap_or(0),
-                    open_fds: fs::read_dir(entry.path().join("fd"))
-                        .map(|d| d.count())
-                        .unwrap_or(0),
-                });
-            }
-        }
-        children
-    }
-}
-
-/// A new directory under /tmp that Apache's user can read, removed when the
-/// returned guard drops. For files a test must create before Apache starts.
-pub struct SharedDir(pub PathBuf);
-
-impl SharedDir {
-    pub fn new(name: &str) -> SharedDir {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "rwsgi-{name}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("create shared directory");
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))
-            .expect("chmod shared directory");
-        SharedDir(dir)
-    }
-
-    /// Writes `contents` to `relative` (creating directories), readable by all.
-    pub fn write(&self, relative: &str, contents: &str) -> PathBuf {
-        let path = self.0.join(relative);
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).expect("create parent directory");
-        }
-        fs::write(&path, contents).expect("write shared file");
-        path
-    }
-}
-
 /// Runs `command` to its end and returns what it printed; panics with its
 /// stderr unless it succeeded. `what` names it (and the package that has it).
 pub fn run(command: &mut Command, what: &str) -> std::process::Output {
@@ -767,196 +634,4 @@ pub fn run(command: &mut Command, what: &str) -> std::process::Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-impl SharedDir {
-    /// Makes a virtualenv (without pip) at `relative`, from the Python
-    /// mod_rwsgi is built with.
-    pub fn virtualenv(&self, relative: &str) -> PathBuf {
-        let venv = self.0.join(relative);
-        run(
-            Command::new(python())
-                .args(["-m", "venv", "--without-pip"])
-                .arg(&venv),
-            "python3 -m venv (Debian package python3-venv)",
-        );
-        venv
-    }
-
-    /// The site-packages directory of the virtualenv at `relative`, as its
-    /// own Python names it (python3.X: the version mod_rwsgi is built with).
-    pub fn site_packages(&self, relative: &str) -> String {
-        let python = self.0.join(relative).join("bin/python");
-        let out = run(
-            Command::new(&python).args([
-                "-c",
-                "import sysconfig; print(sysconfig.get_path('purelib'))",
-            ]),
-            "the virtualenv's python",
-        );
-        let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        path.strip_prefix(&self.0)
-            .expect("site-packages inside the virtualenv")
-            .display()
-            .to_string()
-    }
-
-    /// Makes a virtualenv with pip at `relative` and installs `packages`
-    /// from PyPI into it.
-    pub fn virtualenv_with(&self, relative: &str, packages: &[&str]) -> PathBuf {
-        let venv = self.0.join(relative);
-        run(
-            Command::new(python()).args(["-m", "venv"]).arg(&venv),
-            "python3 -m venv (Debian package python3-venv)",
-        );
-        run(
-            Command::new(venv.join("bin/pip"))
-                .args(["install", "--quiet", "--disable-pip-version-check"])
-                .args(packages),
-            &format!("pip install {packages:?}"),
-        );
-        venv
-    }
-
-    /// A throwaway self-signed certificate and key for 127.0.0.1, here.
-    pub fn certificate(&self) -> (PathBuf, PathBuf) {
-        let (cert, key) = (self.0.join("cert.pem"), self.0.join("key.pem"));
-        run(
-            Command::new("openssl")
-                .args([
-                    "req",
-                    "-x509",
-                    "-newkey",
-                    "rsa:2048",
-                    "-nodes",
-                    "-days",
-                    "2",
-                    "-subj",
-                    "/CN=127.0.0.1",
-                    "-keyout",
-                ])
-                .arg(&key)
-                .arg("-out")
-                .arg(&cert),
-            "openssl (Debian package openssl)",
-        );
-        (cert, key)
-    }
-
-    /// Lets Apache's user read everything written here so far.
-    pub fn share(&self) {
-        let chmod = Command::new("chmod")
-            .args(["-R", "a+rX"])
-            .arg(&self.0)
-            .status();
-        assert!(
-            chmod.is_ok_and(|s| s.success()),
-            "chmod -R a+rX {}",
-            self.0.display()
-        );
-    }
-}
-
-impl Drop for SharedDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// One client of one gateway, with its own cookie jar.
-pub struct Client<'a> {
-    apache: &'a Apache,
-    host: String,
-    cookies: std::collections::BTreeMap<String, String>,
-}
-
-impl<'a> Client<'a> {
-    /// A client with an empty cookie jar, asking for virtual host `host`.
-    pub fn new(apache: &'a Apache, host: &str) -> Self {
-        Client {
-            apache,
-            host: host.to_string(),
-            cookies: Default::default(),
-        }
-    }
-
-    /// Sends one request (its Cookie header from the jar) and keeps the
-    /// cookies the answer sets.
-    pub fn send(&mut self, method: &str, path: &str, content_type: &str, body: &str) -> Response {
-        let cookies: Vec<String> = self
-            .cookies
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect();
-        let cookie = if cookies.is_empty() {
-            String::new()
-        } else {
-            format!("Cookie: {}\r\n", cookies.join("; "))
-        };
-        let body_headers = if method == "POST" {
-            format!(
-                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
-                body.len()
-            )
-        } else {
-            String::new()
-        };
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{cookie}{body_headers}Connection: close\r\n\r\n{body}",
-            self.host
-        );
-        let response = self.apache.raw(request.as_bytes());
-        for (name, value) in &response.headers {
-            if name.eq_ignore_ascii_case("set-cookie") {
-                let pair = value.split(';').next().unwrap_or_default();
-                if let Some((n, v)) = pair.split_once('=') {
-                    if v.is_empty() || value.contains("Max-Age=0") {
-                        self.cookies.remove(n);
-                    } else {
-                        self.cookies.insert(n.to_string(), v.to_string());
-                    }
-                }
-            }
-        }
-        response
-    }
-
-    /// The CSRF token in a form Django rendered.
-    pub fn token(response: &Response) -> String {
-        let text = response.text();
-        text.split("name=\"csrfmiddlewaretoken\" value=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .unwrap_or_default()
-            .to_string()
-    }
-}
-
-/// A fixture app's answer of "name<TAB>value" lines, by name.
-pub fn tab_separated(text: &str) -> BTreeMap<String, String> {
-    text.lines()
-        .filter_map(|line| line.split_once('\t'))
-        .map(|(name, value)| (name.to_string(), value.to_string()))
-        .collect()
-}
-
-/// Fails naming each entry whose value differs between mod_rwsgi's
-/// answer and mod_wsgi's (or that only one of them has).
-pub fn assert_same_as_mod_wsgis(
-    ours: &BTreeMap<String, String>,
-    theirs: &BTreeMap<String, String>,
-) {
-    let differing: Vec<String> = ours
-        .keys()
-        .chain(theirs.keys().filter(|name| !ours.contains_key(*name)))
-        .filter(|name| ours.get(*name) != theirs.get(*name))
-        .map(|name| {
-            format!(
-                "{name}: ours {:?}, mod_wsgi {:?}",
-                ours.get(name),
-                theirs.get(name)
-            )
-        })
-        .collect();
-    assert!(differing.is_empty(), "{differing:#?}");
 }

@@ -2,6 +2,7 @@
 //! its supervisors (children of Apache's parent) and their daemons.
 
 use std::fs;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::Apache;
@@ -89,4 +90,63 @@ pub fn fields(text: &str) -> std::collections::BTreeMap<String, String> {
         .filter_map(|line| line.split_once('\t'))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+}
+
+/// What /proc says of one of the Apache parent's children.
+pub struct ChildProcess {
+    pub pid: u32,
+    pub rss_kib: u64,
+    pub open_fds: usize,
+}
+
+impl Apache {
+    /// The parent's children that serve requests (not mod_rwsgi's
+    /// supervisors and manager), as /proc shows them now.
+    pub fn children(&self) -> Vec<ChildProcess> {
+        let parent = u64::from(self.parent_pid());
+        let mut children = Vec::new();
+        for entry in fs::read_dir("/proc").expect("/proc").filter_map(|e| e.ok()) {
+            let status = fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+            let field = |name: &str| {
+                status
+                    .lines()
+                    .find(|l| l.starts_with(name))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse::<u64>().ok())
+            };
+            let command = fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let command = String::from_utf8_lossy(&command).replace('\0', " ");
+            let ours = command.starts_with("mod_rwsgi ") || command.trim().ends_with(" supervisor");
+            if field("PPid:") == Some(parent) && !ours {
+                children.push(ChildProcess {
+                    pid: entry.file_name().to_string_lossy().parse().unwrap_or(0),
+                    rss_kib: field("VmRSS:").unwrap_or(0),
+                    open_fds: fs::read_dir(entry.path().join("fd"))
+                        .map(|d| d.count())
+                        .unwrap_or(0),
+                });
+            }
+        }
+        children
+    }
+}
+
+/// Talks to a daemon-side socket (a process group's, the application
+/// group manager's) as a local process that is not Apache would: reads
+/// the challenge, answers with a proof made without the secret, and
+/// returns what comes back before the connection ends.
+pub fn forged_connection(socket: &Path) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut forged = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    forged
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut challenge = [0u8; 5 + 36];
+    forged.read_exact(&mut challenge).unwrap();
+    let mut proof = vec![32, 0, 0, 0, 1];
+    proof.extend_from_slice(&[0u8; 32]);
+    forged.write_all(&proof).unwrap();
+    let mut rest = Vec::new();
+    let _ = forged.read_to_end(&mut rest);
+    rest
 }
