@@ -7,7 +7,7 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
-use crate::apache::{Authn, Authz, Level, Request, status};
+use crate::apache::{Authn, Authz, Level, LogId, Request, status};
 use crate::config::{AuthScript, DEFAULT_APPLICATION_GROUP, DirConfig};
 use crate::embedded::{self, Embedded};
 use crate::{interpreter, wsgi};
@@ -91,7 +91,7 @@ pub fn check_group(request: Request<'_>, config: &DirConfig, require_line: &[u8]
     };
     let Some(script) = &config.auth_group_script else {
         request.log(
-            Level::Error,
+            Level::Error(LogId("RW0521")),
             "mod_rwsgi: Require wsgi-group is used, but no WSGIAuthGroupScript applies here",
         );
         return Authz::Error;
@@ -121,7 +121,7 @@ pub fn check_group(request: Request<'_>, config: &DirConfig, require_line: &[u8]
 
 fn no_script(request: &Request<'_>, directive: &str, provider: &str) -> Authn {
     request.log(
-        Level::Error,
+        Level::Error(LogId("RW0522")),
         &format!("mod_rwsgi: {provider} is used, but no {directive} applies here"),
     );
     Authn::Error
@@ -157,7 +157,10 @@ fn call<T>(
     let mtime = match wsgi::script_mtime(&script.script) {
         Ok(mtime) => mtime,
         Err(reason) => {
-            request.log(Level::Error, &format!("mod_rwsgi: {reason}"));
+            request.log(
+                Level::Error(LogId("RW0523")),
+                &format!("mod_rwsgi: {reason}"),
+            );
             return None;
         }
     };
@@ -184,7 +187,7 @@ fn call<T>(
         Ok(answer) => answer,
         Err(interpreter::Unavailable(reason)) => {
             log_to.log(
-                Level::Error,
+                Level::Error(LogId("RW0524")),
                 &format!(
                     "mod_rwsgi: cannot run {function}() of {}: {reason}",
                     script.script.display()

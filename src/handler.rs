@@ -5,7 +5,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::apache::{ChunkedPolicy, FileType, Level, Mpm, Request, Server, status};
+use crate::apache::{ChunkedPolicy, FileType, Level, LogId, Mpm, Request, Server, status};
 use crate::config::{
     DEFAULT_APPLICATION_GROUP, DEFAULT_CALLABLE, DirConfig, HandlerScript, ImportScript,
     MapHeadToGet, ProcessSettings, ScriptAlias, ServerConfig,
@@ -54,7 +54,7 @@ pub fn child_init(main: Server, process: &ProcessSettings, imports: &[ImportScri
             Ok(Err(reason)) | Err(interpreter::Unavailable(reason)) => reason,
         };
         main.log(
-            Level::Error,
+            Level::Error(LogId("RW0501")),
             &format!(
                 "mod_rwsgi (pid={}): Failed to import WSGI script '{}' (WSGIImportScript).\n{failure}",
                 std::process::id(),
@@ -133,7 +133,7 @@ fn choose<'c>(
         FileType::File => {}
         FileType::Missing => {
             request.log(
-                Level::Error,
+                Level::Error(LogId("RW0502")),
                 &format!(
                     "mod_rwsgi: Target WSGI script not found or unable to stat: {}",
                     path.display()
@@ -143,7 +143,7 @@ fn choose<'c>(
         }
         FileType::Directory | FileType::Other => {
             request.log(
-                Level::Error,
+                Level::Error(LogId("RW0503")),
                 &format!(
                     "mod_rwsgi: Attempt to invoke directory as WSGI application: {}",
                     path.display()
@@ -159,7 +159,7 @@ fn choose<'c>(
         .and_then(|index| server.script_aliases.get(index));
     if alias.is_none() && !request.allows_exec_cgi() {
         request.log(
-            Level::Error,
+            Level::Error(LogId("RW0504")),
             &format!(
                 "mod_rwsgi: Options ExecCGI is off in this directory: {}",
                 path.display()
@@ -218,7 +218,10 @@ pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -
     let application = match application(&request, &chosen, config, forwarded_https) {
         Ok(application) => application,
         Err(reason) => {
-            request.log(Level::Error, &format!("mod_rwsgi: {reason}"));
+            request.log(
+                Level::Error(LogId("RW0505")),
+                &format!("mod_rwsgi: {reason}"),
+            );
             return status::NOT_FOUND;
         }
     };
@@ -232,7 +235,7 @@ pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -
             .collect();
         if !allowed.contains(&group) {
             request.log(
-                Level::Error,
+                Level::Error(LogId("RW0506")),
                 &format!(
                     "mod_rwsgi: {} may not run in process group '{}': WSGIRestrictProcess allows only {}",
                     script.display(),
@@ -260,7 +263,7 @@ pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -
     }
     if server.process.restrict_embedded {
         request.log(
-            Level::Error,
+            Level::Error(LogId("RW0507")),
             &format!(
                 "mod_rwsgi: cannot serve {}: WSGIRestrictEmbedded is On, so Python does not run in Apache's processes",
                 script.display()
@@ -295,7 +298,7 @@ pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -
         }
         Err(interpreter::Unavailable(reason)) => {
             log_to.log(
-                Level::Error,
+                Level::Error(LogId("RW0508")),
                 &format!(
                     "mod_rwsgi: cannot serve {}: {reason}",
                     application.script.display()
@@ -317,14 +320,14 @@ fn serve_in_daemon(
     let shown = String::from_utf8_lossy(name);
     let Some(registry) = daemon::registry() else {
         request.log(
-            Level::Error,
+            Level::Error(LogId("RW0509")),
             &format!("mod_rwsgi: No WSGI daemon process called '{shown}' has been configured (no WSGIDaemonProcess at all): {}", application.script.display()),
         );
         return status::INTERNAL_SERVER_ERROR;
     };
     let Some(entry) = registry.find(name) else {
         request.log(
-            Level::Error,
+            Level::Error(LogId("RW0510")),
             &format!(
                 "mod_rwsgi: No WSGI daemon process called '{shown}' has been configured: {}",
                 application.script.display()
@@ -334,7 +337,7 @@ fn serve_in_daemon(
     };
     if !entry.serves(request.server().hostname()) {
         request.log(
-            Level::Error,
+            Level::Error(LogId("RW0511")),
             &format!(
                 "mod_rwsgi: Daemon process called '{shown}' cannot be accessed by this WSGI application: it is defined in the virtual host {}, and this request is for {}: {}",
                 String::from_utf8_lossy(&entry.server_name),
@@ -345,7 +348,10 @@ fn serve_in_daemon(
         return status::INTERNAL_SERVER_ERROR;
     }
     if let Err(why) = check_script_owner(&application.script, &entry.group) {
-        request.log(Level::Error, &format!("mod_rwsgi: {why}; answering 403"));
+        request.log(
+            Level::Error(LogId("RW0512")),
+            &format!("mod_rwsgi: {why}; answering 403"),
+        );
         return status::FORBIDDEN;
     }
     // The group's processes run one application group; another gets a

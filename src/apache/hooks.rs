@@ -9,7 +9,7 @@ use super::auth_providers::Providers;
 use super::module::{Module, Shared, catching, record_structs};
 use super::module_config::{config_of, dir_config, server_config};
 use super::process::ConfigPool;
-use super::{Authn, Authz, Level, Request, Server, ffi, names, pool, status};
+use super::{Authn, Authz, Level, LogId, Request, Server, ffi, names, pool, status};
 use crate::config::{DirConfig, ImportScript, ProcessSettings, ServerConfig};
 
 /// What mod_rwsgi does when Apache calls it: the glue above this layer
@@ -120,7 +120,10 @@ unsafe extern "C" fn check_config(
             return status::OK;
         };
         // SAFETY: the main server_rec lives as long as the configuration.
-        unsafe { Server::from_raw(server) }.log(Level::Error, &format!("mod_rwsgi: {reason}"));
+        unsafe { Server::from_raw(server) }.log(
+            Level::Error(LogId("RW0101")),
+            &format!("mod_rwsgi: {reason}"),
+        );
         status::INTERNAL_SERVER_ERROR
     })
 }
@@ -194,7 +197,7 @@ unsafe extern "C" fn post_config<G: Glue>(
             Ok(()) => status::OK,
             Err(reason) => {
                 // SAFETY: the main server_rec lives as long as the configuration.
-                unsafe { Server::from_raw(server) }.log(Level::Error, &reason);
+                unsafe { Server::from_raw(server) }.log(Level::Error(LogId("RW0102")), &reason);
                 status::INTERNAL_SERVER_ERROR
             }
         }

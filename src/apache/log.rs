@@ -1,18 +1,68 @@
 //! Writing to Apache's error log, attributed to this module so that
 //! `LogLevel rwsgi:debug` works.
 
+use std::borrow::Cow;
 use std::ffi::{CString, c_int};
 use std::panic::Location;
 
 use super::ffi;
 
+/// How bad a line is. An error or a warning of the module's own carries its
+/// stable identifier (docs/errors.md), written first on the line as Apache
+/// writes `AH00489: ...`, so one cannot be logged without one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Level {
-    Error = ffi::APLOG_ERR as isize,
-    Warning = ffi::APLOG_WARNING as isize,
-    Notice = ffi::APLOG_NOTICE as isize,
-    Info = ffi::APLOG_INFO as isize,
-    Debug = ffi::APLOG_DEBUG as isize,
+    Error(LogId),
+    Warning(LogId),
+    Notice,
+    Info,
+    Debug,
+    /// Error level with no identifier: a line the app wrote (wsgi.errors,
+    /// sys.stdout, sys.stderr). Its words are the app's, not the module's
+    /// to number.
+    AppError,
+    /// Error or warning level with no identifier added: a line a daemon
+    /// process logged, passed on by the Apache child. Its text carries the
+    /// identifier the daemon process gave it (none if the app wrote it).
+    RelayedError,
+    RelayedWarning,
+}
+
+/// A stable identifier of an error or warning: `RW` and four digits, each
+/// used at one log site only and never reused for another meaning
+/// (`tests/error_ids.rs` checks them against docs/errors.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogId(pub &'static str);
+
+impl Level {
+    fn priority(self) -> c_int {
+        let level = match self {
+            Level::Error(_) | Level::AppError | Level::RelayedError => ffi::APLOG_ERR,
+            Level::Warning(_) | Level::RelayedWarning => ffi::APLOG_WARNING,
+            Level::Notice => ffi::APLOG_NOTICE,
+            Level::Info => ffi::APLOG_INFO,
+            Level::Debug => ffi::APLOG_DEBUG,
+        };
+        level as c_int
+    }
+
+    /// The identifier this level puts first on the line, if any.
+    pub fn id(self) -> Option<LogId> {
+        match self {
+            Level::Error(id) | Level::Warning(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// `message` as it is logged: the identifier, if any, starts its first
+    /// line. Later lines (a traceback after the headline) are left as they
+    /// are.
+    pub fn text(self, message: &str) -> Cow<'_, str> {
+        match self.id() {
+            Some(LogId(id)) => Cow::Owned(format!("{id}: {message}")),
+            None => Cow::Borrowed(message),
+        }
+    }
 }
 
 /// Where a log line goes: a request's server and client, or a server alone.
@@ -35,7 +85,8 @@ pub(super) fn module_index() -> c_int {
 pub(super) fn write(target: Target, level: Level, message: &str) {
     let caller = Location::caller();
     let file = CString::new(caller.file()).unwrap_or_default();
-    for line in message.lines() {
+    let priority = level.priority();
+    for line in level.text(message).lines() {
         let text = escape_controls(line);
         match target {
             // SAFETY: the pointers come from live request_rec/server_rec values
@@ -46,7 +97,7 @@ pub(super) fn write(target: Target, level: Level, message: &str) {
                     file.as_ptr(),
                     caller.line() as c_int,
                     module_index(),
-                    level as c_int,
+                    priority,
                     0,
                     r,
                     text.as_ptr(),
@@ -58,7 +109,7 @@ pub(super) fn write(target: Target, level: Level, message: &str) {
                     file.as_ptr(),
                     caller.line() as c_int,
                     module_index(),
-                    level as c_int,
+                    priority,
                     0,
                     s,
                     text.as_ptr(),
@@ -78,4 +129,29 @@ fn escape_controls(line: &str) -> CString {
         }
     }
     CString::new(out).expect("control characters, NUL included, were escaped")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Not a log site's identifier (those are literals at their sites,
+    /// which tests/error_ids.rs collects).
+    const SAMPLE: &str = "RW0000";
+
+    #[test]
+    fn an_error_starts_its_first_line_with_its_identifier() {
+        let text = Level::Error(LogId(SAMPLE)).text("mod_rwsgi: headline\nTraceback");
+        assert_eq!(text, "RW0000: mod_rwsgi: headline\nTraceback");
+    }
+
+    #[test]
+    fn the_apps_lines_and_notices_carry_no_identifier() {
+        assert_eq!(Level::AppError.text("printed"), "printed");
+        assert_eq!(
+            Level::RelayedError.text("RW0701: relayed"),
+            "RW0701: relayed"
+        );
+        assert_eq!(Level::Notice.text("a notice"), "a notice");
+    }
 }

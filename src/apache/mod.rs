@@ -22,7 +22,7 @@ mod server;
 mod table;
 
 pub use hooks::Glue;
-pub use log::Level;
+pub use log::{Level, LogId};
 pub use module::Module;
 pub use request::{ChunkedPolicy, FileType, Request};
 pub use server::{Mpm, Server};

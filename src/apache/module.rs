@@ -16,7 +16,7 @@ use super::hooks::{Glue, register_hooks};
 use super::module_config::{
     create_dir_config, create_server_config, merge_dir_config, merge_server_config,
 };
-use super::{Level, Server, ffi};
+use super::{Level, LogId, Server, ffi};
 
 /// A module struct as Apache loads it, from a symbol the crate root
 /// exports (`rwsgi_module`, and `wsgi_module` for configurations written
@@ -108,7 +108,7 @@ pub(super) fn catching<T>(what: &str, fallback: T, f: impl FnOnce() -> T) -> T {
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown cause".into());
         Server::main().log(
-            Level::Error,
+            Level::Error(LogId("RW0103")),
             &format!("mod_rwsgi: internal error in {what}: {reason}"),
         );
         fallback

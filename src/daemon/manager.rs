@@ -25,8 +25,8 @@ use rwsgi_wire::proof;
 use super::socket::{self, ListenOptions};
 use super::transport::{Connection, Refused, read_spawn};
 use super::{GroupEntry, MAX_APPLICATION_GROUPS, Registry, os, supervisor};
-use crate::apache::Level;
 use crate::apache::process::close_listeners;
+use crate::apache::{Level, LogId};
 
 /// How long a child waits for the manager (which only binds and forks).
 const ASK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -56,7 +56,7 @@ pub fn own_process(registry: &Registry, scope: usize, name: &[u8]) -> Option<Arc
         Ok(None) => return None,
         Err(why) => {
             registry.embedded.server.log(
-                Level::Error,
+                Level::Error(LogId("RW0621")),
                 &format!(
                     "mod_rwsgi: the manager of application groups did not answer for '{}' ({why}); it shares the main interpreter for now",
                     String::from_utf8_lossy(name)
@@ -269,7 +269,7 @@ impl Manager {
             Err(Refused::Gone) => return,
             Err(Refused::Untrusted(why)) => {
                 self.log(
-                    Level::Error,
+                    Level::Error(LogId("RW0622")),
                     &format!("mod_rwsgi: the manager of application groups refused a connection: {why}; only this Apache's children may ask it"),
                 );
                 return;
@@ -301,7 +301,7 @@ impl Manager {
         let shown = String::from_utf8_lossy(name).into_owned();
         if number >= MAX_APPLICATION_GROUPS {
             self.log(
-                Level::Error,
+                Level::Error(LogId("RW0623")),
                 &format!("mod_rwsgi: application group '{shown}' shares a main interpreter: {MAX_APPLICATION_GROUPS} application groups already have a process of their own"),
             );
             return None;
@@ -324,7 +324,7 @@ impl Manager {
             Ok(listener) => listener,
             Err(e) => {
                 self.log(
-                    Level::Error,
+                    Level::Error(LogId("RW0624")),
                     &format!("mod_rwsgi: application group '{shown}' cannot have a process of its own: {} cannot be listened at: {e}", entry.socket.display()),
                 );
                 return None;
@@ -364,7 +364,7 @@ impl Manager {
         match supervisor::spawn(&self.registry, self.groups[number].entry.clone(), &others) {
             Ok(pid) => self.groups[number].supervisor = Some(pid),
             Err(e) => self.log(
-                Level::Error,
+                Level::Error(LogId("RW0625")),
                 &format!("mod_rwsgi: cannot fork the supervisor of an application group: {e}"),
             ),
         }
@@ -378,7 +378,7 @@ impl Manager {
             self.groups[number].supervisor = None;
             if self.ending.is_none() {
                 self.log(
-                    Level::Error,
+                    Level::Error(LogId("RW0626")),
                     &format!(
                         "mod_rwsgi: the supervisor of application group '{}' ended unexpectedly ({}); starting another",
                         String::from_utf8_lossy(&self.groups[number].name),

@@ -18,7 +18,7 @@ use super::{
     static_group, supervisor,
 };
 use crate::apache::process::{self, ChildEvent, ConfigPool};
-use crate::apache::{Level, Mpm, Server};
+use crate::apache::{Level, LogId, Mpm, Server};
 use crate::config::{ImportScript, ProcessSettings, ServerConfig};
 
 /// Kept in Apache's process pool across generations (and module reloads).
@@ -62,7 +62,7 @@ pub fn start(pool: ConfigPool, servers: &[(Server, &ServerConfig)]) -> Result<()
         Err(reason) if defined > 0 => return Err(reason),
         Err(reason) => {
             main.log(
-                Level::Warning,
+                Level::Warning(LogId("RW0601")),
                 &format!(
                     "{reason}; application groups share the main interpreter of Apache's children"
                 ),
@@ -146,7 +146,7 @@ pub fn start(pool: ConfigPool, servers: &[(Server, &ServerConfig)]) -> Result<()
         Ok(listener) => (Some(manager_socket), Some(listener.into_raw_fd())),
         Err(e) => {
             main.log(
-                Level::Warning,
+                Level::Warning(LogId("RW0602")),
                 &format!(
                     "mod_rwsgi: no manager of application groups ({} cannot be listened at: {e}); application groups share the main interpreter of their processes",
                     manager_socket.display()
@@ -309,7 +309,7 @@ fn launch_manager(
         Ok(pid) => pid,
         Err(e) => {
             registry.embedded.server.log(
-                Level::Error,
+                Level::Error(LogId("RW0603")),
                 &format!("mod_rwsgi: cannot fork the manager of application groups: {e}; application groups share the main interpreter"),
             );
             return;
@@ -329,7 +329,7 @@ fn launch_manager(
             *managers.borrow_mut() = None;
             if !stopping {
                 registry.embedded.server.log(
-                    Level::Error,
+                    Level::Error(LogId("RW0604")),
                     &format!(
                         "mod_rwsgi: the manager of application groups (pid {pid}) ended unexpectedly ({}); starting another",
                         supervisor::describe_status(status)
@@ -383,7 +383,7 @@ fn launch(
                 // A supervisor only exits when told to: anything else is a
                 // fault of ours, and the group must not stay without one.
                 entry.server.log(
-                    Level::Error,
+                    Level::Error(LogId("RW0605")),
                     &format!(
                         "mod_rwsgi: the supervisor of daemon process group '{}' (pid {pid}) ended unexpectedly ({}); starting another",
                         entry.group.name,
@@ -391,7 +391,7 @@ fn launch(
                     ),
                 );
                 if let Err(reason) = launch(pool, &registry, index, &supervisors) {
-                    entry.server.log(Level::Error, &reason);
+                    entry.server.log(Level::Error(LogId("RW0606")), &reason);
                 }
             }
             _ => {}

@@ -19,7 +19,7 @@ use rwsgi_wire::proof;
 
 use super::socket;
 use super::{GroupEntry, Registry};
-use crate::apache::{Level, Request, status};
+use crate::apache::{Level, LogId, Request, status};
 use crate::embedded;
 use crate::wsgi::Application;
 
@@ -39,7 +39,7 @@ pub fn serve(
     let name = &entry.group.name;
     if registry.status.is_failing(entry.index) {
         request.log(
-            Level::Error,
+            Level::Error(LogId("RW0801")),
             &format!(
                 "mod_rwsgi: daemon process group '{name}' has no process running: its processes fail to start (the reason is logged above); answering 503"
             ),
@@ -92,7 +92,7 @@ fn connect(request: &Request<'_>, entry: &GroupEntry) -> Result<(Link, Challenge
                 _ => error.to_string(),
             };
             request.log(
-                Level::Error,
+                Level::Error(LogId("RW0802")),
                 &format!(
                     "mod_rwsgi: unable to connect to daemon process group '{name}' at {}: {why}; answering 503",
                     entry.socket.display()
@@ -122,7 +122,7 @@ fn connect(request: &Request<'_>, entry: &GroupEntry) -> Result<(Link, Challenge
                 "socket-timeout"
             };
             request.log(
-                Level::Error,
+                Level::Error(LogId("RW0803")),
                 &format!(
                     "mod_rwsgi: the request waited {} s for a thread of daemon process group '{name}' ({which}); answering 504",
                     queued.elapsed().as_secs()
@@ -132,7 +132,7 @@ fn connect(request: &Request<'_>, entry: &GroupEntry) -> Result<(Link, Challenge
         }
         Err(failure) => {
             request.log(
-                Level::Error,
+                Level::Error(LogId("RW0804")),
                 &format!("mod_rwsgi: daemon process group '{name}' closed the connection before taking the request ({failure}); answering 503"),
             );
             return Err(SERVICE_UNAVAILABLE);
@@ -145,7 +145,7 @@ fn connect(request: &Request<'_>, entry: &GroupEntry) -> Result<(Link, Challenge
         }
         Err(error) => {
             request.log(
-                Level::Error,
+                Level::Error(LogId("RW0805")),
                 &format!("mod_rwsgi: daemon process group '{name}': {error}; answering 502"),
             );
             Err(BAD_GATEWAY)
@@ -458,8 +458,9 @@ impl<'a, 'r> Relay<'a, 'r> {
             Kind::Log => {
                 let (level, message) = frame::decode_log(payload).map_err(malformed)?;
                 let level = match level {
-                    LogLevel::Error => Level::Error,
-                    LogLevel::Warning => Level::Warning,
+                    // Identified (or the app's) where the daemon logged it.
+                    LogLevel::Error => Level::RelayedError,
+                    LogLevel::Warning => Level::RelayedWarning,
                     LogLevel::Notice => Level::Notice,
                     LogLevel::Info => Level::Info,
                     LogLevel::Debug => Level::Debug,
@@ -557,7 +558,7 @@ impl<'a, 'r> Relay<'a, 'r> {
             "answering 502".to_string()
         };
         self.request.log(
-            Level::Error,
+            Level::Error(LogId("RW0806")),
             &format!(
                 "mod_rwsgi: daemon process group '{}' (pid {}) failed the request: {why}{}; {answer}",
                 self.name,

@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use super::os;
 use super::process::{self, EXIT_RESTART, EXIT_SETUP_FAILED};
 use super::{GroupEntry, Registry};
-use crate::apache::Level;
 use crate::apache::process::close_listeners;
+use crate::apache::{Level, LogId};
 
 /// A status line from a daemon longer than this is not one of ours.
 const MAX_LINE: usize = 4096;
@@ -48,7 +48,7 @@ pub fn spawn(
             }));
             if outcome.is_err() {
                 entry.server.log(
-                    Level::Error,
+                    Level::Error(LogId("RW0611")),
                     &format!(
                         "mod_rwsgi: the supervisor of daemon process group '{}' failed (a panic); Apache's parent starts another",
                         entry.group.name
@@ -330,7 +330,7 @@ impl Supervisor {
             delay
         };
         self.log(
-            Level::Error,
+            Level::Error(LogId("RW0612")),
             &format!(
                 "mod_rwsgi: daemon process group '{}' could not start a process: {why}; trying again in {} s",
                 self.entry().group.name,
@@ -469,7 +469,7 @@ impl Supervisor {
                 }
             }
             _ => self.log(
-                Level::Warning,
+                Level::Warning(LogId("RW0613")),
                 &format!(
                     "mod_rwsgi: daemon process group '{}': process {} wrote an unknown status line; ignored",
                     self.entry().group.name,
@@ -499,7 +499,7 @@ impl Supervisor {
         if daemon.leaving {
             if exited != Some(0) && exited != Some(EXIT_RESTART) {
                 self.log(
-                    Level::Warning,
+                    Level::Warning(LogId("RW0614")),
                     &format!("mod_rwsgi: daemon process group '{name}': process {} ended while stopping ({how})", daemon.pid),
                 );
             }
@@ -515,7 +515,7 @@ impl Supervisor {
             if daemon.replacement {
                 // The process it was to replace keeps serving.
                 self.log(
-                    Level::Error,
+                    Level::Error(LogId("RW0615")),
                     &format!(
                         "mod_rwsgi: daemon process group '{name}': the replacement process {} failed to start: {why}; the running process keeps serving",
                         daemon.pid
@@ -537,7 +537,7 @@ impl Supervisor {
             );
         } else {
             self.log(
-                Level::Error,
+                Level::Error(LogId("RW0616")),
                 &format!(
                     "mod_rwsgi: daemon process group '{name}': process {} died ({how}) after {} s; the requests it was serving failed (502); {}",
                     daemon.pid,
@@ -571,7 +571,7 @@ impl Supervisor {
         if now >= deadline {
             for daemon in &self.daemons {
                 self.log(
-                    Level::Warning,
+                    Level::Warning(LogId("RW0617")),
                     &format!(
                         "mod_rwsgi: daemon process group '{}': process {} did not stop in time; killed",
                         self.entry().group.name,

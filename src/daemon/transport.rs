@@ -461,16 +461,18 @@ impl Exchange for DaemonExchange<'_> {
         frame::encode_error_header(name, value, state.out);
     }
 
+    /// The Apache child logs the line for the request; an error's or a
+    /// warning's identifier travels in its text.
     fn log(&self, level: Level, message: &str) {
-        let level = match level {
-            Level::Error => LogLevel::Error,
-            Level::Warning => LogLevel::Warning,
+        let wire = match level {
+            Level::Error(_) | Level::AppError | Level::RelayedError => LogLevel::Error,
+            Level::Warning(_) | Level::RelayedWarning => LogLevel::Warning,
             Level::Notice => LogLevel::Notice,
             Level::Info => LogLevel::Info,
             Level::Debug => LogLevel::Debug,
         };
         let mut state = self.state.borrow_mut();
-        frame::encode_log(level, message.as_bytes(), state.out);
+        frame::encode_log(wire, level.text(message).as_bytes(), state.out);
         let _ = self.send(&mut state, &[]);
     }
 }

@@ -1,7 +1,8 @@
 # Runs once in each Apache child, after Python starts and sys.stdout and
 # sys.stderr were pointed at Apache's error log. mod_rwsgi sets the names
-# python_path (WSGIPythonPath) and restrict_stdin, restrict_stdout and
-# restrict_signal (WSGIRestrictStdin/Stdout/Signal) before running it.
+# python_path (WSGIPythonPath), restrict_stdin, restrict_stdout and
+# restrict_signal (WSGIRestrictStdin/Stdout/Signal), and ignored_signal_id
+# (the identifier of the warning below, docs/errors.md) before running it.
 import os
 import signal
 import site
@@ -35,8 +36,8 @@ if restrict_signal:
     # on the child's main thread) would break graceful restarts and stops.
     def ignored_signal(signalnum, handler, getsignal=signal.getsignal):
         sys.stderr.write(
-            "mod_rwsgi (pid=%d): Callback registration for signal %d ignored "
-            "(WSGIRestrictSignal On).\n" % (os.getpid(), signalnum)
+            "%s: mod_rwsgi (pid=%d): Callback registration for signal %d ignored "
+            "(WSGIRestrictSignal On).\n" % (ignored_signal_id, os.getpid(), signalnum)
         )
         return getsignal(signalnum)
 

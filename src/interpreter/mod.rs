@@ -16,7 +16,7 @@ use pyo3::types::PyDict;
 
 mod gil_turns;
 
-use crate::apache::{Level, Server};
+use crate::apache::{Level, LogId, Server};
 use crate::config::{ProcessSettings, PythonHome};
 use gil_turns::GilTurns;
 
@@ -53,7 +53,7 @@ pub fn start(
         });
         if let Ok(Err(reason)) = set_up {
             server.log(
-                Level::Error,
+                Level::Error(LogId("RW0301")),
                 &format!("mod_rwsgi: setting up Python in this child failed: {reason}"),
             );
         }
@@ -68,7 +68,7 @@ pub fn start(
             ),
         ),
         Err(reason) => server.log(
-            Level::Error,
+            Level::Error(LogId("RW0302")),
             &format!("mod_rwsgi: Python could not be initialised: {reason}"),
         ),
     }
@@ -86,6 +86,9 @@ fn run_child_setup(py: Python<'_>, settings: &ProcessSettings) -> PyResult<()> {
     globals.set_item("restrict_stdin", settings.restrict_stdin.unwrap_or(false))?;
     globals.set_item("restrict_stdout", settings.restrict_stdout.unwrap_or(false))?;
     globals.set_item("restrict_signal", settings.restrict_signal.unwrap_or(true))?;
+    // The warning the script writes to sys.stderr (logged as written, like
+    // any stderr line) carries its identifier like the module's others.
+    globals.set_item("ignored_signal_id", LogId("RW0303").0)?;
     let code = CString::new(CHILD_SETUP).expect("child_setup.py has no NUL byte");
     py.run(&code, Some(&globals), None)
 }

@@ -9,7 +9,7 @@ use pyo3::types::PyTuple;
 use super::errors::{ErrorLog, ServingGuard};
 use super::exchange::{Exchange, SharedExchange};
 use super::{Application, EndOnDrop, environ, exception_headline, format_exception, load_app};
-use crate::apache::Level;
+use crate::apache::{Level, LogId};
 
 /// Calls `application.callable(environ, *args)` of its script and reads the
 /// result with `interpret`; None, with the reason logged, when the script
@@ -28,7 +28,7 @@ pub fn call<T>(
         Err(err) => {
             let trace = format_exception(py, &err);
             exchange.log(
-                Level::Error,
+                Level::Error(LogId("RW0407")),
                 &format!("{}\n{trace}", exception_headline(path)),
             );
             return None;
@@ -39,8 +39,8 @@ pub fn call<T>(
     let shared = unsafe { SharedExchange::new(exchange) };
     let _ended = EndOnDrop(shared.clone());
     let _serving = ServingGuard::new(&shared);
-    let log = |message: &str| {
-        let _ = shared.with(|e| e.log(Level::Error, message));
+    let log = |level: Level, message: &str| {
+        let _ = shared.with(|e| e.log(level, message));
     };
     let called = Bound::new(py, ErrorLog::new(shared.clone())).and_then(|errors| {
         environ.set_item(pyo3::intern!(py, "wsgi.errors"), &errors)?;
@@ -55,15 +55,21 @@ pub fn call<T>(
     match called.as_ref().map(interpret) {
         Ok(Ok(answer)) => Some(answer),
         Ok(Err(reason)) => {
-            log(&format!("mod_rwsgi: {reason}, in '{}'", path.display()));
+            log(
+                Level::Error(LogId("RW0408")),
+                &format!("mod_rwsgi: {reason}, in '{}'", path.display()),
+            );
             None
         }
         Err(err) => {
-            log(&format!(
-                "{}\n{}",
-                exception_headline(path),
-                format_exception(py, err)
-            ));
+            log(
+                Level::Error(LogId("RW0409")),
+                &format!(
+                    "{}\n{}",
+                    exception_headline(path),
+                    format_exception(py, err)
+                ),
+            );
             None
         }
     }

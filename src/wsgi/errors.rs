@@ -100,7 +100,7 @@ impl ErrorLog {
 
     fn emit(&self, text: &str) -> PyResult<()> {
         self.request
-            .with(|e| e.log(Level::Error, text))
+            .with(|e| e.log(Level::AppError, text))
             .map_err(|_| request_ended("wsgi.errors"))
     }
 
@@ -115,7 +115,7 @@ impl ErrorLog {
 
 impl ProcessLog {
     fn emit(text: &str) {
-        log_for_thread(Level::Error, text);
+        log_for_thread(Level::AppError, text);
     }
 }
 

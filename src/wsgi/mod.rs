@@ -25,7 +25,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
-use crate::apache::{Level, status};
+use crate::apache::{Level, LogId, status};
 pub use environ::{ProcessFacts, set_process_facts};
 pub use errors::set_process_log;
 use errors::{ErrorLog, ServingGuard};
@@ -103,7 +103,7 @@ pub fn serve(py: Python<'_>, exchange: &dyn Exchange, application: &Application)
         Err(err) => {
             let headline = exception_headline(script);
             exchange.log(
-                Level::Error,
+                Level::Error(LogId("RW0403")),
                 &format!("{headline}\n{}", format_exception(py, &err)),
             );
             return Served::status(status::INTERNAL_SERVER_ERROR);
@@ -185,7 +185,7 @@ fn load_app<'py>(
             reload_failure: Some(err),
         }) => {
             exchange.log(
-                Level::Error,
+                Level::Error(LogId("RW0402")),
                 &format!(
                     "mod_rwsgi (pid={}): Reloading the changed WSGI script '{}' failed; the version loaded before keeps serving until the file changes again.\n{}",
                     std::process::id(),
@@ -202,7 +202,7 @@ fn load_app<'py>(
                 script.display()
             );
             exchange.log(
-                Level::Error,
+                Level::Error(LogId("RW0401")),
                 &format!("{headline}\n{}", format_exception(py, &err)),
             );
             None
@@ -313,7 +313,7 @@ fn fail(py: Python<'_>, response: &Response, script: &Path, err: PyErr) -> i32 {
         );
     } else {
         response.log(
-            Level::Error,
+            Level::Error(LogId("RW0404")),
             &format!(
                 "{}\n{}",
                 exception_headline(script),

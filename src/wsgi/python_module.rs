@@ -17,7 +17,7 @@ use super::environ::{MOD_WSGI_VERSION, process_facts};
 use super::errors::log_for_thread;
 use super::file_wrapper::FileWrapper;
 use super::{RequestTimeout, format_exception, latin1, metrics};
-use crate::apache::Level;
+use crate::apache::{Level, LogId};
 
 /// What the module holds that requests use.
 struct Registered {
@@ -241,7 +241,7 @@ fn publish(py: Python<'_>, name: &str, event: &Bound<'_, PyDict>, lists: &[&Boun
                     }
                 }
                 Err(err) => log_for_thread(
-                    Level::Error,
+                    Level::Error(LogId("RW0406")),
                     &format!(
                         "mod_rwsgi (pid={}): Exception occurred within event callback.\n{}",
                         std::process::id(),

@@ -11,7 +11,7 @@ use pyo3::types::PyBytes;
 
 use super::exchange::{ClientGone, Ended, Exchange, SharedExchange};
 use super::request_ended;
-use crate::apache::Level;
+use crate::apache::{Level, LogId};
 
 /// A validated status and header list.
 pub struct Head {
@@ -396,7 +396,7 @@ impl Response {
         }
         let result = py.detach(|| {
             exchange.with(|e| {
-                e.log(Level::Error, &format!("mod_rwsgi: the response body ({sent} bytes) is shorter than its Content-Length ({}); closing the connection", length.unwrap_or_default()));
+                e.log(Level::Error(LogId("RW0405")), &format!("mod_rwsgi: the response body ({sent} bytes) is shorter than its Content-Length ({}); closing the connection", length.unwrap_or_default()));
                 e.abort_body();
                 Ok(())
             })

@@ -22,8 +22,8 @@ use pyo3::prelude::*;
 
 use super::os;
 use super::{GroupEntry, Registry};
-use crate::apache::Level;
 use crate::apache::process::close_listeners;
+use crate::apache::{Level, LogId};
 use crate::{interpreter, wsgi};
 use serving::Poller;
 
@@ -46,7 +46,7 @@ pub fn run(
         Ok(code) => code,
         Err(_) => {
             entry.server.log(
-                Level::Error,
+                Level::Error(LogId("RW0701")),
                 &format!(
                     "mod_rwsgi: daemon process group '{}' (pid {}): internal error (a panic); the process ends",
                     entry.group.name,
@@ -144,7 +144,7 @@ fn serve(
     let pid = std::process::id();
     let fail = |why: &str| -> i32 {
         server.log(
-            Level::Error,
+            Level::Error(LogId("RW0702")),
             &format!("mod_rwsgi: daemon process group '{name}' (pid {pid}) could not start: {why}"),
         );
         EXIT_SETUP_FAILED
@@ -182,7 +182,7 @@ fn serve(
     if group.cpu_priority != 0 {
         if let Err(e) = os::set_priority(group.cpu_priority) {
             server.log(
-                Level::Warning,
+                Level::Warning(LogId("RW0703")),
                 &format!(
                     "mod_rwsgi: daemon process group '{name}': cpu-priority={} not applied: {e}",
                     group.cpu_priority
@@ -216,7 +216,7 @@ fn serve(
             Some(home) if home.is_dir() => home,
             Some(home) => {
                 server.log(
-                    Level::Warning,
+                    Level::Warning(LogId("RW0704")),
                     &format!("mod_rwsgi: daemon process group '{name}': the home directory {} of uid {uid} does not exist; working from / (set home= to choose)", home.display()),
                 );
                 PathBuf::from("/")

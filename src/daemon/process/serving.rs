@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use rwsgi_wire::frame::{self, Kind};
 
 use super::{Daemon, Ending, Queue, ask_replacement, entry, tell_supervisor};
-use crate::apache::{Level, status};
+use crate::apache::{Level, LogId, status};
 use crate::daemon::socket;
 use crate::daemon::transport::{Connection, DaemonExchange, Refused, read_request};
 use crate::{interpreter, wsgi};
@@ -254,7 +254,7 @@ fn wait_for_job(daemon: &Daemon) -> Option<Job> {
                 Ok(None) => continue,
                 Err(e) => {
                     entry(daemon).server.log(
-                        Level::Error,
+                        Level::Error(LogId("RW0711")),
                         &format!(
                             "mod_rwsgi: daemon process group '{}': accept failed: {e}",
                             entry(daemon).group.name
@@ -357,7 +357,7 @@ fn authenticated(daemon: &Daemon, stream: UnixStream) -> Option<Connection> {
                     format!("pid {pid}, uid {uid}")
                 });
             entry.server.log(
-                Level::Error,
+                Level::Error(LogId("RW0712")),
                 &format!(
                     "mod_rwsgi: daemon process group '{}' (pid {}) refused a connection from {peer}: {why}; only this Apache's children may send requests",
                     entry.group.name,
@@ -381,7 +381,7 @@ fn serve_request(daemon: &Daemon, slot: usize, mut connection: Connection) -> Op
         Err(Refused::Gone) => return None,
         Err(Refused::Untrusted(why)) => {
             entry.server.log(
-                Level::Error,
+                Level::Error(LogId("RW0713")),
                 &format!("mod_rwsgi: daemon process group '{}': a malformed request frame: {why}; connection closed", entry.group.name),
             );
             return None;
@@ -425,7 +425,7 @@ fn serve_request(daemon: &Daemon, slot: usize, mut connection: Connection) -> Op
         }
         Err(interpreter::Unavailable(reason)) => {
             entry.server.log(
-                Level::Error,
+                Level::Error(LogId("RW0714")),
                 &format!(
                     "mod_rwsgi: cannot serve {}: {reason}",
                     application.script.display()

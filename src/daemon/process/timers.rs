@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::{Daemon, EXIT_RESTART, Ending, ask_replacement, entry};
-use crate::apache::Level;
+use crate::apache::{Level, LogId};
 use crate::daemon::os;
 use crate::{interpreter, wsgi};
 
@@ -48,7 +48,7 @@ pub fn monitor(daemon: &Daemon) {
             {
                 if !idle {
                     entry.server.log(
-                        Level::Warning,
+                        Level::Warning(LogId("RW0721")),
                         &format!("mod_rwsgi: daemon process group '{name}' (pid {}): {in_flight} requests still running after {} s; the process ends", std::process::id(), patience.as_secs()),
                     );
                 }
@@ -95,7 +95,7 @@ pub fn monitor(daemon: &Daemon) {
             let seen = *daemon.gil_seen.lock().unwrap_or_else(|e| e.into_inner());
             if now.duration_since(seen) > timeout {
                 entry.server.log(
-                    Level::Error,
+                    Level::Error(LogId("RW0722")),
                     &format!("mod_rwsgi: daemon process group '{name}' (pid {}): Python's GIL could not be taken for {} s (deadlock-timeout); the process ends and is started again", std::process::id(), timeout.as_secs()),
                 );
                 // SAFETY: ends the process; see run().
@@ -159,7 +159,7 @@ fn interrupt_stuck(daemon: &Daemon, timeout: Duration, now: Instant) {
                     }
                 });
                 entry(daemon).server.log(
-                    Level::Error,
+                    Level::Error(LogId("RW0723")),
                     &format!("mod_rwsgi: daemon process group '{}' (pid {}): a request ran longer than request-timeout={} s; RequestTimeout raised in it", group.name, std::process::id(), timeout.as_secs()),
                 );
             }
