@@ -80,13 +80,13 @@ enum Layout {
     Children,
 }
 
-struct Target {
+struct Contender {
     name: &'static str,
     layout: Layout,
     apache: Apache,
 }
 
-impl Target {
+impl Contender {
     fn serves(&self, app: App) -> bool {
         self.name != "native" || app == App::Hello
     }
@@ -107,7 +107,7 @@ pub fn run(shared: &SharedDir, native_module: &Path, rounds: usize, seconds: u32
             ("mod_wsgi", Gateway::ModWsgi, &wsgi_site),
         ] {
             let apache = Apache::start_full(mpm, gateway, site);
-            targets.push(Target {
+            targets.push(Contender {
                 name,
                 layout,
                 apache,

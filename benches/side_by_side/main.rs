@@ -122,13 +122,13 @@ impl Workload {
     }
 }
 
-struct Target {
+struct Contender {
     name: &'static str,
     apache: Apache,
     native: bool,
 }
 
-impl Target {
+impl Contender {
     /// The path serving `workload`: the same for every target but the
     /// native one's file, which Apache serves statically.
     fn path(&self, workload: Workload) -> &'static str {
@@ -344,30 +344,30 @@ fn sites(shared: &SharedDir, native_module: &Path, mpm: &str) -> (String, String
     (native_site, wsgi_site, daemon_site)
 }
 
-fn start_targets(shared: &SharedDir, native_module: &Path) -> Vec<Target> {
+fn start_targets(shared: &SharedDir, native_module: &Path) -> Vec<Contender> {
     let (native_site, wsgi_site, daemon_site) = sites(shared, native_module, MPM);
     vec![
-        Target {
+        Contender {
             name: "native",
             apache: Apache::start_gateway(Gateway::None, &native_site),
             native: true,
         },
-        Target {
+        Contender {
             name: "mod_rwsgi",
             apache: Apache::start_gateway(Gateway::Rwsgi, &wsgi_site),
             native: false,
         },
-        Target {
+        Contender {
             name: "mod_wsgi",
             apache: Apache::start_gateway(Gateway::ModWsgi, &wsgi_site),
             native: false,
         },
-        Target {
+        Contender {
             name: "mod_wsgi-daemon",
             apache: Apache::start_gateway(Gateway::ModWsgi, &daemon_site),
             native: false,
         },
-        Target {
+        Contender {
             name: "mod_rwsgi-daemon",
             apache: Apache::start_gateway(Gateway::Rwsgi, &daemon_site),
             native: false,
@@ -449,7 +449,7 @@ fn count_instructions(
 
 /// One request with the workload's method and body; the answer must be the
 /// right one before any timing counts.
-fn check_answer(target: &Target, workload: Workload, path: &str) {
+fn check_answer(target: &Contender, workload: Workload, path: &str) {
     let response = match workload {
         Workload::Post1m => common::http::post(target.apache.port, path, &vec![b'p'; 1 << 20]),
         Workload::Headers30 => {
@@ -485,7 +485,7 @@ fn check_answer(target: &Target, workload: Workload, path: &str) {
 }
 
 fn report(
-    targets: &[Target],
+    targets: &[Contender],
     samples: &BTreeMap<(Workload, &'static str), Vec<Sample>>,
     rss: &[(&str, Vec<f64>, Vec<f64>)],
     instructions: &[(Workload, &str, f64)],

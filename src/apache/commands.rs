@@ -8,7 +8,7 @@ use super::module::{Shared, catching};
 use super::module_config::config_of;
 use super::{ffi, pool};
 use crate::config::DirConfig;
-use crate::config::directives::{Allowed, DIRECTIVES, Directive, Target};
+use crate::config::directives::{Allowed, DIRECTIVES, Directive, Configuring};
 
 /// Apache's command table, one record per entry of [`DIRECTIVES`], ending
 /// with a zeroed record. Each record's `cmd_data` points at its directive,
@@ -167,7 +167,7 @@ unsafe fn apply_directive<'a>(
         // section's DirConfig, made by create_dir_config. The two are
         // distinct allocations, and Apache reads configuration on one thread.
         let mut target = unsafe {
-            Target {
+            Configuring {
                 server: &mut *config_of((*cmd).server),
                 dir: &mut *dir_config.cast::<DirConfig>(),
                 compile_pattern: super::regex::compile_pattern,

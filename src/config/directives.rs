@@ -36,7 +36,7 @@ pub enum Allowed {
 }
 
 /// The configuration one directive line may change.
-pub struct Target<'a> {
+pub struct Configuring<'a> {
     pub server: &'a mut ServerConfig,
     pub dir: &'a mut DirConfig,
     /// WSGIScriptAliasMatch's compiler: Apache's regex, from the `apache`
@@ -53,12 +53,12 @@ pub struct Directive {
     pub raw: bool,
     /// Apache shows this when the directive is misused or misplaced.
     pub help: &'static CStr,
-    apply: fn(&mut Target<'_>, &str, &[&str]) -> Result<(), String>,
+    apply: fn(&mut Configuring<'_>, &str, &[&str]) -> Result<(), String>,
 }
 
 impl Directive {
     /// Applies one line of this directive, given its arguments.
-    pub fn apply(&self, target: &mut Target<'_>, args: &[&str]) -> Result<(), String> {
+    pub fn apply(&self, target: &mut Configuring<'_>, args: &[&str]) -> Result<(), String> {
         let name = self.name.to_str().unwrap_or("?");
         (self.apply)(target, name, args)
     }
@@ -316,7 +316,7 @@ pub fn forget_daemon_groups() {
 
 /// A directive of mod_wsgi's that mod_rwsgi refuses until it implements it:
 /// ignoring it would change what the site does.
-fn not_yet(_: &mut Target<'_>, name: &str, _: &[&str]) -> Result<(), String> {
+fn not_yet(_: &mut Configuring<'_>, name: &str, _: &[&str]) -> Result<(), String> {
     Err(format!(
         "{name} is a mod_wsgi directive that mod_rwsgi does not support yet; see docs/directives.md"
     ))
@@ -324,7 +324,7 @@ fn not_yet(_: &mut Target<'_>, name: &str, _: &[&str]) -> Result<(), String> {
 
 /// Accepts a directive that cannot change what mod_rwsgi does, noting why
 /// for one line in the error log at startup.
-fn ignored(t: &mut Target<'_>, name: &str, why: &str) -> Result<(), String> {
+fn ignored(t: &mut Configuring<'_>, name: &str, why: &str) -> Result<(), String> {
     let note = format!("{name} has no effect: {why}");
     if !t.server.ignored.contains(&note) {
         t.server.ignored.push(note);

@@ -23,7 +23,7 @@ struct Config {
 
 impl Config {
     fn apply(&mut self, name: &str, args: &[&str]) -> Result<(), String> {
-        let mut target = Target {
+        let mut target = Configuring {
             server: &mut self.server,
             dir: &mut self.dir,
             compile_pattern: crate::config::script_alias::keep_pattern_text,
