@@ -523,3 +523,24 @@ WSGITrustedProxies 127.0.0.1
     assert_eq!(env["REMOTE_ADDR"], "'203.0.113.9'");
     assert_eq!(env["wsgi.url_scheme"], "'https'");
 }
+
+#[test]
+fn quoted_option_values_are_read_as_mod_wsgi_reads_them() {
+    // mod_wsgi reads an option's value as a word of its own, so that it may
+    // be quoted and hold spaces.
+    let apache = Apache::start(
+        "WSGIDaemonProcess site threads=1 display-name='my site'\n\
+         WSGIScriptAlias /probe @APPS@/process_probe.wsgi process-group='site'\n",
+    );
+    let probe = fields(&apache.get("/probe").text());
+    assert_eq!(probe["process_group"], "site");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let commands = loop {
+        let commands: Vec<String> = apache.daemons().into_iter().map(|d| d.command).collect();
+        if commands.iter().any(|c| c == "my site") || std::time::Instant::now() > deadline {
+            break commands;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(commands.iter().any(|c| c == "my site"), "{commands:?}");
+}

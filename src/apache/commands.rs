@@ -8,7 +8,7 @@ use super::module::{Shared, catching};
 use super::module_config::config_of;
 use super::{ffi, pool};
 use crate::config::DirConfig;
-use crate::config::directives::{Allowed, DIRECTIVES, Directive, Configuring};
+use crate::config::directives::{Allowed, Configuring, DIRECTIVES, Directive};
 
 /// Apache's command table, one record per entry of [`DIRECTIVES`], ending
 /// with a zeroed record. Each record's `cmd_data` points at its directive,
@@ -29,7 +29,7 @@ const fn command_table() -> [ffi::command_rec; DIRECTIVES.len() + 1] {
     let mut i = 0;
     while i < DIRECTIVES.len() {
         let directive = &DIRECTIVES[i];
-        let (func, args_how) = if directive.raw {
+        let (func, args_how) = if directive.raw() {
             (
                 ffi::cmd_func {
                     raw_args: Some(cmd_raw_directive),

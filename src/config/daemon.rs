@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::PythonHome;
-use super::parse::conf_words;
+use super::parse::option_words;
 
 /// A group's settings, as its WSGIDaemonProcess line gave them.
 #[derive(Clone, Debug, PartialEq)]
@@ -167,7 +167,7 @@ pub fn parse_daemon_process(
     python_home: &dyn Fn(&str) -> Result<PythonHome, String>,
 ) -> Result<DaemonGroup, String> {
     const D: &str = "WSGIDaemonProcess";
-    let words = conf_words(raw).map_err(|why| format!("{D}: {why}"))?;
+    let words = option_words(raw, 1).map_err(|why| format!("{D}: {why}"))?;
     let Some((name, options)) = words.split_first() else {
         return Err(format!(
             "{D}: the name of the daemon process group is missing"
@@ -185,9 +185,8 @@ pub fn parse_daemon_process(
                 "{D} {name}: '{option}' is not an option=value pair"
             ));
         };
-        let value = unquote(value);
         let bad = |why: &str| format!("{D} {name}: {key}={value}: {why}");
-        apply(&mut group, key, &value, accounts, python_home).map_err(|why| bad(&why))?;
+        apply(&mut group, key, value, accounts, python_home).map_err(|why| bad(&why))?;
     }
     if group.script_user.is_some() && group.script_group.is_some() {
         return Err(format!(
@@ -195,14 +194,6 @@ pub fn parse_daemon_process(
         ));
     }
     Ok(group)
-}
-
-/// A value written in quotes inside an option (`display-name='%{GROUP}'`).
-fn unquote(value: &str) -> String {
-    match conf_words(value) {
-        Ok(words) if words.len() == 1 && value.starts_with(['\'', '"']) => words[0].clone(),
-        _ => value.to_string(),
-    }
 }
 
 fn apply(

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::accounts::SystemAccounts;
 use super::daemon::parse_daemon_process;
-use super::parse::{on_off, process_group_option};
+use super::parse::{on_off, option_words, process_group_option};
 use super::script_alias::{
     CompilePattern, parse_callable, parse_script_alias, parse_script_alias_match,
 };
@@ -47,20 +47,43 @@ pub struct Configuring<'a> {
 pub struct Directive {
     pub name: &'static CStr,
     pub allowed: Allowed,
-    /// Apache hands over the line unsplit (RAW_ARGS), for a directive that
-    /// reads quoted values inside its options; `apply` then gets one
-    /// argument.
-    pub raw: bool,
+    /// How the line's words are read.
+    pub words: Words,
     /// Apache shows this when the directive is misused or misplaced.
     pub help: &'static CStr,
     apply: fn(&mut Configuring<'_>, &str, &[&str]) -> Result<(), String>,
 }
 
+/// How a directive's line is split into words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Words {
+    /// By Apache (TAKE_ARGV, ap_getword_conf).
+    Apache,
+    /// Not at all: the directive reads its line whole (RAW_ARGS).
+    Raw,
+    /// As mod_wsgi splits a line with options (RAW_ARGS, then
+    /// parse::option_words): this many leading words, then `name=value`
+    /// options whose value may be quoted (`display-name='my site'`).
+    Options(usize),
+}
+
 impl Directive {
+    /// Whether Apache hands over the line unsplit (RAW_ARGS): `apply` then
+    /// gets it as one argument.
+    pub const fn raw(&self) -> bool {
+        !matches!(self.words, Words::Apache)
+    }
+
     /// Applies one line of this directive, given its arguments.
     pub fn apply(&self, target: &mut Configuring<'_>, args: &[&str]) -> Result<(), String> {
         let name = self.name.to_str().unwrap_or("?");
-        (self.apply)(target, name, args)
+        let Words::Options(positional) = self.words else {
+            return (self.apply)(target, name, args);
+        };
+        let line = args.first().copied().unwrap_or("");
+        let words = option_words(line, positional).map_err(|why| format!("{name}: {why}"))?;
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        (self.apply)(target, name, &words)
     }
 }
 
@@ -69,7 +92,7 @@ macro_rules! directive {
         Directive {
             name: $name,
             allowed: Allowed::$allowed,
-            raw: false,
+            words: Words::Apache,
             help: $help,
             apply: $apply,
         }
@@ -78,7 +101,16 @@ macro_rules! directive {
         Directive {
             name: $name,
             allowed: Allowed::$allowed,
-            raw: true,
+            words: Words::Raw,
+            help: $help,
+            apply: $apply,
+        }
+    };
+    (options $positional:literal $name:literal, $allowed:ident, $help:literal, $apply:expr) => {
+        Directive {
+            name: $name,
+            allowed: Allowed::$allowed,
+            words: Words::Options($positional),
             help: $help,
             apply: $apply,
         }
@@ -87,11 +119,11 @@ macro_rules! directive {
 
 pub static DIRECTIVES: [Directive; 42] = [
     // Mapping URLs to scripts.
-    directive!(c"WSGIScriptAlias", Server, c"WSGIScriptAlias /url /path/to/script.wsgi [callable-object=name] [application-group=name] [pass-authorization=On|Off]", |t, _, args| {
+    directive!(options 2 c"WSGIScriptAlias", Server, c"WSGIScriptAlias /url /path/to/script.wsgi [callable-object=name] [application-group=name] [pass-authorization=On|Off]", |t, _, args| {
         t.server.script_aliases.push(parse_script_alias(args)?);
         Ok(())
     }),
-    directive!(c"WSGIScriptAliasMatch", Server, c"WSGIScriptAliasMatch regex /path/to/$1.wsgi [callable-object=name] [application-group=name] [pass-authorization=On|Off]", |t, _, args| {
+    directive!(options 2 c"WSGIScriptAliasMatch", Server, c"WSGIScriptAliasMatch regex /path/to/$1.wsgi [callable-object=name] [application-group=name] [pass-authorization=On|Off]", |t, _, args| {
         t.server.script_aliases
             .push(parse_script_alias_match(args, t.compile_pattern)?);
         Ok(())
@@ -100,14 +132,14 @@ pub static DIRECTIVES: [Directive; 42] = [
         t.dir.callable_object = Some(parse_callable(name, one(name, args)?)?);
         Ok(())
     }),
-    directive!(c"WSGIHandlerScript", ServerOrDirectory, c"WSGIHandlerScript handler-name /path/to/script.wsgi [application-group=name] [callable-object=name]: requests Apache gives to handler-name are served by the script's handle_request", |t, name, args| {
+    directive!(options 2 c"WSGIHandlerScript", ServerOrDirectory, c"WSGIHandlerScript handler-name /path/to/script.wsgi [application-group=name] [callable-object=name]: requests Apache gives to handler-name are served by the script's handle_request", |t, name, args| {
         let handler = parse_handler_script(name, args)?;
         t.dir.handler_scripts.retain(|h| h.handler != handler.handler);
         t.dir.handler_scripts.push(handler);
         Ok(())
     }),
     directive!(c"WSGIDispatchScript", ServerOrDirectory, c"WSGIDispatchScript /path/to/script.py", not_yet),
-    directive!(c"WSGIImportScript", Server, c"WSGIImportScript /path/to/script.wsgi process-group=name|%{GLOBAL} application-group=name: execute the script as each process of the group starts", |t, name, args| {
+    directive!(options 1 c"WSGIImportScript", Server, c"WSGIImportScript /path/to/script.wsgi process-group=name|%{GLOBAL} application-group=name: execute the script as each process of the group starts", |t, name, args| {
         t.server.import_scripts.push(parse_import_script(name, args)?);
         Ok(())
     }),
@@ -284,15 +316,15 @@ pub static DIRECTIVES: [Directive; 42] = [
     }),
     directive!(c"WSGIServerMetrics", Server, c"WSGIServerMetrics On|Off", not_yet),
     // Authentication and access.
-    directive!(c"WSGIAccessScript", AuthConfig, c"WSGIAccessScript /path/to/script.wsgi [application-group=name]: allow_access(environ, host) decides who may in", |t, name, args| {
+    directive!(options 1 c"WSGIAccessScript", AuthConfig, c"WSGIAccessScript /path/to/script.wsgi [application-group=name]: allow_access(environ, host) decides who may in", |t, name, args| {
         t.dir.access_script = Some(parse_auth_script(name, args)?);
         Ok(())
     }),
-    directive!(c"WSGIAuthUserScript", AuthConfig, c"WSGIAuthUserScript /path/to/script.wsgi [application-group=name]: check_password / get_realm_hash for AuthBasicProvider wsgi / AuthDigestProvider wsgi", |t, name, args| {
+    directive!(options 1 c"WSGIAuthUserScript", AuthConfig, c"WSGIAuthUserScript /path/to/script.wsgi [application-group=name]: check_password / get_realm_hash for AuthBasicProvider wsgi / AuthDigestProvider wsgi", |t, name, args| {
         t.dir.auth_user_script = Some(parse_auth_script(name, args)?);
         Ok(())
     }),
-    directive!(c"WSGIAuthGroupScript", AuthConfig, c"WSGIAuthGroupScript /path/to/script.wsgi [application-group=name]: groups_for_user for Require wsgi-group", |t, name, args| {
+    directive!(options 1 c"WSGIAuthGroupScript", AuthConfig, c"WSGIAuthGroupScript /path/to/script.wsgi [application-group=name]: groups_for_user for Require wsgi-group", |t, name, args| {
         t.dir.auth_group_script = Some(parse_auth_script(name, args)?);
         Ok(())
     }),

@@ -19,45 +19,158 @@ pub fn process_group_option(what: &str, value: &str) -> Result<String, String> {
     Ok(value.to_string())
 }
 
-/// Splits a directive's raw arguments into words as Apache's
-/// `ap_getword_conf` does: whitespace separates them, and a word that
-/// starts with a single or double quote runs to the matching quote (a
-/// backslash before that quote keeps it in the word). An unclosed quote is
-/// an error rather than silently running to the end of the line.
-pub fn conf_words(raw: &str) -> Result<Vec<String>, String> {
+/// A directive's raw arguments as mod_wsgi reads a line with options:
+/// `positional` words as Apache's `ap_getword_conf` reads them (whitespace
+/// separates words; a word that starts with a single or double quote runs
+/// to the matching quote, a backslash before that quote keeping it; an
+/// unclosed quote is an error rather than running to the end of the line), then `name=value`
+/// options whose value is itself such a word, so that
+/// `display-name='my site'` is one option (mod_wsgi's wsgi_parse_option).
+/// The options come back as `name=value` words with the value's quotes
+/// gone. A whole option in quotes (`"display-name=my site"`) is read as one
+/// word too.
+pub fn option_words(raw: &str, positional: usize) -> Result<Vec<String>, String> {
+    let mut rest = raw;
     let mut words = Vec::new();
-    let mut chars = raw.chars().peekable();
+    while words.len() < positional {
+        match next_word(&mut rest)? {
+            Some(word) => words.push(word),
+            None => return Ok(words),
+        }
+    }
     loop {
-        while chars.next_if(|c| c.is_whitespace()).is_some() {}
-        let Some(first) = chars.next() else {
+        rest = rest.trim_start();
+        if rest.is_empty() {
             return Ok(words);
+        }
+        let name_end = rest
+            .find(|c: char| c == '=' || c.is_whitespace())
+            .unwrap_or(rest.len());
+        let starts_quoted = rest.starts_with(['\'', '"']);
+        if starts_quoted || name_end == 0 || !rest[name_end..].starts_with('=') {
+            // Not name=value: left whole for the directive to refuse (or, in
+            // quotes, to read as one option).
+            words.extend(next_word(&mut rest)?);
+            continue;
+        }
+        let name = &rest[..name_end];
+        rest = &rest[name_end + 1..];
+        let value = if rest.starts_with(char::is_whitespace) || rest.is_empty() {
+            String::new()
+        } else {
+            next_word(&mut rest)?.unwrap_or_default()
         };
-        let mut word = String::new();
-        if first == '"' || first == '\'' {
-            loop {
-                match chars.next() {
-                    None => return Err(format!("a {first} quote is not closed")),
-                    Some('\\') if chars.peek() == Some(&first) => {
-                        word.push(first);
-                        chars.next();
+        words.push(format!("{name}={value}"));
+    }
+}
+
+/// The next word of `rest` as `ap_getword_conf` reads it, leaving `rest`
+/// after it; None when only whitespace is left.
+fn next_word(rest: &mut &str) -> Result<Option<String>, String> {
+    let text = rest.trim_start();
+    let mut chars = text.char_indices();
+    let Some((_, first)) = chars.next() else {
+        *rest = "";
+        return Ok(None);
+    };
+    let mut word = String::new();
+    let end = if first == '"' || first == '\'' {
+        let mut escaped = false;
+        loop {
+            match chars.next() {
+                None => return Err(format!("a {first} quote is not closed")),
+                Some((_, '\\')) if !escaped => {
+                    escaped = true;
+                    continue;
+                }
+                Some((at, c)) if c == first && !escaped => break at + c.len_utf8(),
+                Some((_, c)) => {
+                    if escaped && c != first {
+                        word.push('\\');
                     }
-                    Some(c) if c == first => break,
-                    Some(c) => word.push(c),
+                    word.push(c);
                 }
             }
-        } else {
-            word.push(first);
-            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
-                word.push(c);
+            escaped = false;
+        }
+    } else {
+        word.push(first);
+        loop {
+            match chars.next() {
+                Some((at, c)) if c.is_whitespace() => break at,
+                Some((_, c)) => word.push(c),
+                None => break text.len(),
             }
         }
-        words.push(word);
-    }
+    };
+    *rest = &text[end..];
+    Ok(Some(word))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every word as ap_getword_conf reads it.
+    fn conf_words(raw: &str) -> Result<Vec<String>, String> {
+        option_words(raw, usize::MAX)
+    }
+
+    #[test]
+    fn an_option_value_may_be_quoted_and_hold_spaces() {
+        assert_eq!(
+            option_words("site display-name='my site' python-path=\"/a b:/c\"", 1).unwrap(),
+            ["site", "display-name=my site", "python-path=/a b:/c"]
+        );
+    }
+
+    #[test]
+    fn a_quoted_option_value_loses_its_quotes() {
+        assert_eq!(
+            option_words("/app /srv/app.wsgi process-group='site'", 2).unwrap(),
+            ["/app", "/srv/app.wsgi", "process-group=site"]
+        );
+    }
+
+    #[test]
+    fn leading_words_are_read_before_options_even_with_equals_signs() {
+        assert_eq!(
+            option_words("/a=b /srv/app.wsgi x=1", 2).unwrap(),
+            ["/a=b", "/srv/app.wsgi", "x=1"]
+        );
+    }
+
+    #[test]
+    fn an_option_written_whole_in_quotes_is_one_option() {
+        assert_eq!(
+            option_words("site \"display-name=my site\"", 1).unwrap(),
+            ["site", "display-name=my site"]
+        );
+    }
+
+    #[test]
+    fn a_word_that_is_not_an_option_is_left_whole_for_the_directive() {
+        assert_eq!(
+            option_words("/app /srv/app.wsgi oops =x", 2).unwrap(),
+            ["/app", "/srv/app.wsgi", "oops", "=x"]
+        );
+    }
+
+    #[test]
+    fn an_empty_option_value_is_kept_empty() {
+        assert_eq!(
+            option_words("site display-name= threads=2", 1).unwrap(),
+            ["site", "display-name=", "threads=2"]
+        );
+    }
+
+    #[test]
+    fn an_unclosed_quote_in_an_option_value_is_an_error() {
+        assert_eq!(
+            option_words("site display-name='x", 1).unwrap_err(),
+            "a ' quote is not closed"
+        );
+    }
 
     #[test]
     fn on_and_off_in_any_case() {

@@ -28,7 +28,27 @@ impl Config {
             dir: &mut self.dir,
             compile_pattern: crate::config::script_alias::keep_pattern_text,
         };
-        directive(name).apply(&mut target, args)
+        let directive = directive(name);
+        if directive.raw() {
+            // As Apache hands such a line over: whole. The words the tests
+            // give hold no spaces of their own (raw_line for those that do).
+            let line = args.join(" ");
+            return directive.apply(&mut target, &[&line]);
+        }
+        directive.apply(&mut target, args)
+    }
+
+    /// A line handed over whole, quotes and all, as Apache hands it.
+    fn raw_line(mut self, name: &str, line: &str) -> Self {
+        let mut target = Configuring {
+            server: &mut self.server,
+            dir: &mut self.dir,
+            compile_pattern: crate::config::script_alias::keep_pattern_text,
+        };
+        if let Err(message) = directive(name).apply(&mut target, &[line]) {
+            panic!("{name} {line}: {message}");
+        }
+        self
     }
 
     fn line(mut self, name: &str, args: &[&str]) -> Self {
@@ -68,13 +88,49 @@ fn directive_names_are_unique() {
 }
 
 #[test]
-fn only_wsgi_daemon_process_is_given_its_line_unsplit() {
+fn directives_with_options_are_given_their_line_unsplit() {
+    // mod_wsgi reads these lines itself, so that an option's value may be
+    // quoted (display-name='my site', process-group='site').
     let raw: Vec<&CStr> = DIRECTIVES
         .iter()
-        .filter(|d| d.raw)
+        .filter(|d| d.raw())
         .map(|d| d.name)
         .collect();
-    assert_eq!(raw, [c"WSGIDaemonProcess"]);
+    assert_eq!(
+        raw,
+        [
+            c"WSGIScriptAlias",
+            c"WSGIScriptAliasMatch",
+            c"WSGIHandlerScript",
+            c"WSGIImportScript",
+            c"WSGIDaemonProcess",
+            c"WSGIAccessScript",
+            c"WSGIAuthUserScript",
+            c"WSGIAuthGroupScript",
+        ]
+    );
+}
+
+#[test]
+fn an_option_value_in_quotes_is_read_as_mod_wsgi_reads_it() {
+    let config = Config::default().raw_line(
+        "WSGIScriptAlias",
+        "/app /srv/app.wsgi process-group='site' application-group='my group'",
+    );
+    let alias = &config.server.script_aliases[0];
+    assert_eq!(alias.process_group.as_deref(), Some("site"));
+    assert_eq!(alias.application_group.as_deref(), Some("my group"));
+}
+
+#[test]
+fn a_daemon_process_display_name_in_quotes_may_hold_spaces() {
+    let _turn = defining_daemon_groups();
+    let config = Config::default().raw_line(
+        "WSGIDaemonProcess",
+        "dp-quoted display-name='my site' threads=2",
+    );
+    let group = &config.server.daemon_groups[0];
+    assert_eq!(group.display_name.as_deref(), Some("my site"));
 }
 
 #[test]
