@@ -49,15 +49,27 @@ pub fn serve(
     let mut out = Vec::with_capacity(4096);
     request_frame(request, application, ignore_activity).encode(&mut out);
     // A connection kept from an earlier request goes first; one the daemon
-    // has closed (a write fails: it never read this request) is left for a
-    // new one.
-    while let Some(kept) = take_kept(registry, entry.index) {
-        if socket::write_all_vectored(&kept.link.stream, &[&out]).is_ok() {
-            let mut relay = Relay::new(request, kept.link, name, kept.pid);
-            let status = relay.follow();
-            relay.keep(registry.generation, entry.index);
-            return status;
+    // has closed (a write fails) or closes as the request crosses it (it
+    // resets the connection) never read this request, which a new
+    // connection then carries.
+    while let Some(mut kept) = take_kept(registry, entry.index) {
+        if socket::write_all_vectored(&kept.link.stream, &[&out]).is_err() {
+            continue;
         }
+        if kept.link.reset_before_answering() {
+            request.log(
+                Level::Info,
+                &format!(
+                    "mod_rwsgi: daemon process group '{name}' (pid {}) closed a kept connection as this request crossed it, unread; sending it on a new connection",
+                    kept.pid
+                ),
+            );
+            continue;
+        }
+        let mut relay = Relay::new(request, kept.link, name, kept.pid);
+        let status = relay.follow();
+        relay.keep(registry.generation, entry.index);
+        return status;
     }
     let (link, challenge) = match connect(request, entry) {
         Ok(connected) => connected,
@@ -253,6 +265,9 @@ struct Link {
     start: usize,
     end: usize,
     fds: Vec<OwnedFd>,
+    /// A failure met while waiting for the first bytes, for the next read
+    /// to report.
+    pending: Option<Failure>,
 }
 
 const BUFFER: usize = 64 * 1024;
@@ -265,6 +280,7 @@ impl Link {
             start: 0,
             end: 0,
             fds: Vec::new(),
+            pending: None,
         }
     }
 
@@ -293,7 +309,29 @@ impl Link {
         }
     }
 
+    /// Waits for the daemon's first bytes after a request sent on a kept
+    /// connection: true when the daemon reset the connection instead. A
+    /// reset means it closed the connection with the request unread (one it
+    /// had read would end in an orderly close), so the app never saw it.
+    /// Any other failure is left in place for `follow` to report.
+    fn reset_before_answering(&mut self) -> bool {
+        if self.buffered() > 0 {
+            return false;
+        }
+        match self.fill() {
+            Err(Failure::Io(error)) if error.kind() == ErrorKind::ConnectionReset => true,
+            Err(failure) => {
+                self.pending = Some(failure);
+                false
+            }
+            Ok(()) => false,
+        }
+    }
+
     fn header(&mut self) -> Result<FrameHeader, Failure> {
+        if let Some(failure) = self.pending.take() {
+            return Err(failure);
+        }
         while self.buffered() < HEADER_LEN {
             self.fill()?;
         }
