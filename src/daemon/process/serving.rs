@@ -191,15 +191,29 @@ fn next_job(daemon: &Daemon) -> Option<Job> {
         queue.idle += 1;
         daemon.publish_idle(queue.idle);
     }
+    // A job comes counted in flight (wait_for_job counts it as it takes
+    // it), so that the process cannot decide it is done while a thread
+    // holds a connection with a request on it.
     let job = wait_for_job(daemon);
     let mut queue = daemon.queue.lock().unwrap_or_else(|e| e.into_inner());
     queue.idle -= 1;
     daemon.publish_idle(queue.idle);
-    match job {
-        Some(_) => queue.in_flight += 1,
-        None => queue.acceptor_done = true,
+    if job.is_none() {
+        queue.acceptor_done = true;
     }
     job
+}
+
+/// A new connection from the group's socket, counted in flight as it is
+/// taken: the count and the accept happen under the queue's lock, which
+/// the decision that the process is done also holds.
+fn accept_counted(daemon: &Daemon, listener: RawFd) -> std::io::Result<Option<UnixStream>> {
+    let mut queue = daemon.queue.lock().unwrap_or_else(|e| e.into_inner());
+    let accepted = socket::accept(listener)?;
+    if accepted.is_some() {
+        queue.in_flight += 1;
+    }
+    Ok(accepted)
 }
 
 impl Daemon {
@@ -230,7 +244,7 @@ fn wait_for_job(daemon: &Daemon) -> Option<Job> {
                 // Connections the kernel woke this process for before it
                 // stopped listening: with EPOLLEXCLUSIVE it woke no other
                 // process for them, so they are served here.
-                if let Ok(Some(stream)) = socket::accept(listener) {
+                if let Ok(Some(stream)) = accept_counted(daemon, listener) {
                     return Some(Job::New(stream));
                 }
                 if done {
@@ -246,7 +260,7 @@ fn wait_for_job(daemon: &Daemon) -> Option<Job> {
         }
         let token = event.u64;
         if token == LISTENER {
-            match socket::accept(listener) {
+            match accept_counted(daemon, listener) {
                 Ok(Some(stream)) => {
                     poller.kept().last_accept = Instant::now();
                     return Some(Job::New(stream));
@@ -267,7 +281,14 @@ fn wait_for_job(daemon: &Daemon) -> Option<Job> {
         }
         let mut kept = poller.kept();
         // One-shot: its registration is disarmed until it is kept again.
+        // Counted in flight before the kept lock goes: the decision that
+        // the process is done takes both locks, in this order.
         if let Some((connection, _)) = kept.connections.remove(&token) {
+            daemon
+                .queue
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .in_flight += 1;
             return Some(Job::Kept(connection));
         }
     }
