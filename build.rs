@@ -8,9 +8,9 @@ use std::process::{Command, exit};
 fn main() {
     println!("cargo:rerun-if-env-changed=APXS");
     println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
-    println!("cargo:rerun-if-changed=apache/wrapper.h");
-    println!("cargo:rerun-if-changed=apache/shim.h");
-    println!("cargo:rerun-if-changed=apache/shim.c");
+    println!("cargo:rerun-if-changed=shim/wrapper.h");
+    println!("cargo:rerun-if-changed=shim/shim.h");
+    println!("cargo:rerun-if-changed=shim/shim.c");
 
     check_python();
     // The module's own references to its exported symbols (rwsgi_module,
@@ -127,7 +127,7 @@ fn find_apxs() -> PathBuf {
 
 fn compile_shim(apache: &ApacheBuildInfo) {
     let mut build = cc::Build::new();
-    build.file("apache/shim.c").include("apache").warnings(true);
+    build.file("shim/shim.c").include("shim").warnings(true);
     for dir in &apache.include_dirs {
         build.include(dir);
     }
@@ -143,7 +143,7 @@ fn compile_shim(apache: &ApacheBuildInfo) {
 
 fn generate_bindings(apache: &ApacheBuildInfo) {
     let mut builder = bindgen::Builder::default()
-        .header("apache/wrapper.h")
+        .header("shim/wrapper.h")
         .clang_arg("-Iapache")
         .allowlist_function("ap_.*|apr_.*|rwsgi_.*")
         .allowlist_type("process_rec|module|request_rec|server_rec|conn_rec|command_rec|cmd_parms|apr_table_entry_t|ap_regex_t|ap_regmatch_t|authn_provider|authz_provider")

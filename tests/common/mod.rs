@@ -119,7 +119,7 @@ pub fn module_path() -> PathBuf {
     });
     // `cargo test` does not always rebuild a cdylib: never test a stale one.
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let newest_source = ["src", "apache", "build.rs", "crates/wire/src"]
+    let newest_source = ["src", "shim", "build.rs", "crates/wire/src"]
         .iter()
         .map(|p| newest_mtime(&manifest.join(p)))
         .max()
