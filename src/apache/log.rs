@@ -73,9 +73,7 @@ pub(super) enum Target {
 
 /// The index Apache gave this module when it loaded it.
 pub(super) fn module_index() -> c_int {
-    // SAFETY: Apache writes module_index once while loading the module,
-    // before it calls any of our callbacks; afterwards it is only read.
-    unsafe { (*super::module::this_module()).module_index }
+    super::module::loaded_index()
 }
 
 /// Logs `message`, one Apache log line per line of the message. Other control

@@ -83,12 +83,27 @@ pub(super) fn wsgi_struct() -> *mut ffi::module {
 
 /// The struct Apache loaded: `rwsgi_module` unless only `wsgi_module` was.
 pub(super) fn this_module() -> *const ffi::module {
-    // SAFETY: Apache writes module_index while loading the module, before
-    // it calls any of our callbacks; afterwards it is only read.
-    if unsafe { (*rwsgi_struct()).module_index } >= 0 {
-        rwsgi_struct()
+    loaded(structs())
+}
+
+/// The index Apache gave the loaded struct; -1 (no module) before
+/// register_hooks recorded the structs. Never panics: the log writes it,
+/// and `catching` logs a panic from outside the unwind guard.
+pub(super) fn loaded_index() -> c_int {
+    match LOADED_AS.get() {
+        // SAFETY: Apache writes module_index while loading the module,
+        // before it calls any of our callbacks; afterwards it is only read.
+        Some(&structs) => unsafe { (*loaded(structs)).module_index },
+        None => -1,
+    }
+}
+
+fn loaded([rwsgi, wsgi]: [&'static Module; 2]) -> *const ffi::module {
+    // SAFETY: as in loaded_index.
+    if unsafe { (*rwsgi.raw()).module_index } >= 0 {
+        rwsgi.raw()
     } else {
-        wsgi_struct()
+        wsgi.raw()
     }
 }
 
