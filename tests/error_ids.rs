@@ -16,20 +16,7 @@ fn root() -> &'static Path {
 }
 
 fn source_files() -> Vec<PathBuf> {
-    fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
-        for entry in fs::read_dir(dir).expect("read src/").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(&path, files);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                files.push(path);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(&root().join("src"), &mut files);
-    files.sort();
-    files
+    common::source::rust_files(&root().join("src"))
 }
 
 /// `text` without its comments, string literals kept: a `LogId("...")`

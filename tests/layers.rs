@@ -3,6 +3,8 @@
 //! only the `apache` layer touches Apache's raw bindings. No Apache runs
 //! here; the test reads `src/`.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -21,22 +23,10 @@ const LAYERS: &[&[&str]] = &[
 ];
 
 fn source_files() -> Vec<PathBuf> {
-    fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
-        for entry in fs::read_dir(dir).expect("read src/").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(&path, files);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                files.push(path);
-            }
-        }
-    }
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    walk(&src, &mut files);
+    let mut files = common::source::rust_files(&src);
     // rwsgi-express is a binary of its own, outside the module's layers.
     files.retain(|f| !f.starts_with(src.join("bin")));
-    files.sort();
     files
 }
 

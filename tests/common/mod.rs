@@ -11,6 +11,7 @@ mod compare;
 pub mod http;
 pub mod processes;
 mod shared_dir;
+pub mod source;
 
 use std::fs;
 use std::net::{TcpListener, TcpStream};
