@@ -2,8 +2,11 @@
 //! sent with the first non-empty block (or at the end), then each block
 //! passed to Apache with the GIL released.
 
+mod state;
+
 use std::os::fd::RawFd;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use pyo3::exceptions::{PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
@@ -12,39 +15,15 @@ use pyo3::types::PyBytes;
 use super::exchange::{ClientGone, Ended, Exchange, SharedExchange};
 use super::request_ended;
 use crate::apache::{Level, LogId};
-
-/// A validated status and header list.
-pub struct Head {
-    pub code: u16,
-    pub status_line: Vec<u8>,
-    /// Latin-1 names and values, already checked for control characters.
-    pub headers: Vec<(Vec<u8>, Vec<u8>)>,
-    pub content_length: Option<u64>,
-}
+pub use state::Head;
+use state::{Claim, Finish, HeadersAlreadySent, State};
 
 pub struct Response {
     exchange: SharedExchange,
     /// WSGIEnableSendfile for files; None: as Apache's EnableSendfile.
     sendfile: Option<bool>,
-    state: Mutex<State>,
-}
-
-#[derive(Default)]
-struct State {
-    head: Option<Head>,
-    headers_sent: bool,
-    /// The Content-Length in force: the app's, or one we computed.
-    length: Option<u64>,
-    body_sent: u64,
-    client_gone: bool,
-    /// WSGIErrorOverride On: an error status is answered by Apache (its
-    /// ErrorDocument), not with the app's body.
-    error_override: bool,
-    /// The head of an error response handed to Apache that way.
-    overridden: Option<Head>,
-    /// The only block of a small response, kept to be sent after the GIL is
-    /// released (see [`Deferred`]).
-    deferred: Option<Deferred>,
+    state: Mutex<State<DeferredBody>>,
+    client_gone: AtomicBool,
 }
 
 /// The largest only-block body copied for sending after the GIL is
@@ -54,13 +33,13 @@ const COPY_LIMIT: usize = 16 * 1024;
 /// A whole one-block response (head and body) that the handler sends once
 /// the app is done and the GIL is released, saving a GIL hand-off per
 /// request.
-pub struct Deferred {
-    head: Option<Head>,
-    length: Option<u64>,
-    body: DeferredBody,
-}
+pub type Deferred = state::Deferred<DeferredBody>;
 
-enum DeferredBody {
+/// The kept body; what it holds is private, as reading a kept bytes
+/// object relies on its length having been checked here.
+pub struct DeferredBody(Body);
+
+enum Body {
     /// A small body, copied: cheaper than keeping a Python reference, whose
     /// release would need the GIL again.
     Copied(Vec<u8>),
@@ -80,9 +59,9 @@ impl Deferred {
         // A large body is flushed, as any large block is: written out from
         // the app's bytes instead of Apache copying what the socket did not
         // take at once.
-        let written = match &self.body {
-            DeferredBody::Copied(body) => body.is_empty() || e.write_body(body, false).is_ok(),
-            DeferredBody::Kept { bytes, take } => {
+        let written = match &self.body.0 {
+            Body::Copied(body) => body.is_empty() || e.write_body(body, false).is_ok(),
+            Body::Kept { bytes, take } => {
                 // SAFETY: reading the buffer of an immutable bytes object that
                 // `bytes` keeps alive; no GIL is needed to read it.
                 let data = unsafe { kept_bytes(bytes, *take) };
@@ -113,89 +92,32 @@ unsafe fn kept_bytes(bytes: &Py<PyBytes>, take: usize) -> &[u8] {
     }
 }
 
-/// A block of body the state has let through: its length, and the head to
-/// send before it when it is the first.
-struct Claim {
-    head: Option<Head>,
-    length: Option<u64>,
-    take: u64,
-}
-
-impl State {
-    /// Lets through up to `len` more body bytes under the Content-Length in
-    /// force. None when nothing needs to reach Apache.
-    fn claim(&mut self, len: u64) -> Option<Claim> {
-        if self.overridden.is_some() || self.override_error() {
-            return None;
-        }
-        let allowed = self
-            .length
-            .map_or(u64::MAX, |length| length.saturating_sub(self.body_sent));
-        let take = len.min(allowed);
-        if take == 0 && self.headers_sent {
-            return None;
-        }
-        self.body_sent += take;
-        Some(Claim {
-            head: self.head_to_send(),
-            length: self.length,
-            take,
-        })
-    }
-
-    /// Under WSGIErrorOverride, takes an error head that has not gone out
-    /// away from the response: nothing of it will be sent.
-    fn override_error(&mut self) -> bool {
-        let is_error = self.head.as_ref().is_some_and(|head| head.code >= 400);
-        if self.error_override && is_error && !self.headers_sent {
-            self.overridden = self.head.take();
-            self.headers_sent = true;
-            return true;
-        }
-        false
-    }
-
-    /// The head, the first time it is asked for: it goes out exactly once.
-    fn head_to_send(&mut self) -> Option<Head> {
-        let head = if self.headers_sent {
-            None
-        } else {
-            self.head.take()
-        };
-        self.headers_sent = true;
-        head
-    }
-}
-
 impl Response {
     pub fn new(exchange: SharedExchange, sendfile: Option<bool>, error_override: bool) -> Self {
         Self {
             exchange,
             sendfile,
-            state: Mutex::new(State {
-                error_override,
-                ..State::default()
-            }),
+            state: Mutex::new(State::new(error_override)),
+            client_gone: AtomicBool::new(false),
         }
     }
 
     /// The error status handed to Apache under WSGIErrorOverride.
     pub fn overridden_status(&self) -> Option<u16> {
-        self.state().overridden.as_ref().map(|head| head.code)
+        self.state().overridden_status()
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+    fn state(&self) -> MutexGuard<'_, State<DeferredBody>> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Whether the client has (or will have) the status and headers.
     pub fn headers_sent(&self) -> bool {
-        let state = self.state();
-        state.headers_sent && state.overridden.is_none() && state.deferred.is_none()
+        self.state().headers_sent()
     }
 
     pub fn client_gone(&self) -> bool {
-        self.state().client_gone
+        self.client_gone.load(Ordering::Relaxed)
     }
 
     pub fn log(&self, level: Level, message: &str) {
@@ -207,25 +129,14 @@ impl Response {
         if self.exchange.has_ended() {
             return Err(request_ended("start_response()"));
         }
-        let mut state = self.state();
-        if state.headers_sent {
-            return Err(PyRuntimeError::new_err(
-                "start_response() called again after the headers were sent",
-            ));
-        }
-        // mod_wsgi lets an app call start_response() again before any output,
-        // with or without exc_info; the last call wins.
-        state.length = head.content_length;
-        state.head = Some(head);
-        Ok(())
+        self.state().start(head).map_err(|HeadersAlreadySent| {
+            PyRuntimeError::new_err("start_response() called again after the headers were sent")
+        })
     }
 
     /// Gives a one-block response a Content-Length when the app set none.
     pub fn set_length_if_unset(&self, length: u64) {
-        let mut state = self.state();
-        if state.head.is_some() && state.length.is_none() && !state.headers_sent {
-            state.length = Some(length);
-        }
+        self.state().set_length_if_unset(length);
     }
 
     /// Sends one block of the body (with the headers first, if not yet sent),
@@ -249,34 +160,23 @@ impl Response {
     /// handler returns), so the app's thread need not take the GIL again.
     pub fn write_only_block(&self, py: Python<'_>, block: &Bound<'_, PyBytes>) -> PyResult<()> {
         let data = block.as_bytes();
-        {
-            let mut state = self.started()?;
-            if state.deferred.is_none() && !state.headers_sent && !state.override_error() {
-                if let Some(claim) = state.claim(data.len() as u64) {
-                    let take = claim.take as usize;
-                    let body = if take <= COPY_LIMIT {
-                        DeferredBody::Copied(data[..take].to_vec())
-                    } else {
-                        DeferredBody::Kept {
-                            bytes: block.clone().unbind(),
-                            take,
-                        }
-                    };
-                    state.deferred = Some(Deferred {
-                        head: claim.head,
-                        length: claim.length,
-                        body,
-                    });
-                    return Ok(());
+        let kept = self.started()?.defer_only_block(data.len() as u64, |take| {
+            let take = take as usize;
+            DeferredBody(if take <= COPY_LIMIT {
+                Body::Copied(data[..take].to_vec())
+            } else {
+                Body::Kept {
+                    bytes: block.clone().unbind(),
+                    take,
                 }
-            }
-        }
-        self.write(py, data)
+            })
+        });
+        if kept { Ok(()) } else { self.write(py, data) }
     }
 
     /// The kept one-block response, for the handler to send.
     pub fn take_deferred(&self) -> Option<Deferred> {
-        self.state().deferred.take()
+        self.state().take_deferred()
     }
 
     /// Sends `available` bytes of the open file `fd` from `offset` (cut at
@@ -288,13 +188,7 @@ impl Response {
         offset: u64,
         available: u64,
     ) -> PyResult<()> {
-        let claim = {
-            let mut state = self.started()?;
-            if !state.headers_sent && state.length.is_none() {
-                state.length = Some(available);
-            }
-            state.claim(available)
-        };
+        let claim = self.started()?.claim_file(available);
         let sendfile = self.sendfile;
         self.send(py, claim, |e, take| {
             e.write_file(fd, offset, take, sendfile)
@@ -302,9 +196,9 @@ impl Response {
     }
 
     /// The state, once start_response() has been called.
-    fn started(&self) -> PyResult<std::sync::MutexGuard<'_, State>> {
+    fn started(&self) -> PyResult<MutexGuard<'_, State<DeferredBody>>> {
         let state = self.state();
-        if state.head.is_none() && !state.headers_sent {
+        if !state.started() {
             return Err(PyRuntimeError::new_err(
                 "start_response() must be called before the response body is sent",
             ));
@@ -348,32 +242,25 @@ impl Response {
     /// Ends the response: sends the headers if nothing was sent yet, and
     /// closes the connection if the body fell short of its Content-Length.
     pub fn finish(&self, py: Python<'_>) -> PyResult<()> {
-        let (deferred, head, length, sent) = {
-            let mut state = self.state();
-            if state.head.is_none() && !state.headers_sent {
+        // The state is not held across the GIL release below.
+        let finish = self.state().finish();
+        let (deferred, head, length, sent) = match finish {
+            Finish::NotStarted => {
                 return Err(PyRuntimeError::new_err(
                     "the application returned without calling start_response()",
                 ));
             }
-            if state.overridden.is_some() || state.override_error() {
-                drop(state);
-                return self.hand_error_to_apache(py);
-            }
-            let short = matches!(state.length, Some(length) if state.body_sent < length);
-            if state.deferred.is_some() && !short {
-                // The handler sends it, complete, after the GIL is released.
-                return Ok(());
-            }
-            // Cut short: a kept block goes out now (without holding the
-            // state across the GIL release), then the connection is closed.
-            let deferred = state.deferred.take();
-            let head = if deferred.is_some() {
-                None
-            } else {
-                state.head_to_send()
-            };
-            (deferred, head, state.length, state.body_sent)
+            Finish::HandToApache => return self.hand_error_to_apache(py),
+            // The handler sends it, complete, after the GIL is released.
+            Finish::Deferred => return Ok(()),
+            Finish::Send {
+                deferred,
+                head,
+                length,
+                sent,
+            } => (deferred, head, length, sent),
         };
+        // Cut short: a kept block goes out now, then the connection is closed.
         if let Some(deferred) = deferred {
             let exchange = &self.exchange;
             py.detach(|| exchange.with(|e| deferred.send(e)))
@@ -405,16 +292,9 @@ impl Response {
     }
 
     /// Leaves the overridden error to Apache, keeping the app's
-    /// WWW-Authenticate challenge, without which a 401 is useless.
+    /// WWW-Authenticate challenge.
     fn hand_error_to_apache(&self, py: Python<'_>) -> PyResult<()> {
-        let challenges: Vec<Vec<u8>> = self
-            .state()
-            .overridden
-            .iter()
-            .flat_map(|head| &head.headers)
-            .filter(|(name, _)| name.eq_ignore_ascii_case(b"www-authenticate"))
-            .map(|(_, value)| value.clone())
-            .collect();
+        let challenges = self.state().overridden_challenges();
         let exchange = &self.exchange;
         let kept = py.detach(|| {
             exchange.with(|e| {
@@ -436,7 +316,7 @@ impl Response {
         match result {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => {
-                self.state().client_gone = true;
+                self.client_gone.store(true, Ordering::Relaxed);
                 Err(PyOSError::new_err(
                     "mod_rwsgi: failed to write the response: the client closed the connection",
                 ))
