@@ -181,7 +181,7 @@ fn call<T>(
     };
     let exchange = Embedded::new(&request);
     let outcome = interpreter::with_python(|py| {
-        wsgi::auth::call(py, &exchange, &application, args, interpret)
+        wsgi::auth_script::call(py, &exchange, &application, args, interpret)
     });
     match outcome {
         Ok(answer) => answer,

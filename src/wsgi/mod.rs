@@ -4,7 +4,7 @@
 //! (embedded mode) and daemon processes.
 
 pub mod application_group;
-pub mod auth;
+pub mod auth_script;
 mod environ;
 mod environ_strings;
 mod errors;
