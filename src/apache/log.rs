@@ -5,6 +5,8 @@ use std::borrow::Cow;
 use std::ffi::{CString, c_int};
 use std::panic::Location;
 
+use rwsgi_wire::frame::LogLevel;
+
 use super::ffi;
 
 /// How bad a line is. An error or a warning of the module's own carries its
@@ -35,19 +37,43 @@ pub enum Level {
 pub struct LogId(pub &'static str);
 
 impl Level {
+    /// The severity alone, as a daemon process sends it to the child.
+    pub fn severity(self) -> LogLevel {
+        match self {
+            Level::Error(_) | Level::AppError | Level::RelayedError => LogLevel::Error,
+            Level::Warning(_) | Level::RelayedWarning => LogLevel::Warning,
+            Level::Notice => LogLevel::Notice,
+            Level::Info => LogLevel::Info,
+            Level::Debug => LogLevel::Debug,
+        }
+    }
+
+    /// The level of a line a daemon process logged at `severity`: its
+    /// text already carries an error's or a warning's identifier (or is
+    /// the app's).
+    pub fn relayed(severity: LogLevel) -> Level {
+        match severity {
+            LogLevel::Error => Level::RelayedError,
+            LogLevel::Warning => Level::RelayedWarning,
+            LogLevel::Notice => Level::Notice,
+            LogLevel::Info => Level::Info,
+            LogLevel::Debug => Level::Debug,
+        }
+    }
+
     fn priority(self) -> c_int {
-        let level = match self {
-            Level::Error(_) | Level::AppError | Level::RelayedError => ffi::APLOG_ERR,
-            Level::Warning(_) | Level::RelayedWarning => ffi::APLOG_WARNING,
-            Level::Notice => ffi::APLOG_NOTICE,
-            Level::Info => ffi::APLOG_INFO,
-            Level::Debug => ffi::APLOG_DEBUG,
+        let level = match self.severity() {
+            LogLevel::Error => ffi::APLOG_ERR,
+            LogLevel::Warning => ffi::APLOG_WARNING,
+            LogLevel::Notice => ffi::APLOG_NOTICE,
+            LogLevel::Info => ffi::APLOG_INFO,
+            LogLevel::Debug => ffi::APLOG_DEBUG,
         };
         level as c_int
     }
 
     /// The identifier this level puts first on the line, if any.
-    pub fn id(self) -> Option<LogId> {
+    fn id(self) -> Option<LogId> {
         match self {
             Level::Error(id) | Level::Warning(id) => Some(id),
             _ => None,
@@ -151,5 +177,21 @@ mod tests {
             "RW0701: relayed"
         );
         assert_eq!(Level::Notice.text("a notice"), "a notice");
+    }
+
+    #[test]
+    fn a_relayed_line_keeps_its_severity() {
+        for level in [
+            Level::Error(LogId(SAMPLE)),
+            Level::Warning(LogId(SAMPLE)),
+            Level::AppError,
+            Level::Notice,
+            Level::Info,
+            Level::Debug,
+        ] {
+            let relayed = Level::relayed(level.severity());
+            assert_eq!(relayed.priority(), level.priority(), "{level:?}");
+            assert_eq!(relayed.id(), None, "{level:?}: the text has it already");
+        }
     }
 }

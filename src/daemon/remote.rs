@@ -12,8 +12,7 @@ use std::os::unix::net::UnixStream;
 use std::time::Instant;
 
 use rwsgi_wire::frame::{
-    self, BodyLength, BodyWanted, Challenge, FrameHeader, HEADER_LEN, Kind, LogLevel, MAX_DATA,
-    Reader,
+    self, BodyLength, BodyWanted, Challenge, FrameHeader, HEADER_LEN, Kind, MAX_DATA, Reader,
 };
 use rwsgi_wire::proof;
 
@@ -495,15 +494,7 @@ impl<'a, 'r> Relay<'a, 'r> {
             }
             Kind::Log => {
                 let (level, message) = frame::decode_log(payload).map_err(malformed)?;
-                let level = match level {
-                    // Identified (or the app's) where the daemon logged it.
-                    LogLevel::Error => Level::RelayedError,
-                    LogLevel::Warning => Level::RelayedWarning,
-                    LogLevel::Notice => Level::Notice,
-                    LogLevel::Info => Level::Info,
-                    LogLevel::Debug => Level::Debug,
-                };
-                r.log(level, &String::from_utf8_lossy(message));
+                r.log(Level::relayed(level), &String::from_utf8_lossy(message));
             }
             other => return Err(Failure::Malformed(format!("an unexpected {other:?} frame"))),
         }

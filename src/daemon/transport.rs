@@ -10,8 +10,8 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 
 use rwsgi_wire::frame::{
-    self, BodyLength, BodyWanted, Challenge, FrameHeader, HEADER_LEN, Kind, LogLevel, MAX_DATA,
-    NONCE_LEN, Reader,
+    self, BodyLength, BodyWanted, Challenge, FrameHeader, HEADER_LEN, Kind, MAX_DATA, NONCE_LEN,
+    Reader,
 };
 use rwsgi_wire::proof;
 
@@ -464,15 +464,8 @@ impl Exchange for DaemonExchange<'_> {
     /// The Apache child logs the line for the request; an error's or a
     /// warning's identifier travels in its text.
     fn log(&self, level: Level, message: &str) {
-        let wire = match level {
-            Level::Error(_) | Level::AppError | Level::RelayedError => LogLevel::Error,
-            Level::Warning(_) | Level::RelayedWarning => LogLevel::Warning,
-            Level::Notice => LogLevel::Notice,
-            Level::Info => LogLevel::Info,
-            Level::Debug => LogLevel::Debug,
-        };
         let mut state = self.state.borrow_mut();
-        frame::encode_log(wire, level.text(message).as_bytes(), state.out);
+        frame::encode_log(level.severity(), level.text(message).as_bytes(), state.out);
         let _ = self.send(&mut state, &[]);
     }
 }
