@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::accounts::SystemAccounts;
 use super::daemon::parse_daemon_process;
-use super::parse::{on_off, option_words, process_group_option};
+use super::parse::{application_group_option, on_off, option_words, process_group_option};
 use super::script_alias::{
     CompilePattern, parse_callable, parse_script_alias, parse_script_alias_match,
 };
@@ -398,7 +398,7 @@ fn parse_handler_script(name: &str, args: &[&str]) -> Result<HandlerScript, Stri
     for option in options {
         match option.split_once('=') {
             Some(("application-group", group)) => {
-                parsed.application_group = Some(group.to_string())
+                parsed.application_group = Some(application_group_option(name, group)?)
             }
             Some(("callable-object", callable)) => {
                 parsed.callable = parse_callable(name, callable)?
@@ -428,7 +428,9 @@ fn parse_auth_script(name: &str, args: &[&str]) -> Result<AuthScript, String> {
     };
     for option in options {
         match option.split_once('=') {
-            Some(("application-group", group)) => auth.application_group = Some(group.to_string()),
+            Some(("application-group", group)) => {
+                auth.application_group = Some(application_group_option(name, group)?)
+            }
             Some(("process-group", "%{GLOBAL}")) => {}
             _ => {
                 return Err(format!(
@@ -465,7 +467,7 @@ fn parse_import_script(name: &str, args: &[&str]) -> Result<ImportScript, String
         (Some(group), Some(application_group)) => Ok(ImportScript {
             script,
             process_group: process_group_option(name, group)?,
-            application_group: application_group.to_string(),
+            application_group: application_group_option(name, application_group)?,
         }),
         _ => Err(format!(
             "{name} needs both process-group= and application-group=, as in mod_wsgi"

@@ -19,6 +19,18 @@ pub fn process_group_option(what: &str, value: &str) -> Result<String, String> {
     Ok(value.to_string())
 }
 
+/// An application group as an option names it: a name, `%{GLOBAL}` or an
+/// expansion. Empty is refused, as mod_wsgi refuses it ("Invalid name for
+/// WSGI application group").
+pub fn application_group_option(what: &str, value: &str) -> Result<String, String> {
+    if value.is_empty() {
+        return Err(format!(
+            "{what}: the application group's name is empty; %{{GLOBAL}} names the main interpreter"
+        ));
+    }
+    Ok(value.to_string())
+}
+
 /// A directive's raw arguments as mod_wsgi reads a line with options:
 /// `positional` words as Apache's `ap_getword_conf` reads them (whitespace
 /// separates words; a word that starts with a single or double quote runs

@@ -4,7 +4,7 @@ use std::fmt::Debug;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::parse::{on_off, process_group_option};
+use super::parse::{application_group_option, on_off, process_group_option};
 
 /// WSGIScriptAliasMatch's compiled pattern. Apache's own regex (so that it
 /// matches what AliasMatch and mod_wsgi match), which the `apache` layer
@@ -149,7 +149,12 @@ fn parse_alias(directive: &str, args: &[&str], url_is_path: bool) -> Result<Scri
                     value,
                 )?)
             }
-            "application-group" => alias.application_group = Some(value.to_string()),
+            "application-group" => {
+                alias.application_group = Some(application_group_option(
+                    &format!("{directive} application-group"),
+                    value,
+                )?)
+            }
             "pass-authorization" => {
                 alias.pass_authorization =
                     Some(on_off(&format!("{directive} pass-authorization"), value)?)
@@ -322,6 +327,14 @@ mod tests {
         assert_eq!(
             parse_script_alias(&["/app", "/srv/app.wsgi", "process-group="]).unwrap_err(),
             "WSGIScriptAlias process-group: the process group's name is empty"
+        );
+    }
+
+    #[test]
+    fn alias_application_group_must_not_be_empty() {
+        assert_eq!(
+            parse_script_alias(&["/app", "/srv/app.wsgi", "application-group="]).unwrap_err(),
+            "WSGIScriptAlias application-group: the application group's name is empty; %{GLOBAL} names the main interpreter"
         );
     }
 

@@ -356,6 +356,17 @@ fn a_handler_script_process_group_must_not_be_empty() {
 }
 
 #[test]
+fn a_handler_script_application_group_must_not_be_empty() {
+    assert_eq!(
+        refused(
+            "WSGIHandlerScript",
+            &["h", "/srv/h.wsgi", "application-group="]
+        ),
+        "WSGIHandlerScript: the application group's name is empty; %{GLOBAL} names the main interpreter"
+    );
+}
+
+#[test]
 fn a_handler_script_refuses_unknown_options() {
     assert_eq!(
         refused("WSGIHandlerScript", &["h", "/srv/h.wsgi", "threads=5"]),
@@ -438,6 +449,21 @@ fn an_import_script_process_group_must_not_be_empty() {
             &["/srv/warm.py", "process-group=", "application-group=x"]
         ),
         "WSGIImportScript: the process group's name is empty"
+    );
+}
+
+#[test]
+fn an_import_script_application_group_must_not_be_empty() {
+    assert_eq!(
+        refused(
+            "WSGIImportScript",
+            &[
+                "/srv/warm.py",
+                "process-group=%{GLOBAL}",
+                "application-group="
+            ]
+        ),
+        "WSGIImportScript: the application group's name is empty; %{GLOBAL} names the main interpreter"
     );
 }
 
@@ -1035,6 +1061,18 @@ fn an_auth_script_accepts_process_group_global_only() {
             refused(name, &["/srv/auth.wsgi", "process-group=site"]),
             format!(
                 "{name}: unknown option 'process-group=site'; accepted: application-group (access and authentication scripts run in Apache's own processes, as with mod_wsgi)"
+            )
+        );
+    }
+}
+
+#[test]
+fn an_auth_script_application_group_must_not_be_empty() {
+    for (name, _) in AUTH_SCRIPTS {
+        assert_eq!(
+            refused(name, &["/srv/auth.wsgi", "application-group="]),
+            format!(
+                "{name}: the application group's name is empty; %{{GLOBAL}} names the main interpreter"
             )
         );
     }
