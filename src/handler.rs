@@ -114,6 +114,31 @@ enum Chosen<'c> {
     Handler(&'c HandlerScript),
 }
 
+impl Chosen<'_> {
+    fn script(&self) -> &Path {
+        match self {
+            Chosen::Script { path, .. } => path,
+            Chosen::Handler(handler) => &handler.script,
+        }
+    }
+
+    /// The process group the alias or handler script names, if any.
+    fn process_group(&self) -> Option<&str> {
+        match self {
+            Chosen::Script { alias, .. } => alias.and_then(|a| a.process_group.as_deref()),
+            Chosen::Handler(handler) => handler.process_group.as_deref(),
+        }
+    }
+
+    /// The alias's or handler script's pass-authorization= option, if any.
+    fn pass_authorization(&self) -> Option<bool> {
+        match self {
+            Chosen::Script { alias, .. } => alias.and_then(|a| a.pass_authorization),
+            Chosen::Handler(handler) => handler.pass_authorization,
+        }
+    }
+}
+
 /// Which script serves this request, or the status to answer instead
 /// (DECLINED when the request is not ours).
 fn choose<'c>(
@@ -177,15 +202,7 @@ pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -
         Ok(chosen) => chosen,
         Err(status) => return status,
     };
-    let (script, alias) = match &chosen {
-        Chosen::Script { path, alias } => (path.clone(), *alias),
-        Chosen::Handler(handler) => (handler.script.clone(), None),
-    };
-    let group_spec = match &chosen {
-        Chosen::Script { alias, .. } => alias.and_then(|a| a.process_group.as_deref()),
-        Chosen::Handler(handler) => handler.process_group.as_deref(),
-    }
-    .or(config.process_group.as_deref());
+    let group_spec = chosen.process_group().or(config.process_group.as_deref());
     let chunked = if config.accepts_chunked_requests() {
         ChunkedPolicy::Dechunk
     } else {
@@ -198,8 +215,8 @@ pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -
     if request.is_head() && presents_head_as_get(&request, config.map_head_to_get()) {
         request.subprocess_env().set(b"REQUEST_METHOD", b"GET");
     }
-    if alias
-        .and_then(|alias| alias.pass_authorization)
+    if chosen
+        .pass_authorization()
         .or(config.pass_authorization)
         .unwrap_or(false)
     {
@@ -238,7 +255,7 @@ pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -
                 Level::Error(LogId("RW0506")),
                 &format!(
                     "mod_rwsgi: {} may not run in process group '{}': WSGIRestrictProcess allows only {}",
-                    script.display(),
+                    chosen.script().display(),
                     String::from_utf8_lossy(&group),
                     allowed.iter().map(|g| format!("'{}'", String::from_utf8_lossy(g))).collect::<Vec<_>>().join(", ")
                 ),
@@ -266,7 +283,7 @@ pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -
             Level::Error(LogId("RW0507")),
             &format!(
                 "mod_rwsgi: cannot serve {}: WSGIRestrictEmbedded is On, so Python does not run in Apache's processes",
-                script.display()
+                chosen.script().display()
             ),
         );
         return status::INTERNAL_SERVER_ERROR;

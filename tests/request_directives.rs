@@ -64,6 +64,27 @@ fn the_aliases_pass_authorization_option_wins_over_the_directive() {
     );
 }
 
+/// As Debian's mod_wsgi 4.9.4 does: the handler script's option wins
+/// over WSGIPassAuthorization either way.
+#[test]
+fn a_handler_scripts_pass_authorization_option_wins_over_the_directive() {
+    let handler = |directive: &str, option: &str| {
+        format!(
+            "WSGIPassAuthorization {directive}\nWSGIHandlerScript probe-handler @APPS@/probe.wsgi callable-object=application pass-authorization={option}\n<Location /probe>\nSetHandler probe-handler\n</Location>\n"
+        )
+    };
+    let on = Apache::start(&handler("Off", "On"));
+    assert_eq!(
+        on.raw(AUTHORIZATION_PROBE.as_bytes()).text(),
+        r#"{"value": "Bearer t0ken"}"#
+    );
+    let off = Apache::start(&handler("On", "Off"));
+    assert_eq!(
+        off.raw(AUTHORIZATION_PROBE.as_bytes()).text(),
+        r#"{"value": null}"#
+    );
+}
+
 #[test]
 fn a_location_can_turn_pass_authorization_off_again() {
     let apache = Apache::start(

@@ -132,7 +132,7 @@ pub static DIRECTIVES: [Directive; 42] = [
         t.dir.callable_object = Some(parse_callable(name, one(name, args)?)?);
         Ok(())
     }),
-    directive!(options 2 c"WSGIHandlerScript", ServerOrDirectory, c"WSGIHandlerScript handler-name /path/to/script.wsgi [application-group=name] [callable-object=name]: requests Apache gives to handler-name are served by the script's handle_request", |t, name, args| {
+    directive!(options 2 c"WSGIHandlerScript", ServerOrDirectory, c"WSGIHandlerScript handler-name /path/to/script.wsgi [process-group=name] [application-group=name] [callable-object=name] [pass-authorization=On|Off]: requests Apache gives to handler-name are served by the script's handle_request", |t, name, args| {
         let handler = parse_handler_script(name, args)?;
         t.dir.handler_scripts.retain(|h| h.handler != handler.handler);
         t.dir.handler_scripts.push(handler);
@@ -381,7 +381,8 @@ fn absolute(name: &str, path: &str) -> Result<PathBuf, String> {
 }
 
 /// `WSGIHandlerScript name path [process-group=name]
-/// [application-group=name] [callable-object=name]`.
+/// [application-group=name] [callable-object=name]
+/// [pass-authorization=On|Off]`.
 fn parse_handler_script(name: &str, args: &[&str]) -> Result<HandlerScript, String> {
     let [handler, script, options @ ..] = args else {
         return Err(format!(
@@ -394,6 +395,7 @@ fn parse_handler_script(name: &str, args: &[&str]) -> Result<HandlerScript, Stri
         callable: "handle_request".to_string(),
         application_group: None,
         process_group: None,
+        pass_authorization: None,
     };
     for option in options {
         match option.split_once('=') {
@@ -406,9 +408,13 @@ fn parse_handler_script(name: &str, args: &[&str]) -> Result<HandlerScript, Stri
             Some(("process-group", group)) => {
                 parsed.process_group = Some(process_group_option(name, group)?)
             }
+            Some(("pass-authorization", value)) => {
+                parsed.pass_authorization =
+                    Some(on_off(&format!("{name} pass-authorization"), value)?)
+            }
             _ => {
                 return Err(format!(
-                    "{name}: unknown option '{option}'; accepted: application-group, callable-object, process-group"
+                    "{name}: unknown option '{option}'; accepted: application-group, callable-object, pass-authorization, process-group"
                 ));
             }
         }

@@ -145,6 +145,8 @@ pub struct HandlerScript {
     pub callable: String,
     pub application_group: Option<String>,
     pub process_group: Option<String>,
+    /// `pass-authorization=`, winning over WSGIPassAuthorization.
+    pub pass_authorization: Option<bool>,
 }
 
 /// A script of access or authentication functions.

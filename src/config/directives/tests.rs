@@ -278,12 +278,13 @@ fn a_handler_script_serves_its_handler_with_handle_request_by_default() {
             callable: "handle_request".into(),
             application_group: None,
             process_group: None,
+            pass_authorization: None,
         }]
     );
 }
 
 #[test]
-fn handler_script_options_set_callable_and_groups() {
+fn handler_script_options_set_callable_groups_and_authorization() {
     let config = configured(
         "WSGIHandlerScript",
         &[
@@ -292,12 +293,25 @@ fn handler_script_options_set_callable_and_groups() {
             "callable-object=serve",
             "application-group=%{GLOBAL}",
             "process-group=site",
+            "pass-authorization=On",
         ],
     );
     let handler = &config.dir.handler_scripts[0];
     assert_eq!(handler.callable, "serve");
     assert_eq!(handler.application_group.as_deref(), Some("%{GLOBAL}"));
     assert_eq!(handler.process_group.as_deref(), Some("site"));
+    assert_eq!(handler.pass_authorization, Some(true));
+}
+
+#[test]
+fn a_handler_script_pass_authorization_must_be_on_or_off() {
+    assert_eq!(
+        refused(
+            "WSGIHandlerScript",
+            &["h", "/srv/h.wsgi", "pass-authorization=yes"]
+        ),
+        "WSGIHandlerScript pass-authorization: 'yes' is not accepted; use On or Off"
+    );
 }
 
 #[test]
@@ -370,7 +384,7 @@ fn a_handler_script_application_group_must_not_be_empty() {
 fn a_handler_script_refuses_unknown_options() {
     assert_eq!(
         refused("WSGIHandlerScript", &["h", "/srv/h.wsgi", "threads=5"]),
-        "WSGIHandlerScript: unknown option 'threads=5'; accepted: application-group, callable-object, process-group"
+        "WSGIHandlerScript: unknown option 'threads=5'; accepted: application-group, callable-object, pass-authorization, process-group"
     );
 }
 
