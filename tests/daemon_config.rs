@@ -109,6 +109,14 @@ WSGIImportScript @APPS@/preload_marker.wsgi process-group=site application-group
 }
 
 #[test]
+fn an_import_script_before_its_daemon_group_is_defined_is_a_config_error() {
+    Apache::assert_config_refused(
+        "WSGIImportScript /srv/warm.py process-group=later application-group=%{GLOBAL}\nWSGIDaemonProcess later\n",
+        "WSGIImportScript: no daemon process group 'later' is defined before this line",
+    );
+}
+
+#[test]
 fn a_handler_script_with_a_process_group_runs_in_that_group() {
     let apache = Apache::start(
         "WSGIDaemonProcess handlers threads=1

@@ -140,7 +140,14 @@ pub static DIRECTIVES: [Directive; 42] = [
     }),
     directive!(c"WSGIDispatchScript", ServerOrDirectory, c"WSGIDispatchScript /path/to/script.py", not_yet),
     directive!(options 1 c"WSGIImportScript", Server, c"WSGIImportScript /path/to/script.wsgi process-group=name|%{GLOBAL} application-group=name: execute the script as each process of the group starts", |t, name, args| {
-        t.server.import_scripts.push(parse_import_script(name, args)?);
+        let import = parse_import_script(name, args)?;
+        let group = &import.process_group;
+        // As mod_wsgi ("WSGI process group not yet configured"): the group
+        // the script is for must exist by the time the line is read.
+        if group != "%{GLOBAL}" && !daemon_group_defined(group) {
+            return Err(format!("{name}: no daemon process group '{group}' is defined before this line; put its WSGIDaemonProcess line first, as mod_wsgi requires"));
+        }
+        t.server.import_scripts.push(import);
         Ok(())
     }),
     // Request handling.
@@ -337,6 +344,15 @@ pub static DIRECTIVES: [Directive; 42] = [
 /// The daemon process groups defined so far in this reading of the
 /// configuration (names must be unique across all servers).
 static DEFINED_GROUPS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Whether a WSGIDaemonProcess line read so far defines `name`.
+fn daemon_group_defined(name: &str) -> bool {
+    DEFINED_GROUPS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .any(|defined| defined == name)
+}
 
 /// Called before Apache reads its configuration (again).
 pub fn forget_daemon_groups() {

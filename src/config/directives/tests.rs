@@ -390,11 +390,12 @@ fn a_handler_script_refuses_unknown_options() {
 
 #[test]
 fn an_import_script_runs_in_the_named_process_and_application_group() {
-    let config = configured(
+    let _turn = defining_daemon_groups();
+    let config = configured("WSGIDaemonProcess", &["is-warm"]).line(
         "WSGIImportScript",
         &[
             "/srv/warm.py",
-            "process-group=site",
+            "process-group=is-warm",
             "application-group=%{GLOBAL}",
         ],
     );
@@ -402,10 +403,27 @@ fn an_import_script_runs_in_the_named_process_and_application_group() {
         config.server.import_scripts,
         [ImportScript {
             script: "/srv/warm.py".into(),
-            process_group: "site".into(),
+            process_group: "is-warm".into(),
             application_group: "%{GLOBAL}".into(),
         }]
     );
+}
+
+#[test]
+fn an_import_script_needs_its_daemon_group_defined_before_it() {
+    let _turn = defining_daemon_groups();
+    let line = [
+        "/srv/warm.py",
+        "process-group=is-later",
+        "application-group=%{GLOBAL}",
+    ];
+    assert_eq!(
+        refused("WSGIImportScript", &line),
+        "WSGIImportScript: no daemon process group 'is-later' is defined before this line; put its WSGIDaemonProcess line first, as mod_wsgi requires"
+    );
+    // Defined in another virtual host's configuration, before: accepted.
+    configured("WSGIDaemonProcess", &["is-later"]);
+    configured("WSGIImportScript", &line);
 }
 
 #[test]
