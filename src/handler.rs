@@ -56,9 +56,10 @@ pub fn child_init(main: Server, process: &ProcessSettings, imports: &[ImportScri
         main.log(
             Level::Error(LogId("RW0501")),
             &format!(
-                "mod_rwsgi (pid={}): Failed to import WSGI script '{}' (WSGIImportScript).\n{failure}",
+                "mod_rwsgi (pid={}): Failed to import WSGI script '{}' ({}).\n{failure}",
                 std::process::id(),
-                script.display()
+                script.display(),
+                import.directive
             ),
         );
     }

@@ -109,6 +109,34 @@ WSGIImportScript @APPS@/preload_marker.wsgi process-group=site application-group
 }
 
 #[test]
+fn an_alias_naming_both_groups_loads_its_script_in_each_process_of_its_group() {
+    let apache = Apache::start(
+        "WSGIDaemonProcess site processes=2 threads=1
+WSGIScriptAlias / @APPS@/preload_marker.wsgi process-group=site application-group=%{GLOBAL}
+",
+    );
+    let daemons = apache.wait_for_daemons(2);
+    for daemon in &daemons {
+        assert!(
+            apache.wait_for_marker(&format!("imported-{}", daemon.pid)),
+            "{daemons:?}"
+        );
+    }
+    let markers = std::fs::read_dir(apache.root().join("markers"))
+        .unwrap()
+        .count();
+    assert_eq!(markers, 2, "loaded in the daemons only");
+}
+
+#[test]
+fn an_alias_that_loads_its_script_before_its_daemon_group_is_defined_is_a_config_error() {
+    Apache::assert_config_refused(
+        "WSGIScriptAlias / /srv/site.wsgi process-group=later application-group=%{GLOBAL}\nWSGIDaemonProcess later\n",
+        "WSGIScriptAlias: no daemon process group 'later' is defined before this line",
+    );
+}
+
+#[test]
 fn an_import_script_before_its_daemon_group_is_defined_is_a_config_error() {
     Apache::assert_config_refused(
         "WSGIImportScript /srv/warm.py process-group=later application-group=%{GLOBAL}\nWSGIDaemonProcess later\n",

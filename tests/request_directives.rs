@@ -237,6 +237,48 @@ fn an_imported_script_is_not_executed_again_by_its_first_request() {
     assert!(answer.ends_with(" 1"), "executed twice: {answer}");
 }
 
+/// As mod_wsgi does with an alias that names both its groups (checked
+/// against Debian's mod_wsgi 4.9.4: one load per child, no request made).
+#[test]
+fn an_alias_naming_both_groups_loads_its_script_as_each_child_starts() {
+    let apache = Apache::start(&format!(
+        "{}WSGIScriptAlias / @APPS@/preload_marker.wsgi process-group=%{{GLOBAL}} application-group=%{{GLOBAL}}\n",
+        one_child(4)
+    ));
+    let markers = apache.root().join("markers");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let imported = loop {
+        let found: Vec<String> = std::fs::read_dir(&markers)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with("imported-"))
+            .collect();
+        if !found.is_empty() || std::time::Instant::now() > deadline {
+            break found;
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(imported.len(), 1, "{}", apache.error_log());
+    // The request is served by what was loaded: no second execution.
+    let answer = apache.get("/").text();
+    assert_eq!(
+        format!("imported-{}", &answer["imported ".len()..]),
+        imported[0]
+    );
+    assert_eq!(std::fs::read_dir(&markers).unwrap().count(), 1);
+}
+
+#[test]
+fn a_script_its_alias_loaded_at_start_is_not_executed_again_by_its_first_request() {
+    let apache = Apache::start(&format!(
+        "{}WSGIScriptAlias /count @APPS@/load_counter.wsgi process-group=%{{GLOBAL}} application-group=%{{GLOBAL}}\n",
+        one_child(4)
+    ));
+    let answer = apache.get("/count").text();
+    assert!(answer.ends_with(" 1"), "executed twice: {answer}");
+}
+
 #[test]
 fn an_import_script_that_fails_is_logged_and_the_child_serves_on() {
     let apache = Apache::start(&format!(

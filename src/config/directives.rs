@@ -11,7 +11,7 @@ use super::accounts::SystemAccounts;
 use super::daemon::parse_daemon_process;
 use super::parse::{application_group_option, on_off, option_words, process_group_option};
 use super::script_alias::{
-    CompilePattern, parse_callable, parse_script_alias, parse_script_alias_match,
+    CompilePattern, ScriptAlias, parse_callable, parse_script_alias, parse_script_alias_match,
 };
 use super::{
     AuthScript, DirConfig, HandlerScript, ImportScript, MapHeadToGet, ProxyHeader, PythonHome,
@@ -119,14 +119,13 @@ macro_rules! directive {
 
 pub static DIRECTIVES: [Directive; 42] = [
     // Mapping URLs to scripts.
-    directive!(options 2 c"WSGIScriptAlias", Server, c"WSGIScriptAlias /url /path/to/script.wsgi [callable-object=name] [application-group=name] [pass-authorization=On|Off]", |t, _, args| {
-        t.server.script_aliases.push(parse_script_alias(args)?);
-        Ok(())
+    directive!(options 2 c"WSGIScriptAlias", Server, c"WSGIScriptAlias /url /path/to/script.wsgi [process-group=name] [application-group=name] [callable-object=name] [pass-authorization=On|Off]", |t, _, args| {
+        let alias = parse_script_alias(args)?;
+        add_alias(t, "WSGIScriptAlias", alias)
     }),
-    directive!(options 2 c"WSGIScriptAliasMatch", Server, c"WSGIScriptAliasMatch regex /path/to/$1.wsgi [callable-object=name] [application-group=name] [pass-authorization=On|Off]", |t, _, args| {
-        t.server.script_aliases
-            .push(parse_script_alias_match(args, t.compile_pattern)?);
-        Ok(())
+    directive!(options 2 c"WSGIScriptAliasMatch", Server, c"WSGIScriptAliasMatch regex /path/to/$1.wsgi [process-group=name] [application-group=name] [callable-object=name] [pass-authorization=On|Off]", |t, _, args| {
+        let alias = parse_script_alias_match(args, t.compile_pattern)?;
+        add_alias(t, "WSGIScriptAliasMatch", alias)
     }),
     directive!(c"WSGICallableObject", FileInfo, c"WSGICallableObject name: the script's callable (default application)", |t, name, args| {
         t.dir.callable_object = Some(parse_callable(name, one(name, args)?)?);
@@ -141,12 +140,7 @@ pub static DIRECTIVES: [Directive; 42] = [
     directive!(c"WSGIDispatchScript", ServerOrDirectory, c"WSGIDispatchScript /path/to/script.py", not_yet),
     directive!(options 1 c"WSGIImportScript", Server, c"WSGIImportScript /path/to/script.wsgi process-group=name|%{GLOBAL} application-group=name: execute the script as each process of the group starts", |t, name, args| {
         let import = parse_import_script(name, args)?;
-        let group = &import.process_group;
-        // As mod_wsgi ("WSGI process group not yet configured"): the group
-        // the script is for must exist by the time the line is read.
-        if group != "%{GLOBAL}" && !daemon_group_defined(group) {
-            return Err(format!("{name}: no daemon process group '{group}' is defined before this line; put its WSGIDaemonProcess line first, as mod_wsgi requires"));
-        }
+        defined_before(name, &import.process_group)?;
         t.server.import_scripts.push(import);
         Ok(())
     }),
@@ -345,13 +339,52 @@ pub static DIRECTIVES: [Directive; 42] = [
 /// configuration (names must be unique across all servers).
 static DEFINED_GROUPS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
-/// Whether a WSGIDaemonProcess line read so far defines `name`.
-fn daemon_group_defined(name: &str) -> bool {
-    DEFINED_GROUPS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .any(|defined| defined == name)
+/// As mod_wsgi ("WSGI process group not yet configured"): a script loaded
+/// as the processes of `group` start needs the group defined by the time
+/// its line is read, in this or another virtual host.
+fn defined_before(name: &str, group: &str) -> Result<(), String> {
+    let defined = group == "%{GLOBAL}"
+        || DEFINED_GROUPS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|defined| defined == group);
+    if defined {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name}: no daemon process group '{group}' is defined before this line; put its WSGIDaemonProcess line first, as mod_wsgi requires"
+        ))
+    }
+}
+
+/// Adds a WSGIScriptAlias(Match). One that names both its process and its
+/// application group, neither an expansion, and (for a pattern) a script
+/// path with no back-reference, has its script loaded as the group's
+/// processes start, as mod_wsgi does.
+fn add_alias(
+    t: &mut Configuring<'_>,
+    name: &'static str,
+    alias: ScriptAlias,
+) -> Result<(), String> {
+    let script = alias.script.to_string_lossy();
+    let fixed_script = alias.pattern.is_none() || !script.contains(['$', '&']);
+    if let (Some(process_group), Some(application_group), true) =
+        (&alias.process_group, &alias.application_group, fixed_script)
+    {
+        let expanded = |group: &str| group != "%{GLOBAL}" && group.contains("%{");
+        if !expanded(process_group) && !expanded(application_group) {
+            defined_before(name, process_group)?;
+            t.server.import_scripts.push(ImportScript {
+                script: alias.script.clone(),
+                process_group: process_group.clone(),
+                application_group: application_group.clone(),
+                directive: name,
+            });
+        }
+    }
+    t.server.script_aliases.push(alias);
+    Ok(())
 }
 
 /// Called before Apache reads its configuration (again).
@@ -490,6 +523,7 @@ fn parse_import_script(name: &str, args: &[&str]) -> Result<ImportScript, String
             script,
             process_group: process_group_option(name, group)?,
             application_group: application_group_option(name, application_group)?,
+            directive: "WSGIImportScript",
         }),
         _ => Err(format!(
             "{name} needs both process-group= and application-group=, as in mod_wsgi"

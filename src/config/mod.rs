@@ -69,13 +69,18 @@ pub struct ProcessSettings {
     pub socket_rotation: Option<bool>,
 }
 
-/// `WSGIImportScript`: a script executed as each process of its group starts.
+/// A script executed as each process of its group starts: one of
+/// `WSGIImportScript`, or the script of a WSGIScriptAlias(Match) that
+/// names both its process and its application group, as mod_wsgi preloads
+/// it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImportScript {
     pub script: PathBuf,
     /// As written: a daemon group's name, or `%{GLOBAL}` for Apache's own.
     pub process_group: String,
     pub application_group: String,
+    /// The directive that asked for it, for the log.
+    pub directive: &'static str,
 }
 
 /// What `WSGIPythonHome` points at.

@@ -113,12 +113,13 @@ fn directives_with_options_are_given_their_line_unsplit() {
 
 #[test]
 fn an_option_value_in_quotes_is_read_as_mod_wsgi_reads_it() {
-    let config = Config::default().raw_line(
+    let _turn = defining_daemon_groups();
+    let config = configured("WSGIDaemonProcess", &["qv-site"]).raw_line(
         "WSGIScriptAlias",
-        "/app /srv/app.wsgi process-group='site' application-group='my group'",
+        "/app /srv/app.wsgi process-group='qv-site' application-group='my group'",
     );
     let alias = &config.server.script_aliases[0];
-    assert_eq!(alias.process_group.as_deref(), Some("site"));
+    assert_eq!(alias.process_group.as_deref(), Some("qv-site"));
     assert_eq!(alias.application_group.as_deref(), Some("my group"));
 }
 
@@ -405,8 +406,111 @@ fn an_import_script_runs_in_the_named_process_and_application_group() {
             script: "/srv/warm.py".into(),
             process_group: "is-warm".into(),
             application_group: "%{GLOBAL}".into(),
+            directive: "WSGIImportScript",
         }]
     );
+}
+
+// Scripts of aliases loaded as their processes start.
+
+/// The scripts a configuration loads as its processes start, with the
+/// process and application groups.
+fn preloaded(config: &Config) -> Vec<(&Path, &str, &str, &str)> {
+    config
+        .server
+        .import_scripts
+        .iter()
+        .map(|i| {
+            (
+                i.script.as_path(),
+                i.process_group.as_str(),
+                i.application_group.as_str(),
+                i.directive,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn an_alias_naming_both_groups_loads_its_script_as_the_processes_start() {
+    let config = configured(
+        "WSGIScriptAlias",
+        &[
+            "/",
+            "/srv/site.wsgi",
+            "process-group=%{GLOBAL}",
+            "application-group=%{GLOBAL}",
+        ],
+    );
+    assert_eq!(
+        preloaded(&config),
+        [(
+            Path::new("/srv/site.wsgi"),
+            "%{GLOBAL}",
+            "%{GLOBAL}",
+            "WSGIScriptAlias"
+        )]
+    );
+    assert_eq!(config.server.script_aliases.len(), 1);
+}
+
+#[test]
+fn an_alias_naming_one_group_loads_its_script_at_the_first_request() {
+    for option in ["process-group=%{GLOBAL}", "application-group=%{GLOBAL}"] {
+        let config = configured("WSGIScriptAlias", &["/", "/srv/site.wsgi", option]);
+        assert!(preloaded(&config).is_empty(), "{option}");
+    }
+}
+
+#[test]
+fn an_alias_whose_group_is_an_expansion_loads_its_script_at_the_first_request() {
+    for (process, application) in [
+        ("process-group=%{GLOBAL}", "application-group=%{SERVER}"),
+        ("process-group=%{ENV:SITE}", "application-group=%{GLOBAL}"),
+    ] {
+        let config = configured(
+            "WSGIScriptAlias",
+            &["/", "/srv/site.wsgi", process, application],
+        );
+        assert!(preloaded(&config).is_empty(), "{process} {application}");
+    }
+}
+
+#[test]
+fn an_alias_match_loads_a_fixed_script_but_not_one_of_back_references() {
+    let groups = ["process-group=%{GLOBAL}", "application-group=%{GLOBAL}"];
+    let fixed = configured(
+        "WSGIScriptAliasMatch",
+        &["^/(.*)", "/srv/site.wsgi", groups[0], groups[1]],
+    );
+    assert_eq!(preloaded(&fixed)[0].3, "WSGIScriptAliasMatch");
+    for script in ["/srv/$1.wsgi", "/srv/&.wsgi"] {
+        let referring = configured(
+            "WSGIScriptAliasMatch",
+            &["^/(.*)", script, groups[0], groups[1]],
+        );
+        assert!(preloaded(&referring).is_empty(), "{script}");
+    }
+}
+
+#[test]
+fn an_alias_loading_its_script_needs_its_daemon_group_defined_before_it() {
+    let _turn = defining_daemon_groups();
+    let line = [
+        "/",
+        "/srv/site.wsgi",
+        "process-group=sa-later",
+        "application-group=%{GLOBAL}",
+    ];
+    assert_eq!(
+        refused("WSGIScriptAlias", &line),
+        "WSGIScriptAlias: no daemon process group 'sa-later' is defined before this line; put its WSGIDaemonProcess line first, as mod_wsgi requires"
+    );
+    // Without application-group= nothing is loaded early, and the group is
+    // looked up per request, as in mod_wsgi.
+    configured("WSGIScriptAlias", &line[..3]);
+    let config = configured("WSGIDaemonProcess", &["sa-later"]).line("WSGIScriptAlias", &line);
+    assert_eq!(preloaded(&config)[0].1, "sa-later");
 }
 
 #[test]
