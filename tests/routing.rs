@@ -127,6 +127,6 @@ fn an_unknown_option_is_refused_at_config_time() {
 fn a_script_alias_needs_two_paths() {
     Apache::assert_config_refused(
         "WSGIScriptAlias /app",
-        "WSGIScriptAlias takes a URL path (or regex), a script path",
+        "WSGIScriptAlias takes a URL path and a script path, then options",
     );
 }

@@ -214,7 +214,7 @@ pub static DIRECTIVES: [Directive; 42] = [
     }),
     directive!(raw c"WSGIDaemonProcess", Server, c"WSGIDaemonProcess name [processes=N] [threads=N] [user=name] [group=name] [display-name=%{GROUP}] [python-home=/path] ...: a group of daemon processes", |t, _, args| {
         let group = parse_daemon_process(args.first().copied().unwrap_or(""), &SystemAccounts, &|home| {
-            parse_python_home("WSGIDaemonProcess python-home", Path::new(home))
+            parse_python_home(Path::new(home))
         })?;
         let mut defined = DEFINED_GROUPS.lock().unwrap_or_else(|e| e.into_inner());
         if defined.contains(&group.name) {
@@ -249,7 +249,8 @@ pub static DIRECTIVES: [Directive; 42] = [
     }),
     // Python in each child.
     directive!(c"WSGIPythonHome", GlobalServer, c"WSGIPythonHome /path: a virtualenv or Python installation prefix, made from the Python mod_rwsgi was built with", |t, name, args| {
-        t.server.process.python_home = Some(parse_python_home(name, Path::new(one(name, args)?))?);
+        let home = parse_python_home(Path::new(one(name, args)?)).map_err(|why| format!("{name}: {why}"))?;
+        t.server.process.python_home = Some(home);
         Ok(())
     }),
     directive!(c"WSGIPythonPath", GlobalServer, c"WSGIPythonPath dir[:dir...]: directories added to sys.path with site.addsitedir()", |t, name, args| {
@@ -475,7 +476,9 @@ fn parse_handler_script(name: &str, args: &[&str]) -> Result<HandlerScript, Stri
 /// [application-group=name]`.
 fn parse_auth_script(name: &str, args: &[&str]) -> Result<AuthScript, String> {
     let [script, options @ ..] = args else {
-        return Err(format!("{name} takes a script path and application-group="));
+        return Err(format!(
+            "{name} takes a script path, then options: {name} /srv/auth.wsgi [application-group=name]"
+        ));
     };
     let mut auth = AuthScript {
         script: absolute(name, script)?,
@@ -534,18 +537,17 @@ fn parse_import_script(name: &str, args: &[&str]) -> Result<ImportScript, String
 /// The major.minor of the Python mod_rwsgi was built against.
 const PYTHON_VERSION: &str = env!("RWSGI_PYTHON_VERSION");
 
-/// Checks a WSGIPythonHome now, so that a wrong one fails `apachectl -t`
-/// with a sentence instead of every child failing with "No module named
-/// 'encodings'".
-fn parse_python_home(name: &str, home: &Path) -> Result<PythonHome, String> {
+/// Checks a WSGIPythonHome (or python-home=) now, so that a wrong one
+/// fails `apachectl -t` with a sentence instead of every child failing
+/// with "No module named 'encodings'". The error is the reason alone: the
+/// caller names the directive.
+fn parse_python_home(home: &Path) -> Result<PythonHome, String> {
     let shown = home.display();
     if !home.is_absolute() {
-        return Err(format!("{name}: '{shown}' must be an absolute path"));
+        return Err(format!("'{shown}' must be an absolute path"));
     }
     if !home.is_dir() {
-        return Err(format!(
-            "{name}: {shown} does not exist or is not a directory"
-        ));
+        return Err(format!("{shown} does not exist or is not a directory"));
     }
     let pyvenv = home.join("pyvenv.cfg");
     if let Ok(cfg) = std::fs::read_to_string(&pyvenv) {
@@ -558,10 +560,10 @@ fn parse_python_home(name: &str, home: &Path) -> Result<PythonHome, String> {
                 Ok(PythonHome::Venv(home.to_path_buf()))
             }
             Some(v) => Err(format!(
-                "{name}: {shown} is a virtualenv made from Python {v}, but mod_rwsgi was built for Python {PYTHON_VERSION}; recreate it with python{PYTHON_VERSION} -m venv"
+                "{shown} is a virtualenv made from Python {v}, but mod_rwsgi was built for Python {PYTHON_VERSION}; recreate it with python{PYTHON_VERSION} -m venv"
             )),
             None => Err(format!(
-                "{name}: {} has no 'version' line, so {shown} is not a virtualenv mod_rwsgi can use",
+                "{} has no 'version' line, so {shown} is not a virtualenv mod_rwsgi can use",
                 pyvenv.display()
             )),
         };
@@ -571,7 +573,7 @@ fn parse_python_home(name: &str, home: &Path) -> Result<PythonHome, String> {
         Ok(PythonHome::Prefix(home.to_path_buf()))
     } else {
         Err(format!(
-            "{name}: {shown} is neither a virtualenv (no pyvenv.cfg) nor a Python {PYTHON_VERSION} installation prefix (no {})",
+            "{shown} is neither a virtualenv (no pyvenv.cfg) nor a Python {PYTHON_VERSION} installation prefix (no {})",
             stdlib.display()
         ))
     }

@@ -100,26 +100,32 @@ pub fn parse_script_alias_match(
     compile: CompilePattern,
 ) -> Result<ScriptAlias, String> {
     let [pattern, ..] = args else {
-        return Err("WSGIScriptAliasMatch takes a regex, a script path, and options: WSGIScriptAliasMatch ^/([^/]+) /srv/$1.wsgi".into());
+        return Err(MATCH_USAGE.into());
     };
     let compiled = compile(pattern).map_err(|error| {
         format!("WSGIScriptAliasMatch: '{pattern}' is not a valid regular expression: {error}")
     })?;
-    let mut alias = parse_alias("WSGIScriptAliasMatch", args, false)?;
+    let mut alias = parse_alias("WSGIScriptAliasMatch", MATCH_USAGE, args, false)?;
     alias.pattern = Some(compiled);
     Ok(alias)
 }
 
 /// Parses the arguments of one `WSGIScriptAlias` line.
 pub fn parse_script_alias(args: &[&str]) -> Result<ScriptAlias, String> {
-    parse_alias("WSGIScriptAlias", args, true)
+    parse_alias("WSGIScriptAlias", ALIAS_USAGE, args, true)
 }
 
-fn parse_alias(directive: &str, args: &[&str], url_is_path: bool) -> Result<ScriptAlias, String> {
+const ALIAS_USAGE: &str = "WSGIScriptAlias takes a URL path and a script path, then options: WSGIScriptAlias /app /srv/app.wsgi";
+const MATCH_USAGE: &str = "WSGIScriptAliasMatch takes a regex and a script path, then options: WSGIScriptAliasMatch ^/([^/]+) /srv/$1.wsgi";
+
+fn parse_alias(
+    directive: &str,
+    usage: &str,
+    args: &[&str],
+    url_is_path: bool,
+) -> Result<ScriptAlias, String> {
     let [url_path, script, options @ ..] = args else {
-        return Err(format!(
-            "{directive} takes a URL path (or regex), a script path, and options: {directive} /app /srv/app.wsgi"
-        ));
+        return Err(usage.to_string());
     };
     if url_is_path && !url_path.starts_with('/') {
         return Err(format!(
@@ -270,7 +276,7 @@ mod tests {
     fn an_alias_needs_a_url_path_and_a_script_path() {
         assert_eq!(
             parse_script_alias(&["/app"]).unwrap_err(),
-            "WSGIScriptAlias takes a URL path (or regex), a script path, and options: WSGIScriptAlias /app /srv/app.wsgi"
+            "WSGIScriptAlias takes a URL path and a script path, then options: WSGIScriptAlias /app /srv/app.wsgi"
         );
     }
 
@@ -368,7 +374,7 @@ mod tests {
     fn an_alias_match_needs_a_pattern() {
         assert_eq!(
             parse_script_alias_match(&[], keep_pattern_text).unwrap_err(),
-            "WSGIScriptAliasMatch takes a regex, a script path, and options: WSGIScriptAliasMatch ^/([^/]+) /srv/$1.wsgi"
+            "WSGIScriptAliasMatch takes a regex and a script path, then options: WSGIScriptAliasMatch ^/([^/]+) /srv/$1.wsgi"
         );
     }
 
@@ -376,7 +382,7 @@ mod tests {
     fn an_alias_match_needs_a_script_path_after_its_pattern() {
         assert_eq!(
             parse_script_alias_match(&["^/app"], keep_pattern_text).unwrap_err(),
-            "WSGIScriptAliasMatch takes a URL path (or regex), a script path, and options: WSGIScriptAliasMatch /app /srv/app.wsgi"
+            "WSGIScriptAliasMatch takes a regex and a script path, then options: WSGIScriptAliasMatch ^/([^/]+) /srv/$1.wsgi"
         );
     }
 

@@ -911,7 +911,7 @@ fn a_daemon_process_python_home_is_checked_as_wsgi_python_home_is() {
     let _turn = defining_daemon_groups();
     assert_eq!(
         refused("WSGIDaemonProcess", &["dp-home python-home=venv"]),
-        "WSGIDaemonProcess dp-home: python-home=venv: WSGIDaemonProcess python-home: 'venv' must be an absolute path"
+        "WSGIDaemonProcess dp-home: python-home=venv: 'venv' must be an absolute path"
     );
 }
 
@@ -1219,7 +1219,9 @@ fn an_auth_script_needs_a_script_path() {
     for (name, _) in AUTH_SCRIPTS {
         assert_eq!(
             refused(name, &[]),
-            format!("{name} takes a script path and application-group=")
+            format!(
+                "{name} takes a script path, then options: {name} /srv/auth.wsgi [application-group=name]"
+            )
         );
     }
 }
