@@ -612,4 +612,265 @@ mod tests {
         assert_eq!(g.deadlock_timeout, None);
         assert_eq!(g.inactivity_timeout, Some(Duration::from_secs(60)));
     }
+
+    /// What an option that takes seconds sets.
+    type SecondsSetting = fn(&DaemonGroup) -> Option<Duration>;
+
+    /// Every option that takes whole seconds (0: none), with what it sets.
+    const SECONDS: [(&str, SecondsSetting); 12] = [
+        ("restart-interval", |g| g.restart_interval),
+        ("inactivity-timeout", |g| g.inactivity_timeout),
+        ("request-timeout", |g| g.request_timeout),
+        ("interrupt-timeout", |g| g.interrupt_timeout),
+        ("deadlock-timeout", |g| g.deadlock_timeout),
+        ("startup-timeout", |g| g.startup_timeout),
+        ("graceful-timeout", |g| g.graceful_timeout),
+        ("eviction-timeout", |g| g.eviction_timeout),
+        ("shutdown-timeout", |g| g.shutdown_timeout),
+        ("socket-timeout", |g| g.socket_timeout),
+        ("queue-timeout", |g| g.queue_timeout),
+        ("connect-timeout", |g| Some(g.connect_timeout)),
+    ];
+
+    #[test]
+    fn every_seconds_option_sets_its_timeout() {
+        for (key, setting) in SECONDS {
+            let g = parse(&format!("site {key}=7")).unwrap();
+            assert_eq!(setting(&g), Some(Duration::from_secs(7)), "{key}");
+        }
+    }
+
+    #[test]
+    fn every_seconds_option_refuses_what_is_not_whole_seconds() {
+        for (key, _) in SECONDS {
+            for value in ["-1", "1.5", "5s", ""] {
+                let err = parse(&format!("site {key}={value}")).unwrap_err();
+                assert_eq!(
+                    err,
+                    format!("WSGIDaemonProcess site: {key}={value}: not a whole number of seconds"),
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn connect_timeout_of_0_keeps_the_default() {
+        let g = parse("site connect-timeout=0").unwrap();
+        assert_eq!(g.connect_timeout, Duration::from_secs(15));
+    }
+
+    #[test]
+    fn cpu_time_limit_is_whole_seconds() {
+        assert_eq!(
+            parse("site cpu-time-limit=30").unwrap().cpu_time_limit,
+            Some(30)
+        );
+        assert_eq!(parse("site cpu-time-limit=0").unwrap().cpu_time_limit, None);
+        assert!(parse("site cpu-time-limit=x").is_err());
+    }
+
+    #[test]
+    fn maximum_requests_of_0_means_no_limit() {
+        assert_eq!(
+            parse("site maximum-requests=0").unwrap().maximum_requests,
+            0
+        );
+        assert!(
+            parse("site maximum-requests=-5")
+                .unwrap_err()
+                .contains("maximum-requests=-5: not a whole number from 0")
+        );
+    }
+
+    #[test]
+    fn socket_buffer_sizes_are_0_or_at_least_512_bytes() {
+        let g = parse("site send-buffer-size=4096 receive-buffer-size=0").unwrap();
+        assert_eq!(
+            (g.send_buffer_size, g.receive_buffer_size),
+            (Some(4096), None)
+        );
+        assert_eq!(
+            parse("site receive-buffer-size=511").unwrap_err(),
+            "WSGIDaemonProcess site: receive-buffer-size=511: must be 0 (the default) or at least 512 bytes"
+        );
+    }
+
+    #[test]
+    fn listen_backlog_is_from_1_to_65535() {
+        assert_eq!(
+            parse("site listen-backlog=500").unwrap().listen_backlog,
+            500
+        );
+        for value in ["0", "65536"] {
+            assert!(
+                parse(&format!("site listen-backlog={value}"))
+                    .unwrap_err()
+                    .contains("not a whole number from 1 to 65535")
+            );
+        }
+    }
+
+    #[test]
+    fn stack_size_is_from_64_kib_to_1_gib() {
+        assert_eq!(
+            parse("site stack-size=524288").unwrap().stack_size,
+            Some(524_288)
+        );
+        assert!(
+            parse("site stack-size=4096")
+                .unwrap_err()
+                .contains("not a whole number from 65536 to 1073741824")
+        );
+    }
+
+    #[test]
+    fn switch_interval_is_seconds_above_0() {
+        assert_eq!(
+            parse("site switch-interval=0.002").unwrap().switch_interval,
+            Some(0.002)
+        );
+        for value in ["0", "-1", "inf", "NaN", "fast"] {
+            assert!(
+                parse(&format!("site switch-interval={value}"))
+                    .unwrap_err()
+                    .contains("not a number of seconds above 0"),
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn memory_limits_are_bytes_above_0() {
+        let g = parse("site memory-limit=1000000 virtual-memory-limit=2000000").unwrap();
+        assert_eq!(
+            (g.memory_limit, g.virtual_memory_limit),
+            (Some(1_000_000), Some(2_000_000))
+        );
+        for key in ["memory-limit", "virtual-memory-limit"] {
+            assert!(parse(&format!("site {key}=0")).is_err(), "{key}");
+        }
+    }
+
+    #[test]
+    fn umask_is_octal() {
+        assert_eq!(parse("site umask=0027").unwrap().umask, Some(0o027));
+        assert!(parse("site umask=1000").is_err());
+    }
+
+    #[test]
+    fn supplementary_groups_are_a_comma_separated_list_of_known_groups() {
+        let g = parse("site supplementary-groups=site,,web").unwrap();
+        let ids: Vec<u32> = g
+            .supplementary_groups
+            .unwrap()
+            .iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(ids, [1000, 1000]);
+        assert!(
+            parse("site supplementary-groups=site,nope")
+                .unwrap_err()
+                .contains("no group is called 'nope'")
+        );
+    }
+
+    #[test]
+    fn socket_and_script_accounts_are_looked_up() {
+        let g = parse("site socket-user=site script-user=#1000").unwrap();
+        assert_eq!(g.socket_user.unwrap().id, 1000);
+        assert_eq!(g.script_user.unwrap().id, 1000);
+        assert_eq!(
+            parse("site script-group=web")
+                .unwrap()
+                .script_group
+                .unwrap()
+                .id,
+            1000
+        );
+        assert!(
+            parse("site socket-user=")
+                .unwrap_err()
+                .contains("a user name or #uid is needed")
+        );
+    }
+
+    #[test]
+    fn python_options_keep_their_paths() {
+        let g =
+            parse("site python-home=/srv/venv python-path=/a::/b python-eggs=/tmp/eggs").unwrap();
+        assert_eq!(g.python_home, Some(PythonHome::Venv("/srv/venv".into())));
+        assert_eq!(
+            g.python_path.unwrap(),
+            [PathBuf::from("/a"), PathBuf::from("/b")]
+        );
+        assert_eq!(g.python_eggs, Some(PathBuf::from("/tmp/eggs")));
+        assert!(
+            parse("site python-eggs=eggs")
+                .unwrap_err()
+                .contains("must be an absolute path")
+        );
+    }
+
+    #[test]
+    fn a_refused_python_home_gives_the_checks_reason() {
+        let err = parse_daemon_process("site python-home=/nowhere", &TestAccounts, &|_| {
+            Err("/nowhere does not exist or is not a directory".into())
+        })
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "WSGIDaemonProcess site: python-home=/nowhere: /nowhere does not exist or is not a directory"
+        );
+    }
+
+    #[test]
+    fn lang_and_locale_must_be_non_empty_names() {
+        let g = parse("site lang=C.UTF-8 locale=de_DE.UTF-8").unwrap();
+        assert_eq!(
+            (g.lang.as_deref(), g.locale.as_deref()),
+            (Some("C.UTF-8"), Some("de_DE.UTF-8"))
+        );
+        assert!(
+            parse("site lang=")
+                .unwrap_err()
+                .contains("must be a non-empty name")
+        );
+    }
+
+    #[test]
+    fn response_tuning_options_are_accepted_with_a_reason() {
+        let g = parse("site response-flush-delay=5 response-socket-timeout=10 server-metrics=On")
+            .unwrap();
+        let keys: Vec<&str> = g
+            .ignored
+            .iter()
+            .map(|note| note.split(' ').next().unwrap())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "response-flush-delay",
+                "response-socket-timeout",
+                "server-metrics"
+            ]
+        );
+        // Their values are still checked.
+        assert!(parse("site response-socket-timeout=soon").is_err());
+    }
+
+    #[test]
+    fn options_mod_wsgi_6_dropped_are_refused_by_name() {
+        for key in [
+            "python-eggs-cache",
+            "newrelic-config-file",
+            "newrelic-environment",
+        ] {
+            assert_eq!(
+                parse(&format!("site {key}=x")).unwrap_err(),
+                format!(
+                    "WSGIDaemonProcess site: {key}=x: {key} is not an option of mod_wsgi 6, nor of mod_rwsgi"
+                )
+            );
+        }
+    }
 }
