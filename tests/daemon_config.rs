@@ -87,13 +87,13 @@ Alias /scripts @APPS@
     assert_eq!(group_of(&apache, "/scripts/process_probe.wsgi"), "scripts");
 }
 
-#[test]
-fn wsgi_import_script_runs_in_each_process_of_its_group_before_any_request() {
-    let apache = Apache::start(
-        "WSGIDaemonProcess site processes=2 threads=1
-WSGIImportScript @APPS@/preload_marker.wsgi process-group=site application-group=%{GLOBAL}
-",
-    );
+/// Starts Apache with a two-process group `site` and `line`, and checks
+/// that preload_marker.wsgi ran in each of the group's processes before
+/// any request, and nowhere else (not in Apache's own children).
+fn assert_marker_loaded_in_each_daemon_only(line: &str) {
+    let apache = Apache::start(&format!(
+        "WSGIDaemonProcess site processes=2 threads=1\n{line}\n"
+    ));
     let daemons = apache.wait_for_daemons(2);
     for daemon in &daemons {
         assert!(
@@ -101,31 +101,21 @@ WSGIImportScript @APPS@/preload_marker.wsgi process-group=site application-group
             "{daemons:?}"
         );
     }
-    // Not in Apache's own children: the script is for the group.
-    let markers = std::fs::read_dir(apache.root().join("markers"))
-        .unwrap()
-        .count();
-    assert_eq!(markers, 2);
+    assert_eq!(apache.wait_for_markers("imported-").len(), 2);
+}
+
+#[test]
+fn wsgi_import_script_runs_in_each_process_of_its_group_before_any_request() {
+    assert_marker_loaded_in_each_daemon_only(
+        "WSGIImportScript @APPS@/preload_marker.wsgi process-group=site application-group=%{GLOBAL}",
+    );
 }
 
 #[test]
 fn an_alias_naming_both_groups_loads_its_script_in_each_process_of_its_group() {
-    let apache = Apache::start(
-        "WSGIDaemonProcess site processes=2 threads=1
-WSGIScriptAlias / @APPS@/preload_marker.wsgi process-group=site application-group=%{GLOBAL}
-",
+    assert_marker_loaded_in_each_daemon_only(
+        "WSGIScriptAlias / @APPS@/preload_marker.wsgi process-group=site application-group=%{GLOBAL}",
     );
-    let daemons = apache.wait_for_daemons(2);
-    for daemon in &daemons {
-        assert!(
-            apache.wait_for_marker(&format!("imported-{}", daemon.pid)),
-            "{daemons:?}"
-        );
-    }
-    let markers = std::fs::read_dir(apache.root().join("markers"))
-        .unwrap()
-        .count();
-    assert_eq!(markers, 2, "loaded in the daemons only");
 }
 
 #[test]

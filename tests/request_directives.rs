@@ -212,19 +212,8 @@ fn wsgi_import_script_runs_the_script_as_each_child_starts() {
         one_child(4)
     ));
     // No request is made: the child ran it on its own.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let markers = apache.root().join("markers");
-    let imported = loop {
-        let found = std::fs::read_dir(&markers)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .any(|e| e.file_name().to_string_lossy().starts_with("imported-"));
-        if found || std::time::Instant::now() > deadline {
-            break found;
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    assert!(imported, "{}", apache.error_log());
+    let imported = apache.wait_for_markers("imported-");
+    assert!(!imported.is_empty(), "{}", apache.error_log());
 }
 
 #[test]
@@ -245,20 +234,7 @@ fn an_alias_naming_both_groups_loads_its_script_as_each_child_starts() {
         "{}WSGIScriptAlias / @APPS@/preload_marker.wsgi process-group=%{{GLOBAL}} application-group=%{{GLOBAL}}\n",
         one_child(4)
     ));
-    let markers = apache.root().join("markers");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let imported = loop {
-        let found: Vec<String> = std::fs::read_dir(&markers)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|name| name.starts_with("imported-"))
-            .collect();
-        if !found.is_empty() || std::time::Instant::now() > deadline {
-            break found;
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
+    let imported = apache.wait_for_markers("imported-");
     assert_eq!(imported.len(), 1, "{}", apache.error_log());
     // The request is served by what was loaded: no second execution.
     let answer = apache.get("/").text();
@@ -266,7 +242,7 @@ fn an_alias_naming_both_groups_loads_its_script_as_each_child_starts() {
         format!("imported-{}", &answer["imported ".len()..]),
         imported[0]
     );
-    assert_eq!(std::fs::read_dir(&markers).unwrap().count(), 1);
+    assert_eq!(apache.wait_for_markers("imported-"), imported);
 }
 
 #[test]

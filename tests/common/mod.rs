@@ -507,6 +507,24 @@ impl Apache {
         false
     }
 
+    /// Waits (up to 10 s) for a fixture app's first marker file whose name
+    /// starts with `prefix`, and gives the names of all such markers then.
+    pub fn wait_for_markers(&self, prefix: &str) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let found: Vec<String> = std::fs::read_dir(self.root.join("markers"))
+                .expect("the markers directory")
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|name| name.starts_with(prefix))
+                .collect();
+            if !found.is_empty() || Instant::now() > deadline {
+                return found;
+            }
+            sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn get(&self, path: &str) -> Response {
         http::get(self.port, path)
     }
