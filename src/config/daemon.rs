@@ -8,8 +8,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::PythonHome;
 use super::parse::option_words;
+use super::{NewRelic, PythonHome};
 
 /// A group's settings, as its WSGIDaemonProcess line gave them.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,6 +36,9 @@ pub struct DaemonGroup {
     /// Replaces WSGIPythonPath in this group's processes, as in mod_wsgi.
     pub python_path: Option<Vec<PathBuf>>,
     pub python_eggs: Option<PathBuf>,
+    /// newrelic-config-file= and newrelic-environment=: in this group's
+    /// processes they replace the WSGINewRelic* directives, as in mod_wsgi.
+    pub new_relic: NewRelic,
     /// The process title `ps` shows, whole.
     pub display_name: Option<String>,
     /// 0: never.
@@ -99,6 +102,7 @@ impl DaemonGroup {
             python_home: None,
             python_path: None,
             python_eggs: None,
+            new_relic: NewRelic::default(),
             display_name: None,
             maximum_requests: 0,
             restart_interval: None,
@@ -326,8 +330,10 @@ fn apply(
         "chroot" => {
             return Err("chroot is not supported: a Python and the application would have to be copied into the new root, and mod_wsgi's own documentation deprecates it; use a container instead".into());
         }
-        "python-eggs-cache" | "newrelic-config-file" | "newrelic-environment" => {
-            return Err(format!("{key} is not an option of mod_wsgi 6, nor of mod_rwsgi"));
+        "newrelic-config-file" => g.new_relic.config_file = Some(absolute(value)?),
+        "newrelic-environment" => g.new_relic.environment = Some(text(value)?),
+        "python-eggs-cache" => {
+            return Err(format!("{key} is not an option of mod_wsgi 4.9 or 6, nor of mod_rwsgi"));
         }
         _ => {
             return Err(format!(
@@ -859,18 +865,28 @@ mod tests {
     }
 
     #[test]
-    fn options_mod_wsgi_6_dropped_are_refused_by_name() {
-        for key in [
-            "python-eggs-cache",
-            "newrelic-config-file",
-            "newrelic-environment",
-        ] {
-            assert_eq!(
-                parse(&format!("site {key}=x")).unwrap_err(),
-                format!(
-                    "WSGIDaemonProcess site: {key}=x: {key} is not an option of mod_wsgi 6, nor of mod_rwsgi"
-                )
-            );
-        }
+    fn python_eggs_cache_is_refused_by_name() {
+        assert_eq!(
+            parse("site python-eggs-cache=x").unwrap_err(),
+            "WSGIDaemonProcess site: python-eggs-cache=x: python-eggs-cache is not an option of mod_wsgi 4.9 or 6, nor of mod_rwsgi"
+        );
+    }
+
+    #[test]
+    fn new_relic_options_name_the_agents_file_and_environment() {
+        let g = parse("site newrelic-config-file=/etc/newrelic.ini newrelic-environment=staging")
+            .unwrap();
+        assert_eq!(
+            g.new_relic,
+            NewRelic {
+                config_file: Some("/etc/newrelic.ini".into()),
+                environment: Some("staging".into()),
+            }
+        );
+        assert!(
+            parse("site newrelic-config-file=newrelic.ini")
+                .unwrap_err()
+                .contains("must be an absolute path")
+        );
     }
 }

@@ -117,7 +117,7 @@ macro_rules! directive {
     };
 }
 
-pub static DIRECTIVES: [Directive; 42] = [
+pub static DIRECTIVES: [Directive; 44] = [
     // Mapping URLs to scripts.
     directive!(options 2 c"WSGIScriptAlias", Server, c"WSGIScriptAlias /url /path/to/script.wsgi [process-group=name] [application-group=name] [callable-object=name] [pass-authorization=On|Off]", |t, _, args| {
         let alias = parse_script_alias(args)?;
@@ -286,6 +286,18 @@ pub static DIRECTIVES: [Directive; 42] = [
     }),
     directive!(c"WSGIPythonEggs", GlobalServer, c"WSGIPythonEggs /path: PYTHON_EGG_CACHE for pkg_resources", |t, name, args| {
         t.server.process.python_eggs = Some(absolute(name, one(name, args)?)?);
+        Ok(())
+    }),
+    directive!(c"WSGINewRelicConfigFile", GlobalServer, c"WSGINewRelicConfigFile /path/newrelic.ini: initialise the New Relic agent with this file as Python starts in Apache's children (mod_wsgi 4.9)", |t, name, args| {
+        t.server.process.new_relic.config_file = Some(absolute(name, one(name, args)?)?);
+        Ok(())
+    }),
+    directive!(c"WSGINewRelicEnvironment", GlobalServer, c"WSGINewRelicEnvironment name: the environment (section) of WSGINewRelicConfigFile to use (mod_wsgi 4.9)", |t, name, args| {
+        let environment = one(name, args)?;
+        if environment.is_empty() {
+            return Err(format!("{name}: the environment's name is empty"));
+        }
+        t.server.process.new_relic.environment = Some(environment.to_string());
         Ok(())
     }),
     directive!(c"WSGIRestrictEmbedded", GlobalServer, c"WSGIRestrictEmbedded On|Off: On never starts Python in Apache's processes", |t, name, args| {

@@ -53,6 +53,10 @@ pub struct ProcessSettings {
     pub dont_write_bytecode: bool,
     /// `WSGIPythonEggs`: PYTHON_EGG_CACHE for pkg_resources.
     pub python_eggs: Option<PathBuf>,
+    /// `WSGINewRelicConfigFile` and `WSGINewRelicEnvironment` (mod_wsgi
+    /// 4.9's): with a file, the New Relic agent is initialised as Python
+    /// starts.
+    pub new_relic: NewRelic,
     /// `WSGIRestrictEmbedded On`: Python is never started.
     pub restrict_embedded: bool,
     /// `WSGIRestrictStdin On`: using sys.stdin raises. mod_wsgi 4.9 documents
@@ -81,6 +85,14 @@ pub struct ImportScript {
     pub application_group: String,
     /// The directive that asked for it, for the log.
     pub directive: &'static str,
+}
+
+/// The New Relic agent's configuration file and environment (a section
+/// of that file), as mod_wsgi 4.9 hands them to newrelic.agent.initialize.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NewRelic {
+    pub config_file: Option<PathBuf>,
+    pub environment: Option<String>,
 }
 
 /// What `WSGIPythonHome` points at.

@@ -481,6 +481,9 @@ fn settings_for(main: &ProcessSettings, group: &crate::config::DaemonGroup) -> P
     if group.python_eggs.is_some() {
         settings.python_eggs = group.python_eggs.clone();
     }
+    // As in mod_wsgi 4.9: a daemon process starts the agent with its
+    // group's options only, never with the WSGINewRelic* directives.
+    settings.new_relic = group.new_relic.clone();
     settings
 }
 

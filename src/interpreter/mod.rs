@@ -17,7 +17,7 @@ use pyo3::types::PyDict;
 mod gil_turns;
 
 use crate::apache::{Level, LogId, Server};
-use crate::config::{ProcessSettings, PythonHome};
+use crate::config::{NewRelic, ProcessSettings, PythonHome};
 use gil_turns::GilTurns;
 
 /// Request threads' turns at the GIL (see gil_turns).
@@ -71,6 +71,48 @@ pub fn start(
             Level::Error(LogId("RW0302")),
             &format!("mod_rwsgi: Python could not be initialised: {reason}"),
         ),
+    }
+    if outcome.is_ok() {
+        start_new_relic(server, &settings.new_relic);
+    }
+}
+
+/// Initialises the New Relic agent, as mod_wsgi 4.9 does when Python starts
+/// in a process: `newrelic.agent.initialize(config_file, environment)`. A
+/// failure costs the monitoring, not the process.
+fn start_new_relic(server: Server, new_relic: &NewRelic) {
+    let Some(file) = &new_relic.config_file else {
+        return;
+    };
+    let started = with_python(|py| {
+        py.import("newrelic.agent")
+            .and_then(|agent| {
+                agent.call_method1(
+                    "initialize",
+                    (file.as_os_str(), new_relic.environment.as_deref()),
+                )
+            })
+            .map(drop)
+            .map_err(|e| e.to_string())
+    });
+    let pid = std::process::id();
+    match started {
+        Ok(Ok(())) => server.log(
+            Level::Info,
+            &format!(
+                "mod_rwsgi (pid={pid}): initialised the New Relic agent with {}",
+                file.display()
+            ),
+        ),
+        Ok(Err(reason)) => server.log(
+            Level::Warning(LogId("RW0304")),
+            &format!(
+                "mod_rwsgi (pid={pid}): the New Relic agent could not be initialised with {}, so this process serves without it: {reason}",
+                file.display()
+            ),
+        ),
+        // Python itself is missing: RW0302 said why.
+        Err(Unavailable(_)) => {}
     }
 }
 

@@ -148,6 +148,8 @@ fn process_wide_settings_are_allowed_only_outside_virtual_hosts() {
         "WSGIPythonWarnings",
         "WSGIDontWriteBytecode",
         "WSGIPythonEggs",
+        "WSGINewRelicConfigFile",
+        "WSGINewRelicEnvironment",
         "WSGIRestrictEmbedded",
         "WSGIRestrictStdin",
         "WSGIRestrictStdout",
@@ -180,6 +182,8 @@ fn single_value_directives_take_exactly_one_argument() {
         "WSGIPythonWarnings",
         "WSGIDontWriteBytecode",
         "WSGIPythonEggs",
+        "WSGINewRelicConfigFile",
+        "WSGINewRelicEnvironment",
         "WSGIRestrictEmbedded",
         "WSGIRestrictStdin",
         "WSGIRestrictStdout",
@@ -1147,6 +1151,35 @@ fn python_eggs_must_be_absolute() {
     assert_eq!(
         refused("WSGIPythonEggs", &["eggs"]),
         "WSGIPythonEggs: 'eggs' must be an absolute path"
+    );
+}
+
+#[test]
+fn new_relic_directives_name_the_agents_file_and_environment() {
+    let config = configured("WSGINewRelicConfigFile", &["/etc/newrelic.ini"])
+        .line("WSGINewRelicEnvironment", &["staging"]);
+    assert_eq!(
+        config.server.process.new_relic,
+        crate::config::NewRelic {
+            config_file: Some(PathBuf::from("/etc/newrelic.ini")),
+            environment: Some("staging".into()),
+        }
+    );
+}
+
+#[test]
+fn new_relic_config_file_must_be_absolute() {
+    assert_eq!(
+        refused("WSGINewRelicConfigFile", &["newrelic.ini"]),
+        "WSGINewRelicConfigFile: 'newrelic.ini' must be an absolute path"
+    );
+}
+
+#[test]
+fn new_relic_environment_must_not_be_empty() {
+    assert_eq!(
+        refused("WSGINewRelicEnvironment", &[""]),
+        "WSGINewRelicEnvironment: the environment's name is empty"
     );
 }
 
