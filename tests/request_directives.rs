@@ -369,7 +369,7 @@ fn every_directive_mod_rwsgi_knows_is_documented_and_known_to_apache() {
         .filter_map(|rest| rest.split_once("c\"")?.1.split('"').next())
         .filter(|name| name.starts_with("WSGI"))
         .collect();
-    assert_eq!(names.len(), 44, "{names:?}");
+    assert_eq!(names.len(), 45, "{names:?}");
     for name in &names {
         assert!(
             docs.contains(&format!("| `{name}` |")),

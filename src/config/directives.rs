@@ -117,7 +117,7 @@ macro_rules! directive {
     };
 }
 
-pub static DIRECTIVES: [Directive; 44] = [
+pub static DIRECTIVES: [Directive; 45] = [
     // Mapping URLs to scripts.
     directive!(options 2 c"WSGIScriptAlias", Server, c"WSGIScriptAlias /url /path/to/script.wsgi [process-group=name] [application-group=name] [callable-object=name] [pass-authorization=On|Off]", |t, _, args| {
         let alias = parse_script_alias(args)?;
@@ -299,6 +299,10 @@ pub static DIRECTIVES: [Directive; 44] = [
         }
         t.server.process.new_relic.environment = Some(environment.to_string());
         Ok(())
+    }),
+    directive!(c"WSGILazyInitialization", GlobalServer, c"WSGILazyInitialization On|Off: accepted; mod_rwsgi always starts Python in each process after it forks", |t, name, args| {
+        on_off(name, one(name, args)?)?;
+        ignored(t, name, "mod_rwsgi always starts Python in each process after Apache forks it, never in Apache's root parent, as mod_wsgi does with On (its default)")
     }),
     directive!(c"WSGIRestrictEmbedded", GlobalServer, c"WSGIRestrictEmbedded On|Off: On never starts Python in Apache's processes", |t, name, args| {
         t.server.process.restrict_embedded = on_off(name, one(name, args)?)?;

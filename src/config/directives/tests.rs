@@ -150,6 +150,7 @@ fn process_wide_settings_are_allowed_only_outside_virtual_hosts() {
         "WSGIPythonEggs",
         "WSGINewRelicConfigFile",
         "WSGINewRelicEnvironment",
+        "WSGILazyInitialization",
         "WSGIRestrictEmbedded",
         "WSGIRestrictStdin",
         "WSGIRestrictStdout",
@@ -184,6 +185,7 @@ fn single_value_directives_take_exactly_one_argument() {
         "WSGIPythonEggs",
         "WSGINewRelicConfigFile",
         "WSGINewRelicEnvironment",
+        "WSGILazyInitialization",
         "WSGIRestrictEmbedded",
         "WSGIRestrictStdin",
         "WSGIRestrictStdout",
@@ -695,6 +697,11 @@ fn directives_without_effect_are_accepted_with_the_reason_noted() {
             "WSGIVerboseDebugging has no effect: use LogLevel rwsgi:debug for mod_rwsgi's own diagnostics",
         ),
         (
+            "WSGILazyInitialization",
+            "Off",
+            "WSGILazyInitialization has no effect: mod_rwsgi always starts Python in each process after Apache forks it, never in Apache's root parent, as mod_wsgi does with On (its default)",
+        ),
+        (
             "WSGIGroupAuthoritative",
             "Off",
             "WSGIGroupAuthoritative has no effect: under Apache 2.4, Require wsgi-group is an authorization provider, and AuthMerging/RequireAny decide what a failed check means",
@@ -1180,6 +1187,14 @@ fn new_relic_environment_must_not_be_empty() {
     assert_eq!(
         refused("WSGINewRelicEnvironment", &[""]),
         "WSGINewRelicEnvironment: the environment's name is empty"
+    );
+}
+
+#[test]
+fn lazy_initialization_takes_on_or_off() {
+    assert_eq!(
+        refused("WSGILazyInitialization", &["maybe"]),
+        "WSGILazyInitialization: 'maybe' is not accepted; use On or Off"
     );
 }
 
