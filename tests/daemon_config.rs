@@ -118,6 +118,26 @@ fn an_alias_naming_both_groups_loads_its_script_in_each_process_of_its_group() {
     );
 }
 
+/// As mod_wsgi: the failure is logged, and the group serves on, the
+/// script's own requests loading it again.
+#[test]
+fn an_alias_script_that_fails_to_load_at_start_leaves_its_daemon_group_serving() {
+    let apache = Apache::start(
+        "WSGIDaemonProcess site threads=2
+WSGIScriptAlias /broken @APPS@/raises_on_import.wsgi process-group=site application-group=%{GLOBAL}
+WSGIScriptAlias /hello @APPS@/hello.wsgi process-group=site application-group=%{GLOBAL}
+",
+    );
+    let log = apache.wait_for_log("RW0724");
+    assert!(
+        log.contains("raises_on_import.wsgi' (WSGIScriptAlias); its requests will load it again"),
+        "{log}"
+    );
+    assert_eq!(apache.get("/hello").status, 200, "{}", apache.error_log());
+    assert_eq!(apache.get("/broken").status, 500);
+    assert!(!apache.error_log().contains("could not start"));
+}
+
 #[test]
 fn an_alias_that_loads_its_script_before_its_daemon_group_is_defined_is_a_config_error() {
     Apache::assert_config_refused(

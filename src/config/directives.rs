@@ -358,7 +358,9 @@ static DEFINED_GROUPS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec
 
 /// As mod_wsgi ("WSGI process group not yet configured"): a script loaded
 /// as the processes of `group` start needs the group defined by the time
-/// its line is read, in this or another virtual host.
+/// its line is read. (mod_wsgi also refuses a group of a virtual host of
+/// another name; mod_rwsgi loads the script in the group's processes
+/// wherever the line is.)
 fn defined_before(name: &str, group: &str) -> Result<(), String> {
     let defined = group == "%{GLOBAL}"
         || DEFINED_GROUPS
@@ -376,16 +378,19 @@ fn defined_before(name: &str, group: &str) -> Result<(), String> {
 }
 
 /// Adds a WSGIScriptAlias(Match). One that names both its process and its
-/// application group, neither an expansion, and (for a pattern) a script
-/// path with no back-reference, has its script loaded as the group's
-/// processes start, as mod_wsgi does.
+/// application group, neither an expansion, and one script (not a
+/// directory; for a pattern, a path with no back-reference), has its
+/// script loaded as the group's processes start, as mod_wsgi does.
 fn add_alias(
     t: &mut Configuring<'_>,
     name: &'static str,
     alias: ScriptAlias,
 ) -> Result<(), String> {
     let script = alias.script.to_string_lossy();
-    let fixed_script = alias.pattern.is_none() || !script.contains(['$', '&']);
+    // A directory alias maps each request to a script of its own, so there
+    // is no one script to load.
+    let one_script = !script.ends_with('/') && !alias.script.is_dir();
+    let fixed_script = one_script && (alias.pattern.is_none() || !script.contains(['$', '&']));
     if let (Some(process_group), Some(application_group), true) =
         (&alias.process_group, &alias.application_group, fixed_script)
     {
@@ -397,6 +402,7 @@ fn add_alias(
                 process_group: process_group.clone(),
                 application_group: application_group.clone(),
                 directive: name,
+                required: false,
             });
         }
     }
@@ -543,6 +549,7 @@ fn parse_import_script(name: &str, args: &[&str]) -> Result<ImportScript, String
             process_group: process_group_option(name, group)?,
             application_group: application_group_option(name, application_group)?,
             directive: "WSGIImportScript",
+            required: true,
         }),
         _ => Err(format!(
             "{name} needs both process-group= and application-group=, as in mod_wsgi"

@@ -85,6 +85,10 @@ pub struct ImportScript {
     pub application_group: String,
     /// The directive that asked for it, for the log.
     pub directive: &'static str,
+    /// WSGIImportScript's: a daemon process that cannot load it does not
+    /// start. An alias's script that fails is logged, and its requests
+    /// load it again, as mod_wsgi does with both.
+    pub required: bool,
 }
 
 /// The New Relic agent's configuration file and environment (a section

@@ -109,8 +109,9 @@ pub struct GroupEntry {
     /// Python's settings in the group's processes: WSGIPython* with the
     /// group's python-home, python-path and python-eggs over them.
     pub settings: ProcessSettings,
-    /// WSGIImportScript scripts of this group, run as each process starts.
-    pub imports: Vec<PathBuf>,
+    /// The scripts of this group loaded as each process starts
+    /// (WSGIImportScript's, and those of aliases naming both groups).
+    pub imports: Vec<ImportScript>,
     /// The Apache user's uid and gid: daemons run as them unless told.
     pub apache_uid: u32,
     pub apache_gid: u32,
@@ -213,7 +214,7 @@ impl Registry {
         let shown = String::from_utf8_lossy(name).into_owned();
         let mut socket = self.socket_base.clone().into_os_string();
         socket.push(format!(".e{epoch}.a{number}.sock"));
-        let imports: Vec<PathBuf> = self
+        let imports: Vec<ImportScript> = self
             .imports
             .iter()
             .filter(|i| {
@@ -224,7 +225,7 @@ impl Registry {
                 i.process_group == scope_name
                     && static_group(&i.application_group).as_deref() == Some(name)
             })
-            .map(|i| i.script.clone())
+            .cloned()
             .collect();
         match self.groups.get(scope) {
             Some(base) => {

@@ -487,18 +487,23 @@ fn settings_for(main: &ProcessSettings, group: &crate::config::DaemonGroup) -> P
     settings
 }
 
-/// The scripts WSGIImportScript runs in the processes of group `name`:
-/// those of its main interpreter's application group (the first a script
-/// names) or of one that depends on the request. Scripts of another
-/// application group run in that group's own process.
-fn primary_imports(imports: &[ImportScript], name: &str) -> Vec<PathBuf> {
+/// The scripts loaded as the processes of group `name` start: those of
+/// its main interpreter's application group (the first a script names) or
+/// of one that depends on the request, each once (required if any line
+/// requires it). Scripts of another application group run in that group's
+/// own process.
+fn primary_imports(imports: &[ImportScript], name: &str) -> Vec<ImportScript> {
     let ours: Vec<&ImportScript> = imports.iter().filter(|i| i.process_group == name).collect();
     let primary = ours.iter().find_map(|i| static_group(&i.application_group));
-    let mut scripts = Vec::new();
+    let mut scripts: Vec<ImportScript> = Vec::new();
     for import in ours {
         let group = static_group(&import.application_group);
-        if (group.is_none() || group == primary) && !scripts.contains(&import.script) {
-            scripts.push(import.script.clone());
+        if group.is_some() && group != primary {
+            continue;
+        }
+        match scripts.iter_mut().find(|s| s.script == import.script) {
+            Some(known) => known.required |= import.required,
+            None => scripts.push(import.clone()),
         }
     }
     scripts

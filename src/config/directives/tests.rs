@@ -413,6 +413,7 @@ fn an_import_script_runs_in_the_named_process_and_application_group() {
             process_group: "is-warm".into(),
             application_group: "%{GLOBAL}".into(),
             directive: "WSGIImportScript",
+            required: true,
         }]
     );
 }
@@ -497,6 +498,37 @@ fn an_alias_match_loads_a_fixed_script_but_not_one_of_back_references() {
         );
         assert!(preloaded(&referring).is_empty(), "{script}");
     }
+}
+
+#[test]
+fn a_directory_alias_loads_nothing_at_start() {
+    let config = configured(
+        "WSGIScriptAlias",
+        &[
+            "/apps/",
+            "/srv/apps/",
+            "process-group=%{GLOBAL}",
+            "application-group=%{GLOBAL}",
+        ],
+    );
+    assert!(preloaded(&config).is_empty());
+}
+
+#[test]
+fn an_aliass_script_may_fail_at_start_where_an_import_scripts_may_not() {
+    let groups = ["process-group=%{GLOBAL}", "application-group=%{GLOBAL}"];
+    let config = configured(
+        "WSGIScriptAlias",
+        &["/", "/srv/site.wsgi", groups[0], groups[1]],
+    )
+    .line("WSGIImportScript", &["/srv/warm.py", groups[0], groups[1]]);
+    let required: Vec<bool> = config
+        .server
+        .import_scripts
+        .iter()
+        .map(|i| i.required)
+        .collect();
+    assert_eq!(required, [false, true]);
 }
 
 #[test]

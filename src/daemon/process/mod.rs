@@ -255,17 +255,36 @@ fn serve(
         });
     }
     let load_deadline = group.startup_timeout.map(|t| Instant::now() + t);
-    for script in entry.imports.iter().chain(&preload) {
+    // WSGIImportScript's scripts and a reloaded script must load for the
+    // process to serve; an alias's script that fails is left to its
+    // requests, which load it again (and answer 500 with the reason).
+    let scripts = entry
+        .imports
+        .iter()
+        .map(|import| (&import.script, import.required, import.directive))
+        .chain(preload.iter().map(|script| (script, true, "reloading")));
+    for (script, required, directive) in scripts {
         let loaded = interpreter::with_python(|py| wsgi::preload(py, script));
         let failure = match loaded {
             Ok(Ok(())) => None,
             Ok(Err(reason)) | Err(interpreter::Unavailable(reason)) => Some(reason),
         };
-        if let Some(reason) = failure {
-            return fail(&format!(
-                "the WSGI script '{}' failed to load.\n{reason}",
-                script.display()
-            ));
+        match failure {
+            Some(reason) if required => {
+                return fail(&format!(
+                    "the WSGI script '{}' failed to load.\n{reason}",
+                    script.display()
+                ));
+            }
+            Some(reason) => server.log(
+                Level::Error(LogId("RW0724")),
+                &format!(
+                    "mod_rwsgi (pid={}): Failed to import WSGI script '{}' ({directive}); its requests will load it again.\n{reason}",
+                    std::process::id(),
+                    script.display()
+                ),
+            ),
+            None => {}
         }
         if load_deadline.is_some_and(|at| Instant::now() > at) {
             return fail("loading its scripts took longer than startup-timeout");
