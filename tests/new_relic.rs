@@ -34,7 +34,7 @@ fn the_config_file_directive_initialises_the_agent_in_apaches_children() {
     let answer = apache.get("/probe");
     assert_eq!(
         answer.text(),
-        r#"{"agent": "rwsgi-default"}"#,
+        r#"{"agent": "rwsgi-default", "wrapped": true}"#,
         "{}",
         apache.error_log()
     );
@@ -51,7 +51,10 @@ fn the_environment_directive_picks_the_section_of_the_config_file() {
     let apache = Apache::start(&format!(
         "{site}WSGINewRelicEnvironment staging\nWSGIScriptAlias /probe @APPS@/new_relic_probe.wsgi\n"
     ));
-    assert_eq!(apache.get("/probe").text(), r#"{"agent": "rwsgi-staging"}"#);
+    assert_eq!(
+        apache.get("/probe").text(),
+        r#"{"agent": "rwsgi-staging", "wrapped": true}"#
+    );
 }
 
 /// As mod_wsgi 4.9: a daemon process starts the agent with its group's
@@ -70,14 +73,15 @@ WSGIScriptAlias /plain @APPS@/new_relic_probe.wsgi process-group=plain
     ));
     assert_eq!(
         apache.get("/monitored").text(),
-        r#"{"agent": "rwsgi-staging"}"#,
+        r#"{"agent": "rwsgi-staging", "wrapped": true}"#,
         "{}",
         apache.error_log()
     );
-    // The agent's own default name: initialize() was never called there.
+    // The agent's own default name: initialize() was never called there,
+    // and nothing wraps the app.
     assert_eq!(
         apache.get("/plain").text(),
-        r#"{"agent": "Python Application"}"#
+        r#"{"agent": "Python Application", "wrapped": false}"#
     );
 }
 

@@ -9,6 +9,7 @@ use std::mem::MaybeUninit;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -77,6 +78,15 @@ pub fn start(
     }
 }
 
+/// Set once the New Relic agent is initialised in this process.
+static NEW_RELIC_STARTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the New Relic agent runs in this process: the gateway then
+/// wraps each request's app in it.
+pub fn new_relic_started() -> bool {
+    NEW_RELIC_STARTED.load(Ordering::Relaxed)
+}
+
 /// Initialises the New Relic agent, as mod_wsgi 4.9 does when Python starts
 /// in a process: `newrelic.agent.initialize(config_file, environment)`. A
 /// failure costs the monitoring, not the process.
@@ -96,6 +106,9 @@ fn start_new_relic(server: Server, new_relic: &NewRelic) {
             .map_err(|e| e.to_string())
     });
     let pid = std::process::id();
+    if let Ok(Ok(())) = started {
+        NEW_RELIC_STARTED.store(true, Ordering::Relaxed);
+    }
     match started {
         Ok(Ok(())) => server.log(
             Level::Info,

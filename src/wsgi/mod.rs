@@ -133,6 +133,7 @@ pub fn serve(py: Python<'_>, exchange: &dyn Exchange, application: &Application)
                 Ok(dict) => python_module::request_started(py, tracked.as_mut(), dict, app),
                 Err(_) => app,
             };
+            let app = new_relic_wrapped(py, exchange, app, script);
             let status = run_app(py, &app, environ, &response, script);
             python_module::request_finished(py, tracked);
             status
@@ -215,6 +216,40 @@ struct EndOnDrop(SharedExchange);
 impl Drop for EndOnDrop {
     fn drop(&mut self) {
         self.0.end();
+    }
+}
+
+/// Where the New Relic agent runs in this process, the app wrapped as
+/// mod_wsgi 4.9 wraps it for each request, so that the agent records the
+/// request as a web transaction: `newrelic.agent.WSGIApplicationWrapper(app,
+/// None)`. A wrapper that cannot be made is logged and the app is called
+/// as it is.
+fn new_relic_wrapped<'py>(
+    py: Python<'py>,
+    exchange: &dyn Exchange,
+    app: Bound<'py, PyAny>,
+    script: &Path,
+) -> Bound<'py, PyAny> {
+    if !crate::interpreter::new_relic_started() {
+        return app;
+    }
+    let wrapped = py
+        .import(pyo3::intern!(py, "newrelic.agent"))
+        .and_then(|agent| agent.getattr(pyo3::intern!(py, "WSGIApplicationWrapper")))
+        .and_then(|wrapper| wrapper.call1((&app, py.None())));
+    match wrapped {
+        Ok(wrapped) => wrapped,
+        Err(err) => {
+            exchange.log(
+                Level::Error(LogId("RW0410")),
+                &format!(
+                    "mod_rwsgi: the New Relic agent could not wrap the application of {}; it is called unwrapped.\n{}",
+                    script.display(),
+                    format_exception(py, &err)
+                ),
+            );
+            app
+        }
     }
 }
 
