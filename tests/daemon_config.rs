@@ -89,10 +89,11 @@ Alias /scripts @APPS@
 
 /// Starts Apache with a two-process group `site` and `line`, and checks
 /// that preload_marker.wsgi ran in each of the group's processes before
-/// any request, and nowhere else (not in Apache's own children).
+/// any request to it, and nowhere else (not in Apache's own children,
+/// which have started once they answer /hello).
 fn assert_marker_loaded_in_each_daemon_only(line: &str) {
     let apache = Apache::start(&format!(
-        "WSGIDaemonProcess site processes=2 threads=1\n{line}\n"
+        "WSGIDaemonProcess site processes=2 threads=1\n{line}\nWSGIScriptAlias /hello @APPS@/hello.wsgi\n"
     ));
     let daemons = apache.wait_for_daemons(2);
     for daemon in &daemons {
@@ -101,6 +102,7 @@ fn assert_marker_loaded_in_each_daemon_only(line: &str) {
             "{daemons:?}"
         );
     }
+    assert_eq!(apache.get("/hello").status, 200);
     assert_eq!(apache.wait_for_markers("imported-").len(), 2);
 }
 

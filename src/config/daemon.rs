@@ -452,7 +452,11 @@ mod tests {
             (id == 1000).then(|| account("#1000", 1000, Some("site")))
         }
         fn group(&self, name: &str) -> Option<Account> {
-            (name == "site" || name == "web").then(|| account(name, 1000, None))
+            match name {
+                "site" => Some(account(name, 1000, None)),
+                "web" => Some(account(name, 1001, None)),
+                _ => None,
+            }
         }
         fn group_by_id(&self, _: u32) -> Option<Account> {
             None
@@ -772,7 +776,7 @@ mod tests {
             .iter()
             .map(|a| a.id)
             .collect();
-        assert_eq!(ids, [1000, 1000]);
+        assert_eq!(ids, [1000, 1001]);
         assert!(
             parse("site supplementary-groups=site,nope")
                 .unwrap_err()
@@ -791,7 +795,7 @@ mod tests {
                 .script_group
                 .unwrap()
                 .id,
-            1000
+            1001
         );
         assert!(
             parse("site socket-user=")
