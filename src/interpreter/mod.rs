@@ -9,7 +9,6 @@ use std::mem::MaybeUninit;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -78,13 +77,15 @@ pub fn start(
     }
 }
 
-/// Set once the New Relic agent is initialised in this process.
-static NEW_RELIC_STARTED: AtomicBool = AtomicBool::new(false);
+/// The agent's `WSGIApplicationWrapper`, kept once the New Relic agent is
+/// initialised in this process, so that wrapping each request's app needs
+/// no import.
+static NEW_RELIC_WRAPPER: OnceLock<Py<PyAny>> = OnceLock::new();
 
-/// Whether the New Relic agent runs in this process: the gateway then
-/// wraps each request's app in it.
-pub fn new_relic_started() -> bool {
-    NEW_RELIC_STARTED.load(Ordering::Relaxed)
+/// Where the New Relic agent runs in this process, what the gateway wraps
+/// each request's app in.
+pub fn new_relic_wrapper(py: Python<'_>) -> Option<&Bound<'_, PyAny>> {
+    NEW_RELIC_WRAPPER.get().map(|wrapper| wrapper.bind(py))
 }
 
 /// Initialises the New Relic agent, as mod_wsgi 4.9 does when Python starts
@@ -100,15 +101,15 @@ fn start_new_relic(server: Server, new_relic: &NewRelic) {
                 agent.call_method1(
                     "initialize",
                     (file.as_os_str(), new_relic.environment.as_deref()),
-                )
+                )?;
+                agent.getattr("WSGIApplicationWrapper")
             })
-            .map(drop)
+            .map(|wrapper| {
+                let _ = NEW_RELIC_WRAPPER.set(wrapper.unbind());
+            })
             .map_err(|e| e.to_string())
     });
     let pid = std::process::id();
-    if let Ok(Ok(())) = started {
-        NEW_RELIC_STARTED.store(true, Ordering::Relaxed);
-    }
     match started {
         Ok(Ok(())) => server.log(
             Level::Info,

@@ -230,14 +230,10 @@ fn new_relic_wrapped<'py>(
     app: Bound<'py, PyAny>,
     script: &Path,
 ) -> Bound<'py, PyAny> {
-    if !crate::interpreter::new_relic_started() {
+    let Some(wrapper) = crate::interpreter::new_relic_wrapper(py) else {
         return app;
-    }
-    let wrapped = py
-        .import(pyo3::intern!(py, "newrelic.agent"))
-        .and_then(|agent| agent.getattr(pyo3::intern!(py, "WSGIApplicationWrapper")))
-        .and_then(|wrapper| wrapper.call1((&app, py.None())));
-    match wrapped {
+    };
+    match wrapper.call1((&app, py.None())) {
         Ok(wrapped) => wrapped,
         Err(err) => {
             exchange.log(
