@@ -59,7 +59,11 @@ impl Express {
             server_root,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        // Apache writes its pid file once its listeners are bound: without
+        // it, whatever answers could be another test's server on the port.
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+            || !express.server_root.join("httpd.pid").exists()
+        {
             if let Ok(Some(status)) = express.child.try_wait() {
                 panic!("rwsgi-express exited ({status}): {}", express.stderr());
             }

@@ -211,6 +211,13 @@ pub fn python_version() -> &'static str {
     })
 }
 
+/// Whether the pid file in `root` names `pid` (Apache writes it once its
+/// listeners are bound).
+fn wrote_its_pid_file(root: &Path, pid: u32) -> bool {
+    fs::read_to_string(root.join("httpd.pid"))
+        .is_ok_and(|text| text.trim().parse::<u32>() == Ok(pid))
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -390,7 +397,13 @@ impl Apache {
             let patience = if counting { 120 } else { 20 };
             let deadline = Instant::now() + Duration::from_secs(patience);
             loop {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                // The port answering is not enough: another test's Apache
+                // may have bound it between free_port() and this one's
+                // start, which then fails. Apache writes its pid file
+                // after it has bound its listeners.
+                if TcpStream::connect(("127.0.0.1", port)).is_ok()
+                    && wrote_its_pid_file(&root, process.id())
+                {
                     return Apache {
                         port,
                         root,
