@@ -385,7 +385,6 @@ fn format_exception(py: Python<'_>, err: &PyErr) -> String {
     }
 }
 
-/// Decodes bytes as latin-1, which PEP 3333 requires for every CGI value.
 /// `n` in decimal, written into `buf` (no allocation: this runs per
 /// request).
 pub fn decimal(n: i64, buf: &mut [u8; 20]) -> &[u8] {
@@ -395,6 +394,7 @@ pub fn decimal(n: i64, buf: &mut [u8; 20]) -> &[u8] {
     &buf[..end]
 }
 
+/// Decodes bytes as latin-1, which PEP 3333 requires for every CGI value.
 fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyString>> {
     // SAFETY: the pointer and length describe `bytes`; the result is a new
     // reference or NULL with an exception set, which from_owned_ptr_or_err
