@@ -398,10 +398,22 @@ WSGIScriptAlias /env @APPS@/all_environ.wsgi
         "mod_wsgi.thread_requests",
         "mod_wsgi.total_requests",
     ];
+    // And the keys of the hop to a daemon, which only a daemon has (as in
+    // mod_wsgi).
+    let hop = [
+        "mod_wsgi.queue_start",
+        "mod_wsgi.daemon_start",
+        "mod_wsgi.daemon_connects",
+        "mod_wsgi.daemon_restarts",
+    ];
+    for key in hop {
+        assert!(daemon.contains_key(key), "{key}: {daemon:?}");
+        assert!(!embedded.contains_key(key), "{key}: {embedded:?}");
+    }
     let keys: std::collections::BTreeSet<&String> = daemon.keys().chain(embedded.keys()).collect();
     let different: Vec<String> = keys
         .into_iter()
-        .filter(|k| !differs.contains(&k.as_str()))
+        .filter(|k| !differs.contains(&k.as_str()) && !hop.contains(&k.as_str()))
         .filter(|k| daemon.get(*k) != embedded.get(*k))
         .map(|k| {
             format!(

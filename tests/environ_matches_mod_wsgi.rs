@@ -549,7 +549,10 @@ fn mod_wsgi_keys(apache: &Apache, path: &str) -> BTreeMap<String, String> {
         .filter_map(|line| line.split_once('\t'))
         .map(|(key, value)| {
             let form = match key {
-                "mod_wsgi.request_start" | "mod_wsgi.script_start" => {
+                "mod_wsgi.request_start"
+                | "mod_wsgi.queue_start"
+                | "mod_wsgi.daemon_start"
+                | "mod_wsgi.script_start" => {
                     assert!(digits(value, true) && value.len() == 18, "{key} = {value}");
                     "'<microseconds>'".to_string()
                 }
@@ -571,16 +574,6 @@ fn mod_wsgi_keys(apache: &Apache, path: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// mod_wsgi sets four more keys in a daemon, about its hop (when the
-/// request was queued, how often the child connected, the daemon's
-/// restarts and start): mod_rwsgi does not.
-const DAEMON_HOP_KEYS: [&str; 4] = [
-    "mod_wsgi.queue_start",
-    "mod_wsgi.daemon_connects",
-    "mod_wsgi.daemon_restarts",
-    "mod_wsgi.daemon_start",
-];
-
 #[test]
 fn mod_wsgis_own_keys_are_in_environ_as_mod_wsgi_sets_them() {
     let site = "WSGISocketPrefix @ROOT@/wsgi\n\
@@ -594,7 +587,6 @@ fn mod_wsgis_own_keys_are_in_environ_as_mod_wsgi_sets_them() {
         let (mine, expected) = (mod_wsgi_keys(&ours, path), mod_wsgi_keys(&theirs, path));
         let mut expected: BTreeMap<_, _> = expected
             .into_iter()
-            .filter(|(key, _)| !DAEMON_HOP_KEYS.contains(&key.as_str()))
             .map(|(key, value)| {
                 let value = value.replace(&theirs.port.to_string(), "@PORT@");
                 (key, value)
@@ -612,6 +604,35 @@ fn mod_wsgis_own_keys_are_in_environ_as_mod_wsgi_sets_them() {
         assert!(version(&mut expected).is_some(), "{path}");
         assert_eq!(mine, expected, "{path}");
         assert!(expected.len() >= 18, "{path}: {expected:?}");
+    }
+}
+
+#[test]
+fn the_hop_to_a_daemon_is_timed_in_order_from_request_to_script() {
+    let site = "WSGISocketPrefix @ROOT@/wsgi\n\
+        WSGIDaemonProcess keys threads=2\n\
+        WSGIScriptAlias /daemon @APPS@/mod_wsgi_keys.wsgi process-group=keys application-group=%{GLOBAL}\n";
+    for gateway in [Gateway::Rwsgi, Gateway::ModWsgi] {
+        let apache = Apache::start_gateway(gateway, site);
+        for _ in 0..3 {
+            let text = apache.get("/daemon").text();
+            let time = |key: &str| -> u64 {
+                text.lines()
+                    .find_map(|line| line.strip_prefix(&format!("mod_wsgi.{key}\t")))
+                    .and_then(|value| value.trim_matches('\'').parse().ok())
+                    .unwrap_or_else(|| panic!("{gateway:?}: no {key}: {text}"))
+            };
+            let times = [
+                "request_start",
+                "queue_start",
+                "daemon_start",
+                "script_start",
+            ]
+            .map(time);
+            assert!(times.is_sorted(), "{gateway:?}: {times:?}");
+            // All in microseconds, within the one request.
+            assert!(times[3] - times[0] < 10_000_000, "{gateway:?}: {times:?}");
+        }
     }
 }
 

@@ -20,7 +20,7 @@ use super::socket;
 use super::{GroupEntry, Registry};
 use crate::apache::{Level, LogId, Request, status};
 use crate::embedded;
-use crate::wsgi::Application;
+use crate::wsgi::{Application, decimal, now_micros};
 
 const BAD_GATEWAY: i32 = 502;
 const SERVICE_UNAVAILABLE: i32 = 503;
@@ -45,13 +45,16 @@ pub fn serve(
         );
         return SERVICE_UNAVAILABLE;
     }
+    add_hop_variables(request);
     let mut out = Vec::with_capacity(4096);
     request_frame(request, application, ignore_activity).encode(&mut out);
     // A connection kept from an earlier request goes first; one the daemon
     // has closed (a write fails) or closes as the request crosses it (it
     // resets the connection) never read this request, which a new
     // connection then carries.
+    let mut resent = false;
     while let Some(mut kept) = take_kept(registry, entry.index) {
+        resent = true;
         if socket::write_all_vectored(&kept.link.stream, &[&out]).is_err() {
             continue;
         }
@@ -70,6 +73,14 @@ pub fn serve(
         relay.keep(registry.generation, entry.index);
         return status;
     }
+    if resent {
+        // The request goes again, on a second connection.
+        let env = request.subprocess_env();
+        env.set(b"mod_wsgi.daemon_connects", b"2");
+        env.set(b"mod_wsgi.daemon_restarts", b"1");
+        out.clear();
+        request_frame(request, application, ignore_activity).encode(&mut out);
+    }
     let (link, challenge) = match connect(request, entry) {
         Ok(connected) => connected,
         Err(status) => return status,
@@ -85,6 +96,19 @@ pub fn serve(
     let status = relay.follow();
     relay.keep(registry.generation, entry.index);
     status
+}
+
+/// mod_wsgi 4.9's CGI variables of the hop to a daemon, with its meaning:
+/// when the request left for the daemon (microseconds since the epoch), on
+/// how many connections it was sent (mod_wsgi opens one per request; a
+/// kept connection counts as one), and how often it had to be sent again.
+/// Other modules see them, as mod_wsgi's (`%{mod_wsgi.queue_start}e`).
+fn add_hop_variables(request: &Request<'_>) {
+    let env = request.subprocess_env();
+    let mut digits = [0u8; 20];
+    env.add_value(c"mod_wsgi.queue_start", decimal(now_micros(), &mut digits));
+    env.add_borrowed(c"mod_wsgi.daemon_connects", c"1");
+    env.add_borrowed(c"mod_wsgi.daemon_restarts", c"0");
 }
 
 /// A new connection to the group, taken by one of its threads (the

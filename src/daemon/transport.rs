@@ -19,6 +19,7 @@ use super::socket;
 use crate::apache::Level;
 use crate::wsgi::exchange::{BodyError, ClientGone, EachVariable, Exchange};
 use crate::wsgi::response::Head;
+use crate::wsgi::{decimal, now_micros};
 
 /// A connection, with the bytes of its current request frame.
 pub struct Connection {
@@ -185,6 +186,9 @@ pub fn read_request<'b>(
 pub struct DaemonExchange<'a> {
     stream: &'a UnixStream,
     request: &'a frame::Request<'a>,
+    /// When this process began the request, as mod_wsgi's
+    /// `mod_wsgi.daemon_start`: microseconds since the epoch.
+    daemon_start: i64,
     state: RefCell<State<'a>>,
 }
 
@@ -210,6 +214,7 @@ impl<'a> DaemonExchange<'a> {
         Self {
             stream,
             request,
+            daemon_start: now_micros(),
             state: RefCell::new(State {
                 out,
                 received: 0,
@@ -355,7 +360,12 @@ impl Exchange for DaemonExchange<'_> {
         for (name, value) in &self.request.variables {
             each(name, value)?;
         }
-        Ok(())
+        // The one variable of mod_wsgi's that only the daemon knows.
+        let mut digits = [0u8; 20];
+        each(
+            b"mod_wsgi.daemon_start",
+            decimal(self.daemon_start, &mut digits),
+        )
     }
 
     fn scheme(&self) -> &[u8] {

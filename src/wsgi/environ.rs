@@ -91,13 +91,10 @@ pub fn build<'py>(
 /// called, and the process's and this thread's request counts before it.
 fn add_mod_wsgi_counters(py: Python<'_>, environ: &Bound<'_, PyDict>) -> PyResult<()> {
     let begun = super::metrics::request_begins();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64);
     let mut digits = [0u8; 20];
     environ.set_item(
         intern!(py, "mod_wsgi.script_start"),
-        latin1(py, super::decimal(now, &mut digits))?,
+        latin1(py, super::decimal(super::now_micros(), &mut digits))?,
     )?;
     environ.set_item(intern!(py, "mod_wsgi.total_requests"), begun.process_before)?;
     environ.set_item(intern!(py, "mod_wsgi.thread_id"), begun.thread_id)?;

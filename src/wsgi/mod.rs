@@ -385,6 +385,14 @@ fn format_exception(py: Python<'_>, err: &PyErr) -> String {
     }
 }
 
+/// Now, in microseconds since the epoch: the form of mod_wsgi's times
+/// (`mod_wsgi.request_start` and the rest).
+pub fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
 /// `n` in decimal, written into `buf` (no allocation: this runs per
 /// request).
 pub fn decimal(n: i64, buf: &mut [u8; 20]) -> &[u8] {
