@@ -12,7 +12,6 @@ pub mod exchange;
 mod file_wrapper;
 mod input;
 mod metrics;
-pub mod proxy_headers;
 mod python_module;
 pub mod response;
 mod script;

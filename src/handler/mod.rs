@@ -1,6 +1,8 @@
 //! The glue between Apache's hooks and the WSGI gateway: which requests are
 //! ours, where their script is, and whether Python can serve them.
 
+mod proxy_headers;
+
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -228,9 +230,7 @@ pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -
         }
     }
     let forwarded_https = match &config.trusted_proxy_headers {
-        Some(headers) => {
-            wsgi::proxy_headers::apply(&request, headers, config.trusted_proxies.as_deref())
-        }
+        Some(headers) => proxy_headers::apply(&request, headers, config.trusted_proxies.as_deref()),
         None => None,
     };
     let application = match application(&request, &chosen, config, forwarded_https) {
