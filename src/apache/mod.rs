@@ -8,7 +8,7 @@
 
 mod auth_providers;
 mod commands;
-pub(crate) mod ffi;
+mod ffi;
 mod hooks;
 mod log;
 mod module;
