@@ -60,6 +60,16 @@ fn code_only(text: &str) -> String {
             i += text[i..].find('\n').unwrap_or(text.len() - i);
         } else if text[i..].starts_with("/*") {
             i += text[i..].find("*/").map_or(text.len() - i, |end| end + 2);
+        } else if let Some((opening, hashes)) = raw_string_opening(&text[i..])
+            .filter(|_| !text[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_'))
+        {
+            // r"..." or r#"..."#: no escapes, ended by the quote and hashes.
+            let close = format!("\"{}", "#".repeat(hashes));
+            let body = i + opening;
+            i = text[body..]
+                .find(&close)
+                .map_or(text.len(), |end| body + end + close.len());
+            out.push_str("\"\"");
         } else if bytes[i] == b'"' {
             i += 1;
             while i < bytes.len() && bytes[i] != b'"' {
@@ -83,44 +93,120 @@ fn code_only(text: &str) -> String {
     out
 }
 
-/// The crate's top-level modules a file's code names through `crate::`
-/// paths, `use crate::{a, b::c}` groups included.
-fn layers_used(code: &str) -> BTreeSet<String> {
+/// The length of the opening of a raw string literal at the start of
+/// `code` and its number of hashes (`r"` (2, 0), `br#"` (4, 1)), if one
+/// opens there.
+fn raw_string_opening(code: &str) -> Option<(usize, usize)> {
+    let byte = usize::from(code.starts_with('b'));
+    let rest = code[byte..].strip_prefix('r')?;
+    let hashes = rest.bytes().take_while(|&b| b == b'#').count();
+    rest[hashes..]
+        .starts_with('"')
+        .then_some((byte + 2 + hashes, hashes))
+}
+
+/// The first names of the paths that follow `prefix` in `code` (`a` in
+/// `prefix a::b`), `prefix{a, b::c}` groups included. The prefix must not
+/// be the end of a longer name (`rwsgi_crate::` is not `crate::`).
+fn names_after(code: &str, prefix: &str) -> BTreeSet<String> {
     let mut used = BTreeSet::new();
     let mut rest = code;
-    while let Some(at) = rest.find("crate::") {
+    while let Some(at) = rest.find(prefix) {
         let before = rest[..at].chars().next_back();
-        rest = &rest[at + "crate::".len()..];
-        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
-            continue; // rwsgi_crate::, not crate::
+        rest = &rest[at + prefix.len()..];
+        if !before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            path_heads(rest, &mut used);
         }
-        if let Some(group) = rest.strip_prefix('{') {
-            let mut depth = 0;
-            let mut segment_start = true;
-            for (i, c) in group.char_indices() {
-                match c {
-                    '{' => depth += 1,
-                    '}' if depth == 0 => break,
-                    '}' => depth -= 1,
-                    ',' if depth == 0 => segment_start = true,
-                    c if segment_start && (c.is_alphabetic() || c == '_') => {
-                        let name: String = group[i..]
-                            .chars()
-                            .take_while(|c| c.is_alphanumeric() || *c == '_')
-                            .collect();
-                        used.insert(name);
-                        segment_start = false;
-                    }
-                    _ => {}
+    }
+    used
+}
+
+/// The first name of the path `rest` starts with, or of each path of the
+/// group it starts with; `*` for a glob.
+fn path_heads(rest: &str, used: &mut BTreeSet<String>) {
+    let name = |from: &str| -> String {
+        from.chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    if let Some(group) = rest.strip_prefix('{') {
+        let mut depth = 0;
+        let mut segment_start = true;
+        for (i, c) in group.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' if depth == 0 => break,
+                '}' => depth -= 1,
+                ',' if depth == 0 => segment_start = true,
+                '*' if segment_start => {
+                    used.insert("*".to_string());
+                    segment_start = false;
                 }
+                c if segment_start && (c.is_alphabetic() || c == '_') => {
+                    used.insert(name(&group[i..]));
+                    segment_start = false;
+                }
+                _ => {}
             }
-        } else {
-            let name: String = rest
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
-            used.insert(name);
         }
+    } else if rest.starts_with('*') {
+        used.insert("*".to_string());
+    } else {
+        used.insert(name(rest));
+    }
+}
+
+/// How deep a file's module is: `auth.rs` and `handler/mod.rs` 1,
+/// `wsgi/input.rs` 2, `wsgi/response/state.rs` 3.
+fn module_depth(relative: &str) -> usize {
+    let parts: Vec<&str> = relative.split('/').collect();
+    if parts.last() == Some(&"mod.rs") {
+        parts.len() - 1
+    } else {
+        parts.len()
+    }
+}
+
+/// The crate's top-level names a file's code reaches: through `crate::`
+/// paths, and through `super::` chains that climb to the crate root from
+/// where they stand (a file `depth` modules deep, plus the inline `mod x {`
+/// blocks around the chain).
+fn layers_used(code: &str, depth: usize) -> BTreeSet<String> {
+    let mut used = names_after(code, "crate::");
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    // For each open brace: whether it opened an inline module.
+    let mut braces: Vec<bool> = Vec::new();
+    let mut i = 0;
+    while i < code.len() {
+        let rest = &code[i..];
+        let after_name = !code[..i].ends_with(ident);
+        if after_name && rest.starts_with("mod ") {
+            let name_end = rest[4..]
+                .find(|c: char| !ident(c))
+                .map_or(rest.len(), |n| n + 4);
+            if rest[name_end..].trim_start().starts_with('{') {
+                i += name_end + rest[name_end..].find('{').expect("seen") + 1;
+                braces.push(true);
+                continue;
+            }
+        }
+        if after_name && !code[..i].ends_with("::") && rest.starts_with("super::") {
+            let climb = rest.len() - rest.trim_start_matches("super::").len();
+            let modules = depth + braces.iter().filter(|&&module| module).count();
+            if climb / "super::".len() >= modules {
+                path_heads(&rest[climb..], &mut used);
+            }
+            i += climb;
+            continue;
+        }
+        match rest.chars().next().expect("in bounds") {
+            '{' => braces.push(false),
+            '}' => {
+                braces.pop();
+            }
+            _ => {}
+        }
+        i += rest.chars().next().map_or(1, char::len_utf8);
     }
     used
 }
@@ -139,14 +225,15 @@ fn wrong_way_uses() -> Vec<(String, String)> {
             panic!("src/{file} is in `{own}`, which tests/layers.rs's LAYERS does not place")
         });
         let code = code_only(&fs::read_to_string(&path).expect("read source"));
-        for used in layers_used(&code) {
-            if used == own {
+        for used in layers_used(&code, module_depth(&file)) {
+            if used == own || used == "self" {
                 continue;
             }
             match row_of(&used) {
                 Some(row) if row < own_row => {}
-                Some(_) => wrong.push((file.clone(), used)),
-                None => {} // not a layer: a crate-root item
+                // Above or beside; or an item of the crate root, which
+                // names the glue (`Rwsgi`) and is for Apache's calls only.
+                _ => wrong.push((file.clone(), used)),
             }
         }
     }
@@ -185,7 +272,7 @@ fn only_the_apache_layer_uses_apaches_raw_bindings() {
         .filter(|file| {
             let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(file);
             let code = code_only(&fs::read_to_string(path).expect("read source"));
-            code.contains("apache::ffi")
+            names_after(&code, "apache::").contains("ffi")
         })
         .collect();
     assert!(
@@ -202,6 +289,48 @@ fn uses_are_found_in_paths_and_groups_but_not_in_comments_or_strings() {
          let s = \"crate::handler\"; let c = '\"';\n\
          crate::wsgi::serve(); rwsgi_crate::auth::x();",
     );
-    let used: Vec<_> = layers_used(&code).into_iter().collect();
+    let used: Vec<_> = layers_used(&code, 1).into_iter().collect();
     assert_eq!(used, ["apache", "config", "wsgi"]);
+}
+
+#[test]
+fn raw_strings_are_not_code() {
+    let code = code_only(
+        "let a = r\"crate::daemon \\\"; let b = r#\"crate::handler\"#;\n\
+         let c = br\"crate::auth\"; crate::config::x(); let r#type = 1;",
+    );
+    let used: Vec<_> = layers_used(&code, 1).into_iter().collect();
+    assert_eq!(used, ["config"], "{code}");
+}
+
+#[test]
+fn super_paths_that_climb_to_the_crate_root_are_uses_of_what_they_name() {
+    let code = "use super::super::{daemon, wsgi::x}; use super::environ; super::handler::f();\n\
+                mod tests { use super::*; use super::super::*; }";
+    // From wsgi/response/mod.rs (depth 2): super::super:: is the root,
+    // and a third super:: in the inline module.
+    let used: Vec<_> = layers_used(code, 2).into_iter().collect();
+    assert_eq!(used, ["daemon", "wsgi"]);
+    // From auth.rs (depth 1): super:: is the root already.
+    // From auth.rs (depth 1): super:: is the root already, but for the
+    // inline module's own super::*.
+    let used: Vec<_> = layers_used(code, 1).into_iter().collect();
+    assert_eq!(used, ["*", "daemon", "environ", "handler", "wsgi"]);
+    assert_eq!(module_depth("auth.rs"), 1);
+    assert_eq!(module_depth("handler/mod.rs"), 1);
+    assert_eq!(module_depth("wsgi/response/state.rs"), 3);
+}
+
+#[test]
+fn a_layer_may_not_reach_the_glue_through_the_crate_root() {
+    let used = layers_used("crate::Rwsgi::handle(r);", 2);
+    assert!(used.contains("Rwsgi"));
+    assert_eq!(row_of("Rwsgi"), None, "so wrong_way_uses counts it");
+}
+
+#[test]
+fn raw_bindings_are_found_inside_groups() {
+    assert!(names_after("use crate::apache::{ffi, Request};", "apache::").contains("ffi"));
+    assert!(names_after("crate::apache::ffi::ap_x()", "apache::").contains("ffi"));
+    assert!(!names_after("use crate::apache::{Request};", "apache::").contains("ffi"));
 }
