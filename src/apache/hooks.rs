@@ -55,6 +55,7 @@ static TRANSLATE_BEFORE: Shared<[*const c_char; 3]> = Shared([
 
 pub(super) unsafe extern "C" fn register_hooks<G: Glue>(pool: *mut ffi::apr_pool_t) {
     catching("register_hooks", (), || {
+        super::module::report_panics();
         record_structs(G::exported());
         // Loaded a second time under the other name: the first load's
         // hooks serve; check_config refuses the configuration.

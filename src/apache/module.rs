@@ -117,15 +117,78 @@ unsafe impl<T> Sync for Shared<T> {}
 /// Runs `f`, turning a panic into a log line and `fallback`.
 pub(super) fn catching<T>(what: &str, fallback: T, f: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
-        let reason = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown cause".into());
+        let reason = panic_message(panic.as_ref());
         Server::main().log(
             Level::Error(LogId("RW0103")),
             &format!("mod_rwsgi: internal error in {what}: {reason}"),
         );
         fallback
     })
+}
+
+/// What a panic said, when it said it with a string.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown cause".into())
+}
+
+/// Has every panic in this process, and in the processes forked from it,
+/// reported as one numbered line in the error log, wherever it happens (a
+/// hook, a daemon's request thread, a pool cleanup whose panic is caught
+/// and dropped). Rust's own report is an unnumbered line on stderr, which
+/// is the error log too. The hook lives in this shared object's copy of
+/// the standard library, so an unloaded module leaves none behind.
+pub(super) fn report_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let location = info
+                .location()
+                .map(|l| format!("{}:{}", l.file(), l.line()));
+            Server::main().log(
+                Level::Error(LogId("RW0104")),
+                &panic_line(
+                    std::process::id(),
+                    std::thread::current().name(),
+                    location.as_deref(),
+                    &panic_message(info.payload()),
+                ),
+            );
+        }));
+    });
+}
+
+fn panic_line(pid: u32, thread: Option<&str>, location: Option<&str>, message: &str) -> String {
+    format!(
+        "mod_rwsgi: a panic (a bug in mod_rwsgi) in pid {pid}, thread '{}', at {}: {message}",
+        thread.unwrap_or("unnamed"),
+        location.unwrap_or("an unknown place")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_is_reported_with_its_place_and_message() {
+        assert_eq!(
+            panic_line(42, Some("main"), Some("src/x.rs:7"), "index out of bounds"),
+            "mod_rwsgi: a panic (a bug in mod_rwsgi) in pid 42, thread 'main', at src/x.rs:7: index out of bounds"
+        );
+        assert_eq!(
+            panic_line(1, None, None, "boom"),
+            "mod_rwsgi: a panic (a bug in mod_rwsgi) in pid 1, thread 'unnamed', at an unknown place: boom"
+        );
+    }
+
+    #[test]
+    fn a_panic_message_is_read_from_either_string_type() {
+        assert_eq!(panic_message(&"static"), "static");
+        assert_eq!(panic_message(&String::from("owned")), "owned");
+        assert_eq!(panic_message(&42), "unknown cause");
+    }
 }
