@@ -173,7 +173,7 @@ fn call<T>(
         script: script.script.clone(),
         callable: function.to_string(),
         mtime,
-        application_group: embedded::application_group(&request, group),
+        application_group: embedded::group_name(&request, group),
         reload: true,
         sendfile: None,
         error_override: false,

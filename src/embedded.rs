@@ -7,7 +7,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::RawFd;
 
 use crate::apache::{Level, Request};
-use crate::config::groups::{RequestFacts, expand_application_group};
+use crate::config::groups::{RequestFacts, expand_group};
 use crate::wsgi::exchange::{BodyError, ClientGone, EachVariable, Exchange};
 use crate::wsgi::response::Head;
 
@@ -110,15 +110,18 @@ pub fn apply_head<'h>(
     }
 }
 
-/// The application group `spec` (a WSGIApplicationGroup value) names for
-/// `request`, as mod_wsgi expands it.
-pub fn application_group(request: &Request<'_>, spec: &str) -> Vec<u8> {
+/// The application or process group `spec` names for `request`, as
+/// mod_wsgi expands it (its wsgi_application_group and wsgi_process_group
+/// expand alike).
+pub fn group_name(request: &Request<'_>, spec: &str) -> Vec<u8> {
+    // %{ENV:name}: the request's notes first, then its environment, then
+    // the process's, in mod_wsgi's order.
     let variable = |name: &str| -> Option<Vec<u8>> {
         let key = CString::new(name).ok()?;
         request
-            .subprocess_env()
+            .notes()
             .get(&key)
-            .or_else(|| request.notes().get(&key))
+            .or_else(|| request.subprocess_env().get(&key))
             .map(<[u8]>::to_vec)
             .or_else(|| std::env::var_os(name).map(|v| v.into_encoded_bytes()))
     };
@@ -132,5 +135,5 @@ pub fn application_group(request: &Request<'_>, spec: &str) -> Vec<u8> {
             .unwrap_or_default(),
         variable: &variable,
     };
-    expand_application_group(spec, &facts)
+    expand_group(spec, &facts)
 }

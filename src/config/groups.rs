@@ -1,7 +1,9 @@
-//! How mod_wsgi's group names expand for a request: WSGIApplicationGroup's
-//! `%{GLOBAL}`, `%{RESOURCE}`, `%{SERVER}`, `%{HOST}` and `%{ENV:name}`,
-//! and WSGIProcessGroup's `%{GLOBAL}` and `%{ENV:name}`. Plain Rust: the
-//! caller hands in what it knows of the request.
+//! How mod_wsgi's group names expand for a request: `%{GLOBAL}`,
+//! `%{RESOURCE}`, `%{SERVER}`, `%{HOST}` and `%{ENV:name}`, alike for
+//! application groups (WSGIApplicationGroup, application-group=) and
+//! process groups (WSGIProcessGroup, process-group=, WSGIRestrictProcess),
+//! as in mod_wsgi 4.9. Plain Rust: the caller hands in what it knows of
+//! the request.
 
 /// What a group name may depend on, for one request.
 pub struct RequestFacts<'a> {
@@ -18,9 +20,9 @@ pub struct RequestFacts<'a> {
     pub variable: &'a dyn Fn(&str) -> Option<Vec<u8>>,
 }
 
-/// Expands a WSGIApplicationGroup value for a request, as mod_wsgi does;
-/// `%{GLOBAL}` is the empty name (the main interpreter).
-pub fn expand_application_group(spec: &str, facts: &RequestFacts<'_>) -> Vec<u8> {
+/// Expands a group's name for a request, as mod_wsgi does; `%{GLOBAL}` is
+/// the empty name (the main interpreter, or Apache's own processes).
+pub fn expand_group(spec: &str, facts: &RequestFacts<'_>) -> Vec<u8> {
     let with_port = |host: &[u8]| -> Vec<u8> {
         let mut name = host.to_vec();
         if facts.port != 80 && facts.port != 443 {
@@ -49,7 +51,7 @@ pub fn expand_application_group(spec: &str, facts: &RequestFacts<'_>) -> Vec<u8>
                 // A variable may itself name one of the groups above.
                 Some(value) if value.starts_with(b"%{") && !value.starts_with(b"%{ENV:") => {
                     match std::str::from_utf8(&value) {
-                        Ok(inner) => expand_application_group(inner, facts),
+                        Ok(inner) => expand_group(inner, facts),
                         Err(_) => value,
                     }
                 }
@@ -90,24 +92,21 @@ mod tests {
 
     #[test]
     fn global_is_the_empty_name() {
-        assert_eq!(
-            expand_application_group("%{GLOBAL}", &facts(80, b"", NONE)),
-            b""
-        );
+        assert_eq!(expand_group("%{GLOBAL}", &facts(80, b"", NONE)), b"");
     }
 
     #[test]
     fn resource_is_server_and_mount_point_with_a_port_other_than_80_and_443() {
         assert_eq!(
-            expand_application_group("%{RESOURCE}", &facts(80, b"", NONE)),
+            expand_group("%{RESOURCE}", &facts(80, b"", NONE)),
             b"example.org|/app"
         );
         assert_eq!(
-            expand_application_group("%{RESOURCE}", &facts(443, b"", NONE)),
+            expand_group("%{RESOURCE}", &facts(443, b"", NONE)),
             b"example.org|/app"
         );
         assert_eq!(
-            expand_application_group("%{RESOURCE}", &facts(8080, b"", NONE)),
+            expand_group("%{RESOURCE}", &facts(8080, b"", NONE)),
             b"example.org:8080|/app"
         );
     }
@@ -115,11 +114,11 @@ mod tests {
     #[test]
     fn host_is_the_requested_host_or_else_the_server_name() {
         assert_eq!(
-            expand_application_group("%{HOST}", &facts(8080, b"www.example.org", NONE)),
+            expand_group("%{HOST}", &facts(8080, b"www.example.org", NONE)),
             b"www.example.org:8080"
         );
         assert_eq!(
-            expand_application_group("%{HOST}", &facts(80, b"", NONE)),
+            expand_group("%{HOST}", &facts(80, b"", NONE)),
             b"example.org"
         );
     }
@@ -127,7 +126,7 @@ mod tests {
     #[test]
     fn server_ignores_the_requested_host() {
         assert_eq!(
-            expand_application_group("%{SERVER}", &facts(80, b"other", NONE)),
+            expand_group("%{SERVER}", &facts(80, b"other", NONE)),
             b"example.org"
         );
     }
@@ -135,12 +134,9 @@ mod tests {
     #[test]
     fn env_gives_the_variable_or_the_text_as_written() {
         let set = |name: &str| (name == "GROUP").then(|| b"mine".to_vec());
+        assert_eq!(expand_group("%{ENV:GROUP}", &facts(80, b"", &set)), b"mine");
         assert_eq!(
-            expand_application_group("%{ENV:GROUP}", &facts(80, b"", &set)),
-            b"mine"
-        );
-        assert_eq!(
-            expand_application_group("%{ENV:OTHER}", &facts(80, b"", &set)),
+            expand_group("%{ENV:OTHER}", &facts(80, b"", &set)),
             b"%{ENV:OTHER}"
         );
     }
@@ -153,20 +149,14 @@ mod tests {
             _ => None,
         };
         assert_eq!(
-            expand_application_group("%{ENV:A}", &facts(80, b"", &set)),
+            expand_group("%{ENV:A}", &facts(80, b"", &set)),
             b"example.org"
         );
-        assert_eq!(
-            expand_application_group("%{ENV:B}", &facts(80, b"", &set)),
-            b"%{ENV:A}"
-        );
+        assert_eq!(expand_group("%{ENV:B}", &facts(80, b"", &set)), b"%{ENV:A}");
     }
 
     #[test]
     fn a_literal_name_is_itself() {
-        assert_eq!(
-            expand_application_group("shared", &facts(80, b"", NONE)),
-            b"shared"
-        );
+        assert_eq!(expand_group("shared", &facts(80, b"", NONE)), b"shared");
     }
 }

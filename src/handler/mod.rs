@@ -244,12 +244,11 @@ pub fn handle(request: Request<'_>, server: &ServerConfig, config: &DirConfig) -
         }
     };
 
-    let group =
-        group_spec.map_or_else(Vec::new, |spec| embedded::application_group(&request, spec));
+    let group = group_spec.map_or_else(Vec::new, |spec| embedded::group_name(&request, spec));
     if let Some(allowed) = &config.restrict_process {
         let allowed: Vec<Vec<u8>> = allowed
             .iter()
-            .map(|spec| embedded::application_group(&request, spec))
+            .map(|spec| embedded::group_name(&request, spec))
             .collect();
         if !allowed.contains(&group) {
             request.log(
@@ -503,7 +502,7 @@ fn application(
         script,
         callable,
         mtime,
-        application_group: embedded::application_group(request, group_spec),
+        application_group: embedded::group_name(request, group_spec),
         reload: config.reloads_scripts(),
         sendfile: config.enable_sendfile,
         error_override: config.error_override.unwrap_or(false),
