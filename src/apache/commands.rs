@@ -166,14 +166,14 @@ unsafe fn apply_directive<'a>(
         // ServerConfig create_server_config made; dir_config is this
         // section's DirConfig, made by create_dir_config. The two are
         // distinct allocations, and Apache reads configuration on one thread.
-        let mut target = unsafe {
+        let mut configuring = unsafe {
             Configuring {
                 server: &mut *config_of((*cmd).server),
                 dir: &mut *dir_config.cast::<DirConfig>(),
                 compile_pattern: super::regex::compile_pattern,
             }
         };
-        directive.apply(&mut target, &args)
+        directive.apply(&mut configuring, &args)
     });
     // SAFETY: cmd is live during the directive call.
     unsafe { directive_result(cmd, result) }

@@ -101,8 +101,8 @@ impl Pattern for Regex {
     }
 }
 
-/// WSGIScriptAliasMatch's compiler, for the directives (config::directives'
-/// Target).
+/// WSGIScriptAliasMatch's compiler, handed to the directives in
+/// config::Configuring.
 pub(super) fn compile_pattern(pattern: &str) -> Result<Arc<dyn Pattern>, String> {
     Ok(Arc::new(Regex::new(pattern)?))
 }

@@ -75,15 +75,15 @@ impl Directive {
     }
 
     /// Applies one line of this directive, given its arguments.
-    pub fn apply(&self, target: &mut Configuring<'_>, args: &[&str]) -> Result<(), String> {
+    pub fn apply(&self, configuring: &mut Configuring<'_>, args: &[&str]) -> Result<(), String> {
         let name = self.name.to_str().unwrap_or("?");
         let Words::Options(positional) = self.words else {
-            return (self.apply)(target, name, args);
+            return (self.apply)(configuring, name, args);
         };
         let line = args.first().copied().unwrap_or("");
         let words = option_words(line, positional).map_err(|why| format!("{name}: {why}"))?;
         let words: Vec<&str> = words.iter().map(String::as_str).collect();
-        (self.apply)(target, name, &words)
+        (self.apply)(configuring, name, &words)
     }
 }
 

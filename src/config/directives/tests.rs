@@ -23,7 +23,7 @@ struct Config {
 
 impl Config {
     fn apply(&mut self, name: &str, args: &[&str]) -> Result<(), String> {
-        let mut target = Configuring {
+        let mut configuring = Configuring {
             server: &mut self.server,
             dir: &mut self.dir,
             compile_pattern: crate::config::script_alias::keep_pattern_text,
@@ -33,19 +33,19 @@ impl Config {
             // As Apache hands such a line over: whole. The words the tests
             // give hold no spaces of their own (raw_line for those that do).
             let line = args.join(" ");
-            return directive.apply(&mut target, &[&line]);
+            return directive.apply(&mut configuring, &[&line]);
         }
-        directive.apply(&mut target, args)
+        directive.apply(&mut configuring, args)
     }
 
     /// A line handed over whole, quotes and all, as Apache hands it.
     fn raw_line(mut self, name: &str, line: &str) -> Self {
-        let mut target = Configuring {
+        let mut configuring = Configuring {
             server: &mut self.server,
             dir: &mut self.dir,
             compile_pattern: crate::config::script_alias::keep_pattern_text,
         };
-        if let Err(message) = directive(name).apply(&mut target, &[line]) {
+        if let Err(message) = directive(name).apply(&mut configuring, &[line]) {
             panic!("{name} {line}: {message}");
         }
         self
