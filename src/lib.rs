@@ -1,17 +1,18 @@
 //! mod_rwsgi: an Apache httpd 2.4 module that runs Python WSGI applications
 //! inside Apache's own child processes.
 //!
+//! Bottom first:
+//! - `config`: what the directives configure, in plain Rust.
 //! - `apache`: the only layer with raw Apache/APR access (module struct,
 //!   hooks, directives, request, tables, output, log).
-//! - `config`: what the directives configure, in plain Rust.
 //! - `interpreter`: the embedded CPython's life in each child.
 //! - `wsgi`: the PEP 3333 gateway (environ, input, errors, start_response,
 //!   response writing, script loading).
+//! - `embedded`: the gateway's exchange over Apache's request, for
+//!   applications run in Apache's own processes.
 //! - `daemon`: daemon mode: process groups supervised from Apache's
 //!   parent, the daemon processes, and the Apache child's side of a
 //!   request sent to one.
-//! - `embedded`: the gateway's exchange over Apache's request, for
-//!   applications run in Apache's own processes.
 //! - `handler`: the glue between Apache's content hooks and the gateway.
 //! - `auth`: the glue between Apache's access, authentication and
 //!   authorization phases and the scripts that decide them.
