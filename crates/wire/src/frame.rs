@@ -1024,6 +1024,78 @@ mod tests {
     }
 
     #[test]
+    fn a_data_header_counts_its_flush_byte_and_the_flag_is_0_or_1() {
+        for (len, flush) in [(0, false), (16 * 1024, true), (MAX_DATA as usize, false)] {
+            let header = encode_data_header(len, flush);
+            let parsed =
+                FrameHeader::parse(header[..HEADER_LEN].try_into().unwrap(), Reader::Child)
+                    .unwrap();
+            assert_eq!(parsed.kind, Kind::Data);
+            assert_eq!(parsed.len as usize, len + 1);
+            assert_eq!(data_flush(header[HEADER_LEN]).unwrap(), flush);
+        }
+        for byte in [2, 0x80, 0xff] {
+            assert!(data_flush(byte).is_err(), "{byte}");
+        }
+        // One byte more than a block may hold is refused by the header.
+        let header = encode_data_header(MAX_DATA as usize + 1, false);
+        assert!(
+            FrameHeader::parse(header[..HEADER_LEN].try_into().unwrap(), Reader::Child).is_err()
+        );
+    }
+
+    #[test]
+    fn an_error_header_round_trips_and_is_checked_as_a_response_header() {
+        let mut out = Vec::new();
+        encode_error_header(b"WWW-Authenticate", b"Basic realm=\"x\"", &mut out);
+        let (header, payload) = split(&out, Reader::Child);
+        assert_eq!(header.kind, Kind::ErrorHeader);
+        assert_eq!(
+            decode_error_header(payload).unwrap(),
+            (&b"WWW-Authenticate"[..], &b"Basic realm=\"x\""[..])
+        );
+        for (name, value) in [
+            (&b"X-Split"[..], &b"a\r\nSet-Cookie: b"[..]),
+            (b"Bad Name", b"v"),
+            (b"", b"v"),
+        ] {
+            let mut out = Vec::new();
+            encode_error_header(name, value, &mut out);
+            let (_, payload) = split(&out, Reader::Child);
+            assert!(decode_error_header(payload).is_err(), "{name:?}: {value:?}");
+        }
+        let mut out = Vec::new();
+        encode_error_header(b"X-A", b"1", &mut out);
+        out.push(0);
+        assert!(
+            decode_error_header(&out[HEADER_LEN..]).is_err(),
+            "a trailing byte"
+        );
+    }
+
+    #[test]
+    fn empty_frames_have_no_payload_and_only_their_reader_accepts_them() {
+        for (kind, reader, other) in [
+            (Kind::Abort, Reader::Child, Reader::Daemon),
+            (Kind::BodyFailed, Reader::Daemon, Reader::Child),
+            (Kind::Goodbye, Reader::Child, Reader::Daemon),
+        ] {
+            let mut out = Vec::new();
+            encode_empty(kind, &mut out);
+            assert_eq!(out.len(), HEADER_LEN);
+            let (header, payload) = split(&out, reader);
+            assert_eq!((header.kind, payload.len()), (kind, 0));
+            assert!(
+                FrameHeader::parse(out[..].try_into().unwrap(), other).is_err(),
+                "{kind:?}"
+            );
+        }
+        // Abort with a payload is refused.
+        let header = FrameHeader::encode(Kind::Abort, 1);
+        assert!(FrameHeader::parse(header, Reader::Child).is_err());
+    }
+
+    #[test]
     fn a_challenge_round_trips() {
         let challenge = Challenge {
             nonce: [7; NONCE_LEN],
