@@ -43,7 +43,7 @@ impl Exchange for Embedded<'_, '_> {
     }
 
     fn read_body(&self, buf: &mut [MaybeUninit<u8>]) -> Result<usize, BodyError> {
-        self.request.read_body(buf).map_err(|_| BodyError)
+        self.request.read_body(buf)
     }
 
     fn is_header_only(&self) -> bool {
@@ -59,7 +59,7 @@ impl Exchange for Embedded<'_, '_> {
     }
 
     fn write_body(&self, data: &[u8], flush: bool) -> Result<(), ClientGone> {
-        self.request.write_body(data, flush).map_err(|_| ClientGone)
+        self.request.write_body(data, flush)
     }
 
     fn write_file(
@@ -69,9 +69,7 @@ impl Exchange for Embedded<'_, '_> {
         length: u64,
         sendfile: Option<bool>,
     ) -> Result<(), ClientGone> {
-        self.request
-            .write_file(fd, offset, length, sendfile)
-            .map_err(|_| ClientGone)
+        self.request.write_file(fd, offset, length, sendfile)
     }
 
     fn abort_body(&self) {

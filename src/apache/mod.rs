@@ -24,7 +24,7 @@ mod table;
 pub use hooks::Glue;
 pub use log::{Level, LogId};
 pub use module::Module;
-pub use request::{ChunkedPolicy, FileType, Request};
+pub use request::{BodyError, ChunkedPolicy, ClientGone, FileType, Request};
 pub use server::{Mpm, Server};
 pub use table::Table;
 

@@ -50,7 +50,8 @@ pub enum ChunkedPolicy {
 #[derive(Debug)]
 pub struct BodyError;
 
-/// Writing the response failed because the client is gone.
+/// Writing the response failed because the client (or the connection that
+/// carries the response to it) is gone.
 #[derive(Debug)]
 pub struct ClientGone;
 

@@ -11,16 +11,9 @@ use std::sync::{Arc, Mutex};
 
 use super::response::Head;
 use crate::apache::Level;
-
-/// Reading the request body failed: the client went away, timed out, or sent
-/// more than LimitRequestBody allows.
-#[derive(Debug)]
-pub struct BodyError;
-
-/// Writing the response failed because the client (or the connection that
-/// carries the response to it) is gone.
-#[derive(Debug)]
-pub struct ClientGone;
+/// The two failures of an exchange are Apache's own: a daemon's transport
+/// reports its connection's the same way.
+pub use crate::apache::{BodyError, ClientGone};
 
 /// What receives each CGI variable (name, value) of a request.
 pub type EachVariable<'a> = dyn FnMut(&[u8], &[u8]) -> pyo3::PyResult<()> + 'a;
