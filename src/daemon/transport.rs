@@ -26,7 +26,7 @@ pub struct Connection {
     pub stream: UnixStream,
     /// What the child sent and has not been taken yet: a proof and a
     /// request frame come in one read; the request borrows it.
-    pub input: Input,
+    pub input: ReadAhead,
     /// Frames waiting to be written.
     pub out: Vec<u8>,
     /// Its registration in the process's epoll set, once kept.
@@ -37,7 +37,7 @@ pub struct Connection {
 /// The buffer only grows (to the largest frame seen), and is never zeroed
 /// again once it has its size.
 #[derive(Default)]
-pub struct Input {
+pub struct ReadAhead {
     buf: Vec<u8>,
     start: usize,
     end: usize,
@@ -51,7 +51,7 @@ pub enum Refused {
     Untrusted(String),
 }
 
-impl Input {
+impl ReadAhead {
     /// At least `n` unread bytes, reading (once, usually) as needed.
     fn want(&mut self, stream: &UnixStream, n: usize) -> Result<(), Refused> {
         if self.start == self.end {
@@ -100,7 +100,7 @@ impl Connection {
     pub fn new(stream: UnixStream) -> Self {
         Self {
             stream,
-            input: Input::default(),
+            input: ReadAhead::default(),
             out: Vec::with_capacity(8192),
             token: None,
         }
@@ -140,7 +140,7 @@ impl Connection {
 /// Reads a Spawn frame (what the group manager is asked) from `stream`.
 pub fn read_spawn<'b>(
     stream: &UnixStream,
-    input: &'b mut Input,
+    input: &'b mut ReadAhead,
 ) -> Result<frame::Spawn<'b>, Refused> {
     let header = input.header(stream)?;
     if header.kind != Kind::Spawn {
@@ -160,7 +160,7 @@ pub fn read_spawn<'b>(
 /// asked.
 pub fn read_request<'b>(
     stream: &UnixStream,
-    input: &'b mut Input,
+    input: &'b mut ReadAhead,
 ) -> Result<frame::Request<'b>, Refused> {
     let header = input.header(stream)?;
     if header.kind != Kind::Request {
