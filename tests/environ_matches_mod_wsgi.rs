@@ -580,10 +580,20 @@ fn mod_wsgis_own_keys_are_in_environ_as_mod_wsgi_sets_them() {
         WSGIDaemonProcess keys threads=2\n\
         WSGIScriptAlias /embedded @APPS@/mod_wsgi_keys.wsgi\n\
         WSGIScriptAlias /daemon @APPS@/mod_wsgi_keys.wsgi process-group=keys application-group=%{GLOBAL}\n\
+        WSGIScriptAlias /embedded-other @APPS@/mod_wsgi_keys.wsgi application-group=other\n\
+        WSGIScriptAlias /daemon-other @APPS@/mod_wsgi_keys.wsgi process-group=keys application-group=other\n\
         WSGIScriptReloading Off\n";
     let ours = Apache::start_gateway(Gateway::Rwsgi, site);
     let theirs = Apache::start_gateway(Gateway::ModWsgi, site);
-    for path in ["/embedded/a/b?q=1", "/daemon"] {
+    // The second application group of each scope runs in a process of its
+    // own under mod_rwsgi (a sub-interpreter under mod_wsgi): environ must
+    // not tell, the hop keys included (a daemon's only).
+    for path in [
+        "/embedded/a/b?q=1",
+        "/daemon",
+        "/embedded-other",
+        "/daemon-other",
+    ] {
         let (mine, expected) = (mod_wsgi_keys(&ours, path), mod_wsgi_keys(&theirs, path));
         let mut expected: BTreeMap<_, _> = expected
             .into_iter()

@@ -133,6 +133,16 @@ impl GroupEntry {
     pub fn serves(&self, server_name: &[u8]) -> bool {
         self.global || self.server_name == server_name
     }
+
+    /// Whether, to the app, its requests run in mod_wsgi's daemon mode: a
+    /// configured group, or an application group's own process standing
+    /// for one; not one standing for Apache's children, where mod_wsgi
+    /// runs the app embedded (so environ has no keys of a hop there).
+    pub fn is_daemon_mode(&self) -> bool {
+        self.facts
+            .as_ref()
+            .is_none_or(|facts| !facts.process_group.is_empty())
+    }
 }
 
 static REGISTRY: RwLock<Option<Arc<Registry>>> = RwLock::new(None);

@@ -45,7 +45,9 @@ pub fn serve(
         );
         return SERVICE_UNAVAILABLE;
     }
-    add_hop_variables(request);
+    if entry.is_daemon_mode() {
+        add_hop_variables(request);
+    }
     let mut out = Vec::with_capacity(4096);
     request_frame(request, application, ignore_activity).encode(&mut out);
     // A connection kept from an earlier request goes first; one the daemon
@@ -73,7 +75,7 @@ pub fn serve(
         relay.keep(registry.generation, entry.index);
         return status;
     }
-    if resent {
+    if resent && entry.is_daemon_mode() {
         // The request goes again, on a second connection.
         let env = request.subprocess_env();
         env.set(b"mod_wsgi.daemon_connects", b"2");
@@ -102,13 +104,14 @@ pub fn serve(
 /// when the request left for the daemon (microseconds since the epoch), on
 /// how many connections it was sent (mod_wsgi opens one per request; a
 /// kept connection counts as one), and how often it had to be sent again.
-/// Other modules see them, as mod_wsgi's (`%{mod_wsgi.queue_start}e`).
+/// Other modules see them, as mod_wsgi's (`%{mod_wsgi.queue_start}e`);
+/// set, not added, as mod_wsgi sets them over any SetEnv of the name.
 fn add_hop_variables(request: &Request<'_>) {
     let env = request.subprocess_env();
     let mut digits = [0u8; 20];
-    env.add_value(c"mod_wsgi.queue_start", decimal(now_micros(), &mut digits));
-    env.add_borrowed(c"mod_wsgi.daemon_connects", c"1");
-    env.add_borrowed(c"mod_wsgi.daemon_restarts", c"0");
+    env.set(b"mod_wsgi.queue_start", decimal(now_micros(), &mut digits));
+    env.set(b"mod_wsgi.daemon_connects", b"1");
+    env.set(b"mod_wsgi.daemon_restarts", b"0");
 }
 
 /// A new connection to the group, taken by one of its threads (the

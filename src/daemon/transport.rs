@@ -187,8 +187,9 @@ pub struct DaemonExchange<'a> {
     stream: &'a UnixStream,
     request: &'a frame::Request<'a>,
     /// When this process began the request, as mod_wsgi's
-    /// `mod_wsgi.daemon_start`: microseconds since the epoch.
-    daemon_start: i64,
+    /// `mod_wsgi.daemon_start` (microseconds since the epoch), where the
+    /// app sees daemon mode.
+    daemon_start: Option<i64>,
     state: RefCell<State<'a>>,
 }
 
@@ -208,13 +209,14 @@ impl<'a> DaemonExchange<'a> {
         stream: &'a UnixStream,
         request: &'a frame::Request<'a>,
         out: &'a mut Vec<u8>,
+        daemon_mode: bool,
     ) -> Self {
         out.clear();
         let body_ended = request.body == BodyLength::Known(0);
         Self {
             stream,
             request,
-            daemon_start: now_micros(),
+            daemon_start: daemon_mode.then(now_micros),
             state: RefCell::new(State {
                 out,
                 received: 0,
@@ -361,11 +363,10 @@ impl Exchange for DaemonExchange<'_> {
             each(name, value)?;
         }
         // The one variable of mod_wsgi's that only the daemon knows.
-        let mut digits = [0u8; 20];
-        each(
-            b"mod_wsgi.daemon_start",
-            decimal(self.daemon_start, &mut digits),
-        )
+        match self.daemon_start {
+            Some(start) => each(b"mod_wsgi.daemon_start", decimal(start, &mut [0u8; 20])),
+            None => Ok(()),
+        }
     }
 
     fn scheme(&self) -> &[u8] {

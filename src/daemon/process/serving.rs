@@ -429,7 +429,7 @@ fn serve_request(daemon: &Daemon, slot: usize, mut connection: Connection) -> Op
     if request.reload {
         check_script_change(daemon, request.script, request.mtime);
     }
-    let exchange = DaemonExchange::new(stream, &request, out);
+    let exchange = DaemonExchange::new(stream, &request, out, entry.is_daemon_mode());
     let sequence = daemon.sequence.fetch_add(1, Ordering::Relaxed);
     let served = interpreter::with_python(|py| {
         mark_busy(daemon, slot, sequence, true);
