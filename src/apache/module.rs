@@ -148,11 +148,26 @@ pub(super) fn report_panics() {
             let location = info
                 .location()
                 .map(|l| format!("{}:{}", l.file(), l.line()));
+            // The thread's name from the OS, not std::thread::current(),
+            // which may itself panic late in a thread's life and, on a
+            // thread Apache made, registers a destructor that would keep
+            // this module from being unloaded.
+            let mut name = [0u8; 16];
+            // SAFETY: pthread_self is always valid for its own thread;
+            // the buffer is 16 bytes, the most a thread name takes with
+            // its NUL, and pthread_getname_np writes at most that.
+            let named = unsafe {
+                libc::pthread_getname_np(libc::pthread_self(), name.as_mut_ptr().cast(), name.len())
+            } == 0;
+            let name = std::ffi::CStr::from_bytes_until_nul(&name)
+                .ok()
+                .filter(|_| named)
+                .map(|n| n.to_string_lossy());
             Server::main().log(
                 Level::Error(LogId("RW0104")),
                 &panic_line(
                     std::process::id(),
-                    std::thread::current().name(),
+                    name.as_deref(),
                     location.as_deref(),
                     &panic_message(info.payload()),
                 ),
