@@ -161,10 +161,20 @@ pub fn work(daemon: &Daemon, slot: usize) {
             },
             Job::Kept(connection) => connection,
         };
-        // Kept while this request still counts as in flight, so that the
-        // process cannot decide it is done between the two.
-        if let Some(connection) = serve_request(daemon, slot, connection) {
-            daemon.poller.keep(connection, &daemon.queue);
+        // A panic (a bug of ours, said by RW0104) costs its request alone:
+        // its connection closes as it unwinds (the child answers 502), and
+        // this thread serves on, counted idle again.
+        let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            serve_request(daemon, slot, connection)
+        }));
+        match served {
+            // Kept while this request still counts as in flight, so that
+            // the process cannot decide it is done between the two.
+            Ok(Some(connection)) => daemon.poller.keep(connection, &daemon.queue),
+            Ok(None) => {}
+            Err(_) => {
+                let _ = interpreter::with_python(|_| mark_busy(daemon, slot, 0, false));
+            }
         }
         finished(daemon);
     }
