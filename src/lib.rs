@@ -42,7 +42,7 @@ pub static rwsgi_module: Module = Module::new::<Rwsgi>();
 #[unsafe(no_mangle)]
 pub static wsgi_module: Module = Module::new::<Rwsgi>();
 
-/// What Apache's calls reach: the glue in handler.rs and auth.rs. Handed
+/// What Apache's calls reach: the glue in handler/ and auth.rs. Handed
 /// to the `apache` layer here, so that it names nothing above itself.
 struct Rwsgi;
 

@@ -13,7 +13,7 @@ use super::{Authn, Authz, Level, LogId, Request, Server, ffi, names, pool, statu
 use crate::config::{DirConfig, ImportScript, ProcessSettings, ServerConfig};
 
 /// What mod_rwsgi does when Apache calls it: the glue above this layer
-/// (handler.rs and auth.rs), handed down by the crate root.
+/// (handler/ and auth.rs), handed down by the crate root.
 pub trait Glue: 'static {
     /// The structs exported as `rwsgi_module` and `wsgi_module`, in that
     /// order.
