@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 /// The names kept, sorted (checked at compile time) so that a duplicate
 /// cannot hide.
-pub const NAMES: [&str; 54] = [
+pub const NAMES: [&str; 59] = [
     "AUTH_TYPE",
     "CONTENT_LENGTH",
     "CONTENT_TYPE",
@@ -58,13 +58,20 @@ pub const NAMES: [&str; 54] = [
     "SERVER_PORT",
     "SERVER_PROTOCOL",
     "SERVER_SIGNATURE",
-    // mod_wsgi's own that Apache's child adds, constant for a location.
+    // mod_wsgi's own that Apache's child adds to every request (most
+    // constant for a location; the times and the hop's counts to a daemon
+    // change, but their names are made once too).
+    "mod_wsgi.daemon_connects",
+    "mod_wsgi.daemon_restarts",
+    "mod_wsgi.daemon_start",
     "mod_wsgi.handler_script",
     "mod_wsgi.ignore_activity",
     "mod_wsgi.listener_host",
     "mod_wsgi.listener_port",
     "mod_wsgi.process_group",
+    "mod_wsgi.queue_start",
     "mod_wsgi.request_handler",
+    "mod_wsgi.request_start",
     "mod_wsgi.script_reloading",
 ];
 
