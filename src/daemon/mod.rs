@@ -38,7 +38,7 @@ use rwsgi_wire::proof::SECRET_LEN;
 
 use crate::apache::{Level, Server};
 use crate::config::{DaemonGroup, ImportScript, ProcessSettings};
-use status::{Claim, StatusPage};
+use status::{PrimaryClaim, StatusPage};
 
 /// The daemon process groups of one configuration generation, as Apache's
 /// parent set them up; its children and daemons inherit it by fork.
@@ -172,9 +172,9 @@ impl Registry {
     /// the log: once per group and configuration generation.
     pub fn claim(&self, scope: usize, name: &[u8]) -> bool {
         match self.status.claim_primary(scope, name) {
-            Claim::Held => true,
-            Claim::Other => false,
-            Claim::Won => {
+            PrimaryClaim::Held => true,
+            PrimaryClaim::Other => false,
+            PrimaryClaim::Won => {
                 let (server, of) = match self.groups.get(scope) {
                     Some(base) => (
                         base.server,

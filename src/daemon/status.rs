@@ -92,20 +92,20 @@ impl StatusPage {
     /// its processes' main interpreter: it is if it is the first claimed
     /// (by configuration or by the first request). Every process of the
     /// scope, in every child, sees the same answer.
-    pub fn claim_primary(&self, index: usize, name: &[u8]) -> Claim {
+    pub fn claim_primary(&self, index: usize, name: &[u8]) -> PrimaryClaim {
         let hash = group_hash(name);
         let primary = &self.group(index).primary;
         // Every request asks: a plain load keeps the shared line unwritten
         // once the scope is claimed.
         match primary.load(Ordering::Acquire) {
             0 => {}
-            current if current == hash => return Claim::Held,
-            _ => return Claim::Other,
+            current if current == hash => return PrimaryClaim::Held,
+            _ => return PrimaryClaim::Other,
         }
         match primary.compare_exchange(0, hash, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => Claim::Won,
-            Err(current) if current == hash => Claim::Held,
-            Err(_) => Claim::Other,
+            Ok(_) => PrimaryClaim::Won,
+            Err(current) if current == hash => PrimaryClaim::Held,
+            Err(_) => PrimaryClaim::Other,
         }
     }
 
@@ -155,7 +155,7 @@ impl StatusPage {
 
 /// What a claim of a scope's main interpreter found.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Claim {
+pub enum PrimaryClaim {
     /// It was unclaimed: this claim made it the group's.
     Won,
     /// The group had it already.
