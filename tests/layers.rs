@@ -59,7 +59,7 @@ fn code_only(text: &str) -> String {
         if text[i..].starts_with("//") {
             i += text[i..].find('\n').unwrap_or(text.len() - i);
         } else if text[i..].starts_with("/*") {
-            i += text[i..].find("*/").map_or(text.len() - i, |end| end + 2);
+            i = block_comment_end(text, i);
         } else if let Some((opening, hashes)) = raw_string_opening(&text[i..])
             .filter(|_| !text[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_'))
         {
@@ -91,6 +91,28 @@ fn code_only(text: &str) -> String {
         }
     }
     out
+}
+
+/// Where the block comment opening at `start` ends: block comments nest
+/// in Rust, so `/* a /* b */ crate::x */` is one comment.
+fn block_comment_end(text: &str, start: usize) -> usize {
+    let mut depth = 0;
+    let mut i = start;
+    while i < text.len() {
+        if text[i..].starts_with("/*") {
+            depth += 1;
+            i += 2;
+        } else if text[i..].starts_with("*/") {
+            depth -= 1;
+            i += 2;
+            if depth == 0 {
+                return i;
+            }
+        } else {
+            i += text[i..].chars().next().map_or(1, char::len_utf8);
+        }
+    }
+    text.len()
 }
 
 /// The length of the opening of a raw string literal at the start of
@@ -170,33 +192,56 @@ fn module_depth(relative: &str) -> usize {
 /// The crate's top-level names a file's code reaches: through `crate::`
 /// paths, and through `super::` chains that climb to the crate root from
 /// where they stand (a file `depth` modules deep, plus the inline `mod x {`
-/// blocks around the chain).
+/// blocks around the chain). A rename of the crate root (`use crate as
+/// c;`, `extern crate self as c;`) would hide every path through it, so it counts as a use of
+/// `crate as`, which no layer may make.
 fn layers_used(code: &str, depth: usize) -> BTreeSet<String> {
     let mut used = names_after(code, "crate::");
     let ident = |c: char| c.is_alphanumeric() || c == '_';
+    let renames_root = |after: &str| {
+        let after = after.trim_start();
+        let after = after.strip_prefix("self").unwrap_or(after);
+        after.trim_start().starts_with("as ")
+    };
+    if code
+        .match_indices("crate")
+        .any(|(at, _)| !code[..at].ends_with(ident) && renames_root(&code[at + 5..]))
+    {
+        used.insert("crate as".to_string());
+    }
     // For each open brace: whether it opened an inline module.
     let mut braces: Vec<bool> = Vec::new();
     let mut i = 0;
     while i < code.len() {
         let rest = &code[i..];
         let after_name = !code[..i].ends_with(ident);
-        if after_name && rest.starts_with("mod ") {
-            let name_end = rest[4..]
+        if after_name && rest.starts_with("mod") && rest[3..].starts_with(char::is_whitespace) {
+            let name_start = rest.len() - rest[3..].trim_start().len();
+            let name_end = rest[name_start..]
                 .find(|c: char| !ident(c))
-                .map_or(rest.len(), |n| n + 4);
+                .map_or(rest.len(), |n| n + name_start);
             if rest[name_end..].trim_start().starts_with('{') {
                 i += name_end + rest[name_end..].find('{').expect("seen") + 1;
                 braces.push(true);
                 continue;
             }
         }
-        if after_name && !code[..i].ends_with("::") && rest.starts_with("super::") {
+        // `self::super::` climbs as `super::` does.
+        let chain = rest
+            .strip_prefix("self::")
+            .filter(|r| r.starts_with("super::"));
+        if after_name
+            && !code[..i].ends_with("::")
+            && (chain.is_some() || rest.starts_with("super::"))
+        {
+            let rest = chain.unwrap_or(rest);
+            let skipped = code.len() - i - rest.len();
             let climb = rest.len() - rest.trim_start_matches("super::").len();
             let modules = depth + braces.iter().filter(|&&module| module).count();
             if climb / "super::".len() >= modules {
                 path_heads(&rest[climb..], &mut used);
             }
-            i += climb;
+            i += skipped + climb;
             continue;
         }
         match rest.chars().next().expect("in bounds") {
@@ -332,4 +377,35 @@ fn raw_bindings_are_found_inside_groups() {
     assert!(names_after("use crate::apache::{ffi, Request};", "apache::").contains("ffi"));
     assert!(names_after("crate::apache::ffi::ap_x()", "apache::").contains("ffi"));
     assert!(!names_after("use crate::apache::{Request};", "apache::").contains("ffi"));
+}
+
+#[test]
+fn nested_block_comments_are_not_code() {
+    let code = code_only("/* a /* b */ crate::daemon::x(); */ crate::config::y();");
+    let used: Vec<_> = layers_used(&code, 1).into_iter().collect();
+    assert_eq!(used, ["config"], "{code}");
+}
+
+#[test]
+fn self_super_chains_climb_as_super_chains_do() {
+    let used: Vec<_> = layers_used("use self::super::super::daemon;", 2)
+        .into_iter()
+        .collect();
+    assert_eq!(used, ["daemon"]);
+}
+
+#[test]
+fn an_inline_module_opened_across_lines_counts_for_super_chains() {
+    // From auth.rs (depth 1), inside `mod\ntests {`: super:: is auth.
+    let used = layers_used("mod\ntests {\n use super::handler; }", 1);
+    assert!(used.is_empty(), "{used:?}");
+}
+
+#[test]
+fn renaming_the_crate_root_is_a_use_no_layer_may_make() {
+    let used = layers_used("use crate as root; root::daemon::x();", 1);
+    assert!(used.contains("crate as"), "{used:?}");
+    assert!(layers_used("extern crate self as root;", 1).contains("crate as"));
+    assert_eq!(row_of("crate as"), None, "so wrong_way_uses counts it");
+    assert!(!layers_used("let crate_as = 1; use crate::config;", 1).contains("crate as"));
 }
