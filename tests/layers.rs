@@ -409,3 +409,52 @@ fn renaming_the_crate_root_is_a_use_no_layer_may_make() {
     assert_eq!(row_of("crate as"), None, "so wrong_way_uses counts it");
     assert!(!layers_used("let crate_as = 1; use crate::config;", 1).contains("crate as"));
 }
+
+/// The `.rs` files docs/architecture.md's "Files" section names, relative
+/// to the repository: each bullet starts with a folder and names files
+/// under it.
+fn files_in_the_architecture_page() -> BTreeSet<String> {
+    let page =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/architecture.md"))
+            .expect("read docs/architecture.md");
+    let section = page.split("\n## Files\n").nth(1).expect("a Files section");
+    let section = section.split("\n## ").next().expect("its text");
+    let mut named = BTreeSet::new();
+    for bullet in section.split("\n- ").skip(1) {
+        let mut quoted = bullet.split('`').skip(1).step_by(2);
+        let folder = quoted.next().expect("a bullet starts with its folder");
+        assert!(
+            folder.ends_with('/'),
+            "bullet does not start with a folder: {bullet}"
+        );
+        named.extend(
+            quoted
+                .filter(|name| name.ends_with(".rs"))
+                .map(|name| format!("{folder}{name}")),
+        );
+    }
+    named
+}
+
+#[test]
+fn the_architecture_page_names_every_source_file_and_no_other() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut present = BTreeSet::new();
+    for dir in ["src", "crates/wire/src"] {
+        for path in common::source::rust_files(&root.join(dir)) {
+            let path = path.strip_prefix(root).expect("under the repository");
+            present.insert(path.to_string_lossy().into_owned());
+        }
+    }
+    let named = files_in_the_architecture_page();
+    let unnamed: Vec<_> = present.difference(&named).collect();
+    let gone: Vec<_> = named.difference(&present).collect();
+    assert!(
+        unnamed.is_empty(),
+        "not in docs/architecture.md's Files: {unnamed:?}"
+    );
+    assert!(
+        gone.is_empty(),
+        "in docs/architecture.md's Files, not in the source: {gone:?}"
+    );
+}
